@@ -1,0 +1,217 @@
+#include "codegen/cpu_llvm.h"
+
+#include <llvm/Bitcode/BitcodeWriter.h>
+#include <llvm/IR/IRBuilder.h>
+#include <llvm/IR/Intrinsics.h>
+#include <llvm/IR/LLVMContext.h>
+#include <llvm/IR/Module.h>
+#include <llvm/IR/Verifier.h>
+#include <llvm/Support/raw_ostream.h>
+
+namespace ts::codegen {
+
+LoopNest BuildLoopNest(const ElementwiseKernel& k) {
+  const size_t rank = k.out_shape.size();
+  const size_t n_in = k.in_shapes.size();
+  // Per input, strides aligned to the output rank; 0 where the input broadcasts.
+  std::vector<std::vector<int64_t>> strides(n_in, std::vector<int64_t>(rank, 0));
+  for (size_t i = 0; i < n_in; ++i) {
+    const auto& s = k.in_shapes[i];
+    int64_t stride = 1;
+    for (size_t d = rank; d-- > 0;) {
+      size_t off = rank - s.size();
+      int64_t dim = d >= off ? s[d - off] : 1;
+      strides[i][d] = (dim == 1 && k.out_shape[d] != 1) ? 0 : stride;
+      stride *= dim;
+    }
+  }
+  LoopNest nest;
+  for (size_t d = 0; d < rank; ++d) {
+    if (k.out_shape[d] == 1) continue;  // contributes nothing to any offset
+    bool merge = !nest.dims.empty();
+    for (size_t i = 0; i < n_in && merge; ++i) {
+      // The previous merged dim continues into this one when its stride equals this one's
+      // stride times this extent (true for contiguous and for broadcast-on-both).
+      merge = nest.in_strides[i].back() == strides[i][d] * k.out_shape[d];
+    }
+    if (merge) {
+      nest.dims.back() *= k.out_shape[d];
+      for (size_t i = 0; i < n_in; ++i) nest.in_strides[i].back() = strides[i][d];
+    } else {
+      nest.dims.push_back(k.out_shape[d]);
+      if (nest.in_strides.empty()) nest.in_strides.resize(n_in);
+      for (size_t i = 0; i < n_in; ++i) nest.in_strides[i].push_back(strides[i][d]);
+    }
+  }
+  if (nest.in_strides.empty()) nest.in_strides.resize(n_in);
+  return nest;
+}
+
+namespace {
+
+class KernelEmitter {
+ public:
+  KernelEmitter(llvm::Module& m) : m_(m), ctx_(m.getContext()), b_(ctx_) {}
+
+  void Emit(const ElementwiseKernel& k) {
+    llvm::Type* ptr = llvm::PointerType::get(ctx_, 0);
+    llvm::Type* void_ty = llvm::Type::getVoidTy(ctx_);
+    const size_t n_in = k.in_shapes.size();
+
+    // Inner function: one noalias pointer per operand (the planner never overlaps a step's
+    // inputs and output), so the vectoriser needs no runtime alias checks.
+    std::vector<llvm::Type*> params(n_in + 1, ptr);
+    auto* inner = llvm::Function::Create(llvm::FunctionType::get(void_ty, params, false),
+                                         llvm::Function::InternalLinkage, k.symbol + ".body", m_);
+    for (auto& arg : inner->args()) {
+      arg.addAttr(llvm::Attribute::NoAlias);
+      arg.addAttr(llvm::Attribute::NoCapture);
+    }
+    inner->addFnAttr(llvm::Attribute::NoUnwind);
+    inner->addFnAttr(llvm::Attribute::AlwaysInline);
+
+    auto* entry = llvm::BasicBlock::Create(ctx_, "entry", inner);
+    b_.SetInsertPoint(entry);
+    nest_ = BuildLoopNest(k);
+    program_ = &k.program;
+    for (size_t i = 0; i < n_in; ++i) ins_.push_back(inner->getArg(i));
+    out_ = inner->getArg(n_in);
+    std::vector<llvm::Value*> offs(n_in, b_.getInt64(0));
+    EmitLoop(inner, 0, offs, b_.getInt64(0));
+    b_.CreateRetVoid();
+    ins_.clear();
+
+    // The entry point the runtime calls: void SYMBOL(void** args).
+    auto* outer = llvm::Function::Create(llvm::FunctionType::get(void_ty, {ptr}, false),
+                                         llvm::Function::ExternalLinkage, k.symbol, m_);
+    outer->addFnAttr(llvm::Attribute::NoUnwind);
+    b_.SetInsertPoint(llvm::BasicBlock::Create(ctx_, "entry", outer));
+    std::vector<llvm::Value*> args;
+    for (size_t i = 0; i <= n_in; ++i) {
+      llvm::Value* slot = b_.CreateConstInBoundsGEP1_64(ptr, outer->getArg(0), i);
+      args.push_back(b_.CreateLoad(ptr, slot));
+    }
+    b_.CreateCall(inner, args);
+    b_.CreateRetVoid();
+  }
+
+ private:
+  // Loop over merged dim `d`; offs are element offsets of each input, out_off of the output.
+  void EmitLoop(llvm::Function* f, size_t d, const std::vector<llvm::Value*>& offs,
+                llvm::Value* out_off) {
+    if (d == nest_.dims.size()) {
+      EmitBody(offs, out_off);
+      return;
+    }
+    llvm::BasicBlock* pre = b_.GetInsertBlock();
+    auto* loop = llvm::BasicBlock::Create(ctx_, "loop" + std::to_string(d), f);
+    auto* exit = llvm::BasicBlock::Create(ctx_, "exit" + std::to_string(d), f);
+    b_.CreateBr(loop);
+    b_.SetInsertPoint(loop);
+    llvm::PHINode* iv = b_.CreatePHI(b_.getInt64Ty(), 2, "i" + std::to_string(d));
+    iv->addIncoming(b_.getInt64(0), pre);
+    int64_t inner_elems = 1;
+    for (size_t e = d + 1; e < nest_.dims.size(); ++e) inner_elems *= nest_.dims[e];
+    std::vector<llvm::Value*> next(offs.size());
+    for (size_t i = 0; i < offs.size(); ++i) {
+      int64_t s = nest_.in_strides[i][d];
+      next[i] = s == 0 ? offs[i] : b_.CreateAdd(offs[i], b_.CreateMul(iv, b_.getInt64(s)));
+    }
+    llvm::Value* next_out = b_.CreateAdd(out_off, b_.CreateMul(iv, b_.getInt64(inner_elems)));
+    EmitLoop(f, d + 1, next, next_out);
+    llvm::Value* inc = b_.CreateAdd(iv, b_.getInt64(1), "", /*HasNUW=*/true, /*HasNSW=*/true);
+    iv->addIncoming(inc, b_.GetInsertBlock());
+    b_.CreateCondBr(b_.CreateICmpULT(inc, b_.getInt64(nest_.dims[d])), loop, exit);
+    b_.SetInsertPoint(exit);
+  }
+
+  void EmitBody(const std::vector<llvm::Value*>& offs, llvm::Value* out_off) {
+    llvm::Type* f32 = b_.getFloatTy();
+    std::vector<llvm::Value*> stack;
+    for (const ExprInstr& in : program_->instrs) {
+      if (in.input >= 0) {
+        llvm::Value* p = b_.CreateInBoundsGEP(f32, ins_[in.input], offs[in.input]);
+        stack.push_back(b_.CreateLoad(f32, p));
+        continue;
+      }
+      llvm::Value* x = stack.back();
+      if (in.arity == 2) {
+        stack.pop_back();
+        llvm::Value* a = stack.back();
+        llvm::Value* r = in.op == "Add"   ? b_.CreateFAdd(a, x)
+                         : in.op == "Sub" ? b_.CreateFSub(a, x)
+                         : in.op == "Mul" ? b_.CreateFMul(a, x)
+                                          : b_.CreateFDiv(a, x);
+        stack.back() = r;
+        continue;
+      }
+      stack.back() = Unary(in.op, x);
+    }
+    b_.CreateStore(stack.back(), b_.CreateInBoundsGEP(f32, out_, out_off));
+  }
+
+  llvm::Value* Intrinsic(llvm::Intrinsic::ID id, llvm::Value* x) {
+    llvm::Function* fn = llvm::Intrinsic::getDeclaration(&m_, id, {b_.getFloatTy()});
+    return b_.CreateCall(fn, {x});
+  }
+
+  llvm::Value* Unary(const std::string& op, llvm::Value* x) {
+    llvm::Type* f32 = b_.getFloatTy();
+    llvm::Constant* zero = llvm::ConstantFP::get(f32, 0.0);
+    llvm::Constant* one = llvm::ConstantFP::get(f32, 1.0);
+    if (op == "Relu") return b_.CreateSelect(b_.CreateFCmpOLT(x, zero), zero, x);  // NaN stays NaN
+    if (op == "Neg") return b_.CreateFNeg(x);
+    if (op == "Exp") return Intrinsic(llvm::Intrinsic::exp, x);
+    if (op == "Log") return Intrinsic(llvm::Intrinsic::log, x);
+    if (op == "Sqrt") return Intrinsic(llvm::Intrinsic::sqrt, x);
+    if (op == "Abs") return Intrinsic(llvm::Intrinsic::fabs, x);
+    if (op == "Sigmoid") {
+      llvm::Value* e = Intrinsic(llvm::Intrinsic::exp, b_.CreateFNeg(x));
+      return b_.CreateFDiv(one, b_.CreateFAdd(one, e));
+    }
+    // Tanh: libm's tanhf, resolved from the runtime process when the plan is JIT-linked.
+    llvm::FunctionCallee tanhf =
+        m_.getOrInsertFunction("tanhf", llvm::FunctionType::get(f32, {f32}, false));
+    return b_.CreateCall(tanhf, {x});
+  }
+
+  llvm::Module& m_;
+  llvm::LLVMContext& ctx_;
+  llvm::IRBuilder<> b_;
+  LoopNest nest_;
+  const ExprProgram* program_ = nullptr;
+  std::vector<llvm::Value*> ins_;
+  llvm::Value* out_ = nullptr;
+};
+
+}  // namespace
+
+StatusOr<std::vector<uint8_t>> EmitCpuModule(const std::vector<ElementwiseKernel>& kernels,
+                                             std::string* ir_text) {
+  llvm::LLVMContext ctx;
+  llvm::Module m("tensorshunt.kernels", ctx);
+  m.setSourceFileName("tensorshunt");
+  KernelEmitter emitter(m);
+  for (const ElementwiseKernel& k : kernels) {
+    if (static_cast<int>(k.in_shapes.size()) != k.program.num_inputs) {
+      return InternalError("kernel " + k.symbol + ": input count does not match its program");
+    }
+    emitter.Emit(k);
+  }
+  std::string err;
+  llvm::raw_string_ostream err_os(err);
+  if (llvm::verifyModule(m, &err_os)) {
+    return InternalError("generated LLVM IR does not verify: " + err_os.str());
+  }
+  if (ir_text) {
+    ir_text->clear();
+    llvm::raw_string_ostream os(*ir_text);
+    m.print(os, nullptr);
+  }
+  llvm::SmallVector<char, 0> buf;
+  llvm::raw_svector_ostream os(buf);
+  llvm::WriteBitcodeToFile(m, os);
+  return std::vector<uint8_t>(buf.begin(), buf.end());
+}
+
+}  // namespace ts::codegen

@@ -1,0 +1,83 @@
+#include "codegen/expr.h"
+
+#include <cmath>
+#include <charconv>
+
+#include "ir/ops.h"
+
+namespace ts::codegen {
+
+StatusOr<ExprProgram> ParseExprProgram(std::string_view text, int num_inputs) {
+  ExprProgram p;
+  p.num_inputs = num_inputs;
+  int depth = 0;
+  size_t pos = 0;
+  while (pos < text.size()) {
+    while (pos < text.size() && text[pos] == ' ') ++pos;
+    if (pos == text.size()) break;
+    size_t end = text.find(' ', pos);
+    if (end == std::string_view::npos) end = text.size();
+    std::string_view tok = text.substr(pos, end - pos);
+    pos = end;
+    ExprInstr in;
+    if (tok[0] == '$') {
+      int idx = -1;
+      auto [ptr, ec] = std::from_chars(tok.data() + 1, tok.data() + tok.size(), idx);
+      if (ec != std::errc() || ptr != tok.data() + tok.size() || idx < 0 || idx >= num_inputs) {
+        return BadInputError("elementwise program: bad input reference '" + std::string(tok) +
+                             "' (the node has " + std::to_string(num_inputs) + " inputs)");
+      }
+      in.input = idx;
+      ++depth;
+    } else {
+      in.op = std::string(tok);
+      in.arity = ir::ElementwiseArity(tok);
+      if (in.arity == 0) {
+        return BadInputError("elementwise program: unknown op '" + in.op + "'");
+      }
+      if (depth < in.arity) {
+        return BadInputError("elementwise program: '" + in.op + "' needs " +
+                             std::to_string(in.arity) + " operands, the stack has " +
+                             std::to_string(depth));
+      }
+      depth -= in.arity - 1;
+    }
+    p.instrs.push_back(std::move(in));
+  }
+  if (depth != 1) {
+    return BadInputError("elementwise program '" + std::string(text) + "' leaves " +
+                         std::to_string(depth) + " values, expected 1");
+  }
+  return p;
+}
+
+float EvalExprScalar(const ExprProgram& p, const std::vector<float>& inputs) {
+  std::vector<float> stack;
+  for (const ExprInstr& in : p.instrs) {
+    if (in.input >= 0) {
+      stack.push_back(inputs[in.input]);
+      continue;
+    }
+    float b = stack.back();
+    if (in.arity == 2) {
+      stack.pop_back();
+      float a = stack.back();
+      float r = in.op == "Add" ? a + b : in.op == "Sub" ? a - b : in.op == "Mul" ? a * b : a / b;
+      stack.back() = r;
+      continue;
+    }
+    float r = 0;
+    if (in.op == "Relu") r = b < 0 ? 0.0f : b;
+    else if (in.op == "Sigmoid") r = 1.0f / (1.0f + std::exp(-b));
+    else if (in.op == "Tanh") r = std::tanh(b);
+    else if (in.op == "Neg") r = -b;
+    else if (in.op == "Exp") r = std::exp(b);
+    else if (in.op == "Log") r = std::log(b);
+    else if (in.op == "Sqrt") r = std::sqrt(b);
+    else if (in.op == "Abs") r = std::fabs(b);
+    stack.back() = r;
+  }
+  return stack.back();
+}
+
+}  // namespace ts::codegen

@@ -1,0 +1,153 @@
+#include "codegen/lower_cpu.h"
+
+#include <algorithm>
+
+#include "codegen/cpu_llvm.h"
+#include "ir/ops.h"
+
+namespace ts::codegen {
+namespace {
+
+class Lowerer {
+ public:
+  explicit Lowerer(const passes::CompiledGraph& cg) : cg_(cg), g_(cg.graph) {}
+
+  StatusOr<LoweredPlan> Run(planfmt::Metadata metadata);
+
+ private:
+  planfmt::TensorRef Ref(int v) const {
+    const ir::Value& val = g_.values[v];
+    planfmt::TensorRef r;
+    r.name = val.name;
+    r.dtype = val.dtype;
+    r.shape = val.shape;
+    r.offset = cg_.offsets.offsets[cg_.liveness.buffer_of_value[v]];
+    r.bytes = static_cast<uint64_t>(val.ByteSize());
+    return r;
+  }
+  Status RequireF32(const ir::Node& n) const {
+    for (int v : n.inputs) {
+      if (v >= 0 && g_.values[v].dtype != DType::kF32) {
+        return BadInputError("node '" + n.name + "' (" + n.op + "): input '" + g_.values[v].name +
+                             "' is " + std::string(DTypeName(g_.values[v].dtype)) +
+                             "; this version computes " + n.op +
+                             " in f32 only on the CPU (convert the model to float32)");
+      }
+    }
+    return OkStatus();
+  }
+  Status LowerNode(const ir::Node& n, size_t step_index);
+
+  const passes::CompiledGraph& cg_;
+  const ir::Graph& g_;
+  planfmt::Program program_;
+  std::vector<ElementwiseKernel> kernels_;
+};
+
+Status Lowerer::LowerNode(const ir::Node& n, size_t step_index) {
+  RETURN_IF_ERROR(RequireF32(n));
+  planfmt::Step s;
+  s.node = n.name;
+  for (int v : n.inputs) {
+    if (v >= 0) s.args.push_back(Ref(v));
+  }
+  s.num_inputs = static_cast<uint32_t>(s.args.size());
+  for (int v : n.outputs) s.args.push_back(Ref(v));
+
+  if (n.op == ir::kElementwiseOp) {
+    ElementwiseKernel k;
+    k.symbol = "ts_k" + std::to_string(step_index);
+    ASSIGN_OR_RETURN(k.program, ParseExprProgram(n.StringAttr("program").value_or(""),
+                                                 static_cast<int>(n.inputs.size())));
+    k.out_shape = g_.values[n.outputs[0]].shape;
+    for (int v : n.inputs) k.in_shapes.push_back(g_.values[v].shape);
+    s.kind = planfmt::StepKind::kJitKernel;
+    s.symbol = k.symbol;
+    kernels_.push_back(std::move(k));
+  } else if (n.op == "MatMul") {
+    s.builtin = planfmt::Builtin::kMatMul;
+  } else if (n.op == "Gemm") {
+    s.builtin = planfmt::Builtin::kGemm;
+    s.iparams = {n.IntAttrOr("transA", 0) != 0, n.IntAttrOr("transB", 0) != 0};
+    s.fparams = {n.FloatAttrOr("alpha", 1.0), n.FloatAttrOr("beta", 1.0)};
+  } else if (n.op == "Softmax") {
+    s.builtin = planfmt::Builtin::kSoftmax;
+    s.iparams = {n.IntAttrOr("axis", -1), n.IntAttrOr("legacy", 0)};
+  } else if (n.op == "Transpose") {
+    s.builtin = planfmt::Builtin::kTranspose;
+    s.iparams = n.IntsAttr("perm").value_or(std::vector<int64_t>{});
+  } else {
+    return InternalError("node '" + n.name + "' (" + n.op + ") has no CPU lowering");
+  }
+  program_.steps.push_back(std::move(s));
+  return OkStatus();
+}
+
+StatusOr<LoweredPlan> Lowerer::Run(planfmt::Metadata metadata) {
+  LoweredPlan out;
+  for (size_t i = 0; i < cg_.liveness.steps.size(); ++i) {
+    RETURN_IF_ERROR(LowerNode(g_.nodes[cg_.liveness.steps[i]], i));
+  }
+  for (int v : g_.inputs) program_.inputs.push_back(Ref(v));
+  for (int v : g_.outputs) program_.outputs.push_back(Ref(v));
+
+  // Resident buffers in first-use order, so the weights section is read front to back.
+  std::vector<int64_t> first_use(cg_.liveness.buffers.size(), INT64_MAX);
+  for (size_t s = 0; s < cg_.liveness.steps.size(); ++s) {
+    for (int v : g_.nodes[cg_.liveness.steps[s]].inputs) {
+      if (v < 0) continue;
+      int b = cg_.liveness.buffer_of_value[v];
+      first_use[b] = std::min<int64_t>(first_use[b], static_cast<int64_t>(s));
+    }
+  }
+  std::vector<int> resident;
+  for (size_t b = 0; b < cg_.liveness.buffers.size(); ++b) {
+    if (cg_.liveness.buffers[b].resident) resident.push_back(static_cast<int>(b));
+  }
+  std::stable_sort(resident.begin(), resident.end(),
+                   [&](int a, int b) { return first_use[a] < first_use[b]; });
+  for (int b : resident) {
+    const passes::Buffer& buf = cg_.liveness.buffers[b];
+    const ir::Value& val = g_.values[buf.root_value];
+    planfmt::WeightEntry w;
+    w.name = buf.name;
+    w.bytes = buf.bytes;
+    w.arena_offset = cg_.offsets.offsets[b];
+    out.contents.weights.push_back(w);
+    out.blobs.push_back({val.data->data(), buf.bytes});
+  }
+
+  planfmt::MemoryPlan& mem = out.contents.memory;
+  mem.arena_bytes = cg_.offsets.arena_bytes;
+  mem.lower_bound_bytes = cg_.lower_bound.bytes;
+  mem.peak_step = static_cast<uint32_t>(cg_.lower_bound.step);
+  mem.peak_node = cg_.peak_node;
+  mem.io_chunk_bytes = cg_.io_chunk_bytes;
+  mem.io_queue_depth = cg_.io_queue_depth;
+  for (size_t b = 0; b < cg_.liveness.buffers.size(); ++b) {
+    const passes::Buffer& buf = cg_.liveness.buffers[b];
+    mem.buffers.push_back({buf.name, cg_.offsets.offsets[b], buf.bytes,
+                           static_cast<uint32_t>(buf.live.first),
+                           static_cast<uint32_t>(buf.live.last)});
+  }
+
+  out.contents.kernels.format = "llvm-bc";
+  for (const ElementwiseKernel& k : kernels_) out.contents.kernels.symbols.push_back(k.symbol);
+  ASSIGN_OR_RETURN(out.contents.kernels.code, EmitCpuModule(kernels_, &out.llvm_ir));
+
+  metadata.emplace_back("target", "cpu");
+  metadata.emplace_back("kernel_format", "llvm-bc (optimised for the host CPU at load)");
+  std::sort(metadata.begin(), metadata.end());
+  out.contents.metadata = std::move(metadata);
+  out.contents.program = std::move(program_);
+  return out;
+}
+
+}  // namespace
+
+StatusOr<LoweredPlan> LowerForCpu(const passes::CompiledGraph& cg, planfmt::Metadata metadata) {
+  Lowerer lowerer(cg);
+  return lowerer.Run(std::move(metadata));
+}
+
+}  // namespace ts::codegen

@@ -1,0 +1,437 @@
+#include "frontend/onnx_importer.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <set>
+
+#include <onnx/onnx_pb.h>
+
+#include "frontend/external_data.h"
+#include "ir/verifier.h"
+
+namespace ts::frontend {
+namespace {
+
+// Protobuf cannot parse messages of 2 GiB or more; larger models must use external data.
+constexpr int64_t kMaxModelBytes = (int64_t{1} << 31) - 1;
+constexpr int kMaxRank = 16;
+constexpr int64_t kMaxNodes = 1 << 22;
+
+StatusOr<DType> FromOnnxType(int32_t t, const std::string& what) {
+  switch (t) {
+    case onnx::TensorProto::FLOAT: return DType::kF32;
+    case onnx::TensorProto::FLOAT16: return DType::kF16;
+    case onnx::TensorProto::BFLOAT16: return DType::kBF16;
+    case onnx::TensorProto::DOUBLE: return DType::kF64;
+    case onnx::TensorProto::INT64: return DType::kI64;
+    case onnx::TensorProto::INT32: return DType::kI32;
+    case onnx::TensorProto::INT8: return DType::kI8;
+    case onnx::TensorProto::UINT8: return DType::kU8;
+    case onnx::TensorProto::BOOL: return DType::kBool;
+    default: break;
+  }
+  return BadInputError(what + ": element type " + std::to_string(t) +
+                       " is not supported (supported: float, float16, bfloat16, double, int64, "
+                       "int32, int8, uint8, bool)");
+}
+
+StatusOr<std::vector<int64_t>> CheckedDims(const google::protobuf::RepeatedField<int64_t>& dims,
+                                           const std::string& what) {
+  if (dims.size() > kMaxRank) {
+    return BadInputError(what + ": rank " + std::to_string(dims.size()) + " exceeds " +
+                         std::to_string(kMaxRank));
+  }
+  std::vector<int64_t> shape(dims.begin(), dims.end());
+  if (!CheckedElementCount(shape)) {
+    return BadInputError(what + ": dims are negative or their product overflows");
+  }
+  return shape;
+}
+
+class Importer {
+ public:
+  Importer(std::string where, std::string model_dir, const ImportOptions& options)
+      : where_(std::move(where)), external_(std::move(model_dir)), options_(options) {}
+
+  StatusOr<ir::Graph> Run(const onnx::ModelProto& model);
+
+ private:
+  StatusOr<ir::Value> TensorToValue(const onnx::TensorProto& t, ir::ValueKind kind,
+                                    const std::string& name);
+  Status AddGraphInput(const onnx::ValueInfoProto& vi);
+  Status AddNode(const onnx::NodeProto& node, int index);
+  StatusOr<int> ValueFor(const std::string& name, const std::string& node_desc);
+
+  std::string where_;
+  ExternalDataReader external_;
+  const ImportOptions& options_;
+  ir::Graph g_;
+};
+
+StatusOr<ir::Value> Importer::TensorToValue(const onnx::TensorProto& t, ir::ValueKind kind,
+                                            const std::string& name) {
+  const std::string what = "tensor '" + name + "'";
+  ir::Value v;
+  v.name = name;
+  v.kind = kind;
+  ASSIGN_OR_RETURN(v.dtype, FromOnnxType(t.data_type(), what));
+  ASSIGN_OR_RETURN(v.shape, CheckedDims(t.dims(), what));
+  auto bytes_opt = CheckedByteSize(v.dtype, v.shape);
+  if (!bytes_opt || *bytes_opt > kMaxModelBytes * 64) {
+    return BadInputError(what + ": declared size is too large");
+  }
+  const int64_t bytes = *bytes_opt;
+  const int64_t count = *CheckedElementCount(v.shape);
+  auto data = std::make_shared<std::vector<uint8_t>>();
+
+  if (t.data_location() == onnx::TensorProto::EXTERNAL) {
+    std::string location;
+    int64_t offset = 0, length = -1;
+    for (const auto& kv : t.external_data()) {
+      auto parse = [&](int64_t* out) -> Status {
+        errno = 0;
+        char* end = nullptr;
+        long long x = std::strtoll(kv.value().c_str(), &end, 10);
+        if (errno || end == kv.value().c_str() || *end || x < 0) {
+          return BadInputError(what + ": external data " + kv.key() + " '" + kv.value() +
+                               "' is not a non-negative integer");
+        }
+        *out = x;
+        return OkStatus();
+      };
+      if (kv.key() == "location") location = kv.value();
+      else if (kv.key() == "offset") RETURN_IF_ERROR(parse(&offset));
+      else if (kv.key() == "length") RETURN_IF_ERROR(parse(&length));
+    }
+    if (length >= 0 && length != bytes) {
+      return BadInputError(what + ": external data length " + std::to_string(length) +
+                           " != " + std::to_string(bytes) + " bytes its shape and type need");
+    }
+    ASSIGN_OR_RETURN(auto raw, external_.Read(location, offset, bytes));
+    *data = std::move(raw);
+  } else if (t.has_raw_data()) {
+    if (static_cast<int64_t>(t.raw_data().size()) != bytes) {
+      return BadInputError(what + ": raw_data has " + std::to_string(t.raw_data().size()) +
+                           " bytes, its shape and type need " + std::to_string(bytes));
+    }
+    data->assign(t.raw_data().begin(), t.raw_data().end());
+  } else {
+    data->resize(static_cast<size_t>(bytes));
+    auto count_error = [&](int64_t have) {
+      return BadInputError(what + ": has " + std::to_string(have) + " elements, its shape needs " +
+                           std::to_string(count));
+    };
+    uint8_t* out = data->data();
+    switch (v.dtype) {
+      case DType::kF32:
+        if (t.float_data_size() != count) return count_error(t.float_data_size());
+        std::memcpy(out, t.float_data().data(), bytes);
+        break;
+      case DType::kF64:
+        if (t.double_data_size() != count) return count_error(t.double_data_size());
+        std::memcpy(out, t.double_data().data(), bytes);
+        break;
+      case DType::kI64:
+        if (t.int64_data_size() != count) return count_error(t.int64_data_size());
+        std::memcpy(out, t.int64_data().data(), bytes);
+        break;
+      case DType::kI32:
+        if (t.int32_data_size() != count) return count_error(t.int32_data_size());
+        std::memcpy(out, t.int32_data().data(), bytes);
+        break;
+      default: {
+        // int8, uint8, bool, float16 and bfloat16 are carried one element per int32.
+        if (t.int32_data_size() != count) return count_error(t.int32_data_size());
+        const int64_t esize = DTypeSize(v.dtype);
+        for (int64_t i = 0; i < count; ++i) {
+          uint32_t x = static_cast<uint32_t>(t.int32_data(static_cast<int>(i)));
+          std::memcpy(out + i * esize, &x, esize);  // little-endian low bytes
+        }
+      }
+    }
+  }
+  v.data = std::move(data);
+  return v;
+}
+
+Status Importer::AddGraphInput(const onnx::ValueInfoProto& vi) {
+  const std::string what = "graph input '" + vi.name() + "'";
+  if (!vi.type().has_tensor_type()) return BadInputError(what + ": only tensor inputs are supported");
+  const auto& tt = vi.type().tensor_type();
+  ir::Value v;
+  v.name = vi.name();
+  v.kind = ir::ValueKind::kInput;
+  ASSIGN_OR_RETURN(v.dtype, FromOnnxType(tt.elem_type(), what));
+  auto fixed = options_.input_shapes.find(vi.name());
+  if (!tt.has_shape()) {
+    if (fixed == options_.input_shapes.end()) {
+      return BadInputError(what + ": has no shape; fix it with --shape " + vi.name() + "=DIMS");
+    }
+    v.shape = fixed->second;
+  } else {
+    const auto& dims = tt.shape().dim();
+    if (dims.size() > kMaxRank) return BadInputError(what + ": rank exceeds 16");
+    if (fixed != options_.input_shapes.end() &&
+        static_cast<int>(fixed->second.size()) != dims.size()) {
+      return UsageError("--shape " + vi.name() + ": gives rank " +
+                        std::to_string(fixed->second.size()) + " but the model declares rank " +
+                        std::to_string(dims.size()));
+    }
+    for (int i = 0; i < dims.size(); ++i) {
+      const auto& d = dims[i];
+      if (fixed != options_.input_shapes.end()) {
+        int64_t want = fixed->second[i];
+        if (d.has_dim_value() && d.dim_value() != want) {
+          return UsageError("--shape " + vi.name() + ": dimension " + std::to_string(i) + " is " +
+                            std::to_string(want) + " but the model fixes it at " +
+                            std::to_string(d.dim_value()));
+        }
+        v.shape.push_back(want);
+      } else if (d.has_dim_value() && d.dim_value() >= 0) {
+        v.shape.push_back(d.dim_value());
+      } else {
+        std::string label = d.has_dim_param() ? " ('" + d.dim_param() + "')" : "";
+        return BadInputError(what + ": dimension " + std::to_string(i) + label +
+                             " is dynamic; fix it with --shape " + vi.name() + "=" +
+                             "DIMS (e.g. 1x3x224x224)");
+      }
+    }
+  }
+  if (!CheckedByteSize(v.dtype, v.shape)) return BadInputError(what + ": size overflows");
+  ASSIGN_OR_RETURN(int id, g_.AddValue(std::move(v)));
+  g_.inputs.push_back(id);
+  return OkStatus();
+}
+
+StatusOr<int> Importer::ValueFor(const std::string& name, const std::string& node_desc) {
+  auto id = g_.FindValue(name);
+  if (!id) {
+    return BadInputError(node_desc + ": input '" + name +
+                         "' is not a graph input, initializer or earlier node output "
+                         "(nodes must be in topological order)");
+  }
+  return *id;
+}
+
+Status Importer::AddNode(const onnx::NodeProto& node, int index) {
+  const std::string desc = where_ + ": node " + std::to_string(index) + " '" + node.name() +
+                           "' (" + node.op_type() + ")";
+  if (node.op_type() == "Constant") {
+    if (node.output_size() != 1) return BadInputError(desc + ": Constant must have one output");
+    const std::string& out = node.output(0);
+    if (node.attribute_size() != 1) {
+      return BadInputError(desc + ": Constant needs exactly one value attribute");
+    }
+    const auto& a = node.attribute(0);
+    onnx::TensorProto t;
+    if (a.name() == "value") {
+      t = a.t();
+    } else if (a.name() == "value_float") {
+      t.set_data_type(onnx::TensorProto::FLOAT);
+      t.add_float_data(a.f());
+    } else if (a.name() == "value_floats") {
+      t.set_data_type(onnx::TensorProto::FLOAT);
+      t.add_dims(a.floats_size());
+      for (float f : a.floats()) t.add_float_data(f);
+    } else if (a.name() == "value_int") {
+      t.set_data_type(onnx::TensorProto::INT64);
+      t.add_int64_data(a.i());
+    } else if (a.name() == "value_ints") {
+      t.set_data_type(onnx::TensorProto::INT64);
+      t.add_dims(a.ints_size());
+      for (int64_t i : a.ints()) t.add_int64_data(i);
+    } else {
+      return BadInputError(desc + ": Constant attribute '" + a.name() + "' is not supported");
+    }
+    ASSIGN_OR_RETURN(ir::Value v, TensorToValue(t, ir::ValueKind::kConstant, out));
+    RETURN_IF_ERROR(g_.AddValue(std::move(v)).status());
+    return OkStatus();
+  }
+
+  ir::Node n;
+  n.name = node.name().empty() ? g_.UniqueName(node.op_type() + "_" + std::to_string(index))
+                               : node.name();
+  n.op = node.op_type();
+  for (const std::string& in : node.input()) {
+    if (in.empty()) {
+      n.inputs.push_back(-1);
+      continue;
+    }
+    ASSIGN_OR_RETURN(int id, ValueFor(in, desc));
+    n.inputs.push_back(id);
+  }
+  for (const auto& a : node.attribute()) {
+    switch (a.type()) {
+      case onnx::AttributeProto::INT: n.attrs[a.name()] = int64_t{a.i()}; break;
+      case onnx::AttributeProto::FLOAT: n.attrs[a.name()] = double{a.f()}; break;
+      case onnx::AttributeProto::STRING: n.attrs[a.name()] = a.s(); break;
+      case onnx::AttributeProto::INTS:
+        n.attrs[a.name()] = std::vector<int64_t>(a.ints().begin(), a.ints().end());
+        break;
+      case onnx::AttributeProto::FLOATS:
+        n.attrs[a.name()] = std::vector<double>(a.floats().begin(), a.floats().end());
+        break;
+      default:
+        return BadInputError(desc + ": attribute '" + a.name() + "' has a type (" +
+                             std::to_string(a.type()) + ") that is not supported");
+    }
+  }
+  for (const std::string& out : node.output()) {
+    if (out.empty()) {
+      n.outputs.push_back(-1);
+      continue;
+    }
+    ir::Value v;
+    v.name = out;
+    v.kind = ir::ValueKind::kActivation;
+    v.shape_known = false;
+    auto id = g_.AddValue(std::move(v));
+    if (!id.ok()) return id.status().Annotate(desc);
+    n.outputs.push_back(*id);
+  }
+  // Trailing omitted outputs carry no value; drop them so outputs are all real values.
+  while (!n.outputs.empty() && n.outputs.back() < 0) n.outputs.pop_back();
+  if (std::find(n.outputs.begin(), n.outputs.end(), -1) != n.outputs.end()) {
+    return BadInputError(desc + ": omitted outputs before a used one are not supported");
+  }
+  g_.AddNode(std::move(n));
+  return OkStatus();
+}
+
+StatusOr<ir::Graph> Importer::Run(const onnx::ModelProto& model) {
+  for (const auto& op : model.opset_import()) {
+    if (op.domain().empty() || op.domain() == "ai.onnx") g_.opset = op.version();
+  }
+  if (g_.opset == 0) {
+    return BadInputError(where_ + ": no opset for the default ONNX domain in opset_import");
+  }
+  const onnx::GraphProto& graph = model.graph();
+  if (graph.node_size() > kMaxNodes) return BadInputError(where_ + ": too many nodes");
+
+  // Every unsupported op, listed once, before anything else is done.
+  const auto& supported = SupportedOps();
+  std::map<std::string, std::pair<int, std::string>> unsupported;  // op -> (count, first node)
+  for (const auto& node : graph.node()) {
+    std::string op = node.op_type();
+    bool default_domain = node.domain().empty() || node.domain() == "ai.onnx";
+    if (!default_domain) op = node.domain() + "::" + op;
+    if (!default_domain || !std::binary_search(supported.begin(), supported.end(), op)) {
+      auto& e = unsupported[op];
+      if (e.first++ == 0) e.second = node.name();
+    }
+  }
+  if (!unsupported.empty()) {
+    std::string list;
+    for (const auto& [op, e] : unsupported) {
+      if (!list.empty()) list += ", ";
+      list += op + " (" + std::to_string(e.first) + (e.first == 1 ? " node" : " nodes") +
+              ", first '" + e.second + "')";
+    }
+    return BadInputError(where_ + ": " + std::to_string(unsupported.size()) +
+                         " unsupported operator" + (unsupported.size() == 1 ? "" : "s") + ": " +
+                         list + "; `tsc inspect` lists the supported ones");
+  }
+
+  std::set<std::string> initializer_names;
+  for (const auto& init : graph.initializer()) {
+    ASSIGN_OR_RETURN(ir::Value v, TensorToValue(init, ir::ValueKind::kWeight, init.name()));
+    initializer_names.insert(init.name());
+    auto id = g_.AddValue(std::move(v));
+    if (!id.ok()) return id.status().Annotate(where_ + ": initializer");
+  }
+  for (const auto& in : graph.input()) {
+    if (initializer_names.count(in.name())) continue;  // IR < 4 lists initializers as inputs
+    RETURN_IF_ERROR_CTX(AddGraphInput(in), where_);
+  }
+  for (const auto& [name, dims] : options_.input_shapes) {
+    auto id = g_.FindValue(name);
+    if (!id || g_.values[*id].kind != ir::ValueKind::kInput) {
+      return UsageError("--shape " + name + ": the model has no graph input named '" + name + "'");
+    }
+  }
+  for (int i = 0; i < graph.node_size(); ++i) RETURN_IF_ERROR(AddNode(graph.node(i), i));
+  for (const auto& out : graph.output()) {
+    auto id = g_.FindValue(out.name());
+    if (!id) return BadInputError(where_ + ": graph output '" + out.name() + "' is never produced");
+    ir::Value& v = g_.values[*id];
+    if (v.kind != ir::ValueKind::kActivation) {
+      return BadInputError(where_ + ": graph output '" + out.name() + "' is a " +
+                           std::string(ir::ValueKindName(v.kind)) +
+                           ", not a node output; this is not supported yet");
+    }
+    v.kind = ir::ValueKind::kOutput;
+    g_.outputs.push_back(*id);
+  }
+  if (g_.outputs.empty()) return BadInputError(where_ + ": the graph has no outputs");
+  RETURN_IF_ERROR_CTX(ir::Verify(g_, {.require_shapes = false}), where_);
+  return std::move(g_);
+}
+
+}  // namespace
+
+const std::vector<std::string>& SupportedOps() {
+  static const std::vector<std::string> ops = [] {
+    std::vector<std::string> v = {"Abs",  "Add",     "Constant", "Div",     "Exp",
+                                  "Gemm", "Identity", "Log",     "MatMul",  "Mul",
+                                  "Neg",  "Relu",    "Reshape",  "Sigmoid", "Softmax",
+                                  "Sqrt", "Sub",     "Tanh",     "Transpose"};
+    std::sort(v.begin(), v.end());
+    return v;
+  }();
+  return ops;
+}
+
+StatusOr<ir::Graph> ImportOnnxBytes(const void* data, size_t size, const std::string& where,
+                                    const std::string& model_dir, const ImportOptions& options) {
+  if (size > static_cast<size_t>(kMaxModelBytes)) {
+    return BadInputError(where + ": " + std::to_string(size) +
+                         " bytes is over protobuf's 2 GiB limit; save the weights as external data");
+  }
+  onnx::ModelProto model;
+  if (!model.ParseFromArray(data, static_cast<int>(size))) {
+    return BadInputError(where + ": not a valid ONNX model (protobuf parse failed); check the file "
+                         "is an .onnx model and was not truncated");
+  }
+  if (!model.has_graph()) return BadInputError(where + ": the model has no graph");
+  Importer importer(where, model_dir, options);
+  return importer.Run(model);
+}
+
+StatusOr<ir::Graph> ImportOnnx(const std::string& path, const ImportOptions& options) {
+  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return ErrnoError(errno, "opening model '" + path + "'");
+  struct stat st;
+  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    close(fd);
+    return BadInputError(path + ": not a regular file");
+  }
+  if (st.st_size > kMaxModelBytes) {
+    close(fd);
+    return BadInputError(path + ": " + std::to_string(st.st_size) +
+                         " bytes is over protobuf's 2 GiB limit; save the weights as external data");
+  }
+  std::vector<uint8_t> bytes(static_cast<size_t>(st.st_size));
+  size_t done = 0;
+  while (done < bytes.size()) {
+    ssize_t n = read(fd, bytes.data() + done, bytes.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      int err = n < 0 ? errno : EIO;
+      close(fd);
+      return ErrnoError(err, "reading model '" + path + "'");
+    }
+    done += static_cast<size_t>(n);
+  }
+  close(fd);
+  std::string dir = ".";
+  if (auto slash = path.rfind('/'); slash != std::string::npos) dir = path.substr(0, slash);
+  if (dir.empty()) dir = "/";
+  return ImportOnnxBytes(bytes.data(), bytes.size(), path, dir, options);
+}
+
+}  // namespace ts::frontend

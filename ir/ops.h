@@ -1,0 +1,30 @@
+// Facts about ops that several components need: which ops are elementwise (and their arity),
+// and which ops only reinterpret their input (aliases: no data is moved).
+#ifndef TENSORSHUNT_IR_OPS_H_
+#define TENSORSHUNT_IR_OPS_H_
+
+#include <string_view>
+
+namespace ts::ir {
+
+// Arity of an elementwise op usable in a fused "Elementwise" node's program, or 0.
+inline int ElementwiseArity(std::string_view op) {
+  for (std::string_view u : {"Relu", "Sigmoid", "Tanh", "Neg", "Exp", "Log", "Sqrt", "Abs"}) {
+    if (op == u) return 1;
+  }
+  for (std::string_view b : {"Add", "Sub", "Mul", "Div"}) {
+    if (op == b) return 2;
+  }
+  return 0;
+}
+
+// Ops whose output is the input's bytes under another shape.
+inline bool IsAliasOp(std::string_view op) { return op == "Reshape" || op == "Identity"; }
+
+// The op name of a fused elementwise node; its "program" attribute is a postfix expression over
+// its inputs: "$0 $1 Add Relu" (see codegen/expr.h).
+inline constexpr std::string_view kElementwiseOp = "Elementwise";
+
+}  // namespace ts::ir
+
+#endif  // TENSORSHUNT_IR_OPS_H_

@@ -1,0 +1,132 @@
+#include "passes/pipeline.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+
+#include "ir/text.h"
+#include "ir/verifier.h"
+#include "passes/fusion.h"
+#include "passes/schedule.h"
+#include "passes/shape_inference.h"
+
+namespace ts::passes {
+namespace {
+
+constexpr uint64_t kMaxIoChunk = 1 << 20;
+constexpr uint32_t kMaxIoDepth = 4;
+constexpr uint64_t kFileAlignment = 4096;
+
+std::string Bytes(uint64_t b) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%llu bytes (%.2f MiB)", static_cast<unsigned long long>(b),
+                b / 1048576.0);
+  return buf;
+}
+
+class Runner {
+ public:
+  Runner(const PipelineOptions& options, CompiledGraph& out) : options_(options), out_(out) {}
+
+  // Runs one pass over out_.graph, timing it, verifying after it, dumping if asked.
+  template <typename Fn>
+  Status Step(const std::string& name, Fn&& fn) {
+    auto start = std::chrono::steady_clock::now();
+    std::string note;
+    RETURN_IF_ERROR(fn(note));
+    double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
+                    .count();
+    out_.timings.push_back({name, ms, note});
+    if (options_.verify_between_passes) {
+      RETURN_IF_ERROR_CTX(ir::Verify(out_.graph, {.require_shapes = name != "import"}),
+                          "IR invalid after " + name);
+    }
+    if (options_.dump_after == name) out_.dump = ir::PrintGraph(out_.graph, {.elide_data = true});
+    return OkStatus();
+  }
+
+ private:
+  const PipelineOptions& options_;
+  CompiledGraph& out_;
+};
+
+}  // namespace
+
+const std::vector<std::string>& PassNames() {
+  static const std::vector<std::string> names = {"shape-inference", "fusion", "order",
+                                                 "liveness", "memory-plan"};
+  return names;
+}
+
+StatusOr<CompiledGraph> RunPipeline(ir::Graph g, const PipelineOptions& options) {
+  CompiledGraph out;
+  out.graph = std::move(g);
+  Runner run(options, out);
+
+  RETURN_IF_ERROR(run.Step("shape-inference", [&](std::string& note) -> Status {
+    RETURN_IF_ERROR(InferShapes(out.graph));
+    out.graph = RemoveUnused(out.graph);
+    note = std::to_string(out.graph.values.size()) + " values";
+    return OkStatus();
+  }));
+
+  RETURN_IF_ERROR(run.Step("fusion", [&](std::string& note) -> Status {
+    int folded = 0;
+    ASSIGN_OR_RETURN(out.graph, FuseElementwise(out.graph, &folded));
+    note = std::to_string(folded) + " elementwise ops folded into their consumers";
+    return OkStatus();
+  }));
+
+  RETURN_IF_ERROR(run.Step("order", [&](std::string& note) -> Status {
+    ASSIGN_OR_RETURN(out.order, TopologicalOrder(out.graph));
+    note = std::to_string(out.order.size()) + " nodes";
+    return OkStatus();
+  }));
+
+  RETURN_IF_ERROR(run.Step("liveness", [&](std::string& note) -> Status {
+    ASSIGN_OR_RETURN(out.liveness, ComputeLiveness(out.graph, out.order));
+    note = std::to_string(out.liveness.buffers.size()) + " buffers over " +
+           std::to_string(out.liveness.steps.size()) + " steps";
+    return OkStatus();
+  }));
+
+  RETURN_IF_ERROR(run.Step("memory-plan", [&](std::string& note) -> Status {
+    std::vector<Interval> intervals;
+    uint64_t file_bytes = 0;
+    for (const Buffer& b : out.liveness.buffers) {
+      intervals.push_back(b.live);
+      if (b.resident) {
+        out.resident_weight_bytes += b.bytes;
+        file_bytes += AlignUp(b.bytes, kFileAlignment);
+      }
+    }
+    out.offsets = PlanOffsets(intervals);
+    RETURN_IF_ERROR(CheckNoOverlap(intervals, out.offsets));
+    out.lower_bound = LiveBytesLowerBound(intervals);
+    if (!out.liveness.steps.empty()) {
+      out.peak_node = out.graph.nodes[out.liveness.steps[out.lower_bound.step]].name;
+    }
+    if (file_bytes > 0) {
+      out.io_chunk_bytes = std::min(kMaxIoChunk, file_bytes);
+      out.io_queue_depth = static_cast<uint32_t>(
+          std::min<uint64_t>(kMaxIoDepth, (file_bytes + out.io_chunk_bytes - 1) / out.io_chunk_bytes));
+    }
+    note = "arena " + Bytes(out.offsets.arena_bytes) + ", lower bound " +
+           Bytes(out.lower_bound.bytes);
+    return OkStatus();
+  }));
+
+  if (options.budget_bytes > 0 && out.TotalBytes() > options.budget_bytes) {
+    return DoesNotFitError(
+        "the plan needs " + Bytes(out.TotalBytes()) + " (arena " + Bytes(out.offsets.arena_bytes) +
+        " + I/O staging " + Bytes(out.StagingBytes()) + ") but the budget is " +
+        Bytes(options.budget_bytes) + "; the peak is at step " +
+        std::to_string(out.lower_bound.step) + " (node '" + out.peak_node + "'), with " +
+        Bytes(out.lower_bound.bytes) +
+        " live; weights are all resident in this version, so the minimum feasible budget is " +
+        std::to_string(out.TotalBytes()) + " bytes: raise --vram to at least that");
+  }
+  return out;
+}
+
+}  // namespace ts::passes

@@ -1,0 +1,91 @@
+#include "passes/schedule.h"
+
+#include <functional>
+#include <queue>
+
+namespace ts::passes {
+
+StatusOr<std::vector<int>> TopologicalOrder(const ir::Graph& g) {
+  const std::vector<int> producer = ir::Producers(g);
+  const auto consumers = ir::Consumers(g);
+  std::vector<int> pending(g.nodes.size(), 0);
+  for (size_t n = 0; n < g.nodes.size(); ++n) {
+    for (int v : g.nodes[n].inputs) {
+      if (v >= 0 && producer[v] >= 0) ++pending[n];
+    }
+  }
+  std::priority_queue<int, std::vector<int>, std::greater<int>> ready;
+  for (size_t n = 0; n < g.nodes.size(); ++n) {
+    if (pending[n] == 0) ready.push(static_cast<int>(n));
+  }
+  std::vector<int> order;
+  order.reserve(g.nodes.size());
+  while (!ready.empty()) {
+    int n = ready.top();
+    ready.pop();
+    order.push_back(n);
+    for (int v : g.nodes[n].outputs) {
+      if (v < 0) continue;
+      for (int c : consumers[v]) {
+        if (--pending[c] == 0) ready.push(c);
+      }
+    }
+  }
+  if (order.size() != g.nodes.size()) {
+    for (size_t n = 0; n < g.nodes.size(); ++n) {
+      if (pending[n] > 0) {
+        return BadInputError("node '" + g.nodes[n].name + "' (" + g.nodes[n].op +
+                             ") is on a cycle; the graph must be acyclic");
+      }
+    }
+  }
+  return order;
+}
+
+ir::Graph RemoveUnused(const ir::Graph& g) {
+  // Mark backwards from the outputs: a node is live when one of its outputs is needed.
+  std::vector<bool> needed(g.values.size(), false), live_node(g.nodes.size(), false);
+  for (int v : g.outputs) needed[v] = true;
+  for (int v : g.inputs) needed[v] = true;
+  const std::vector<int> producer = ir::Producers(g);
+  std::vector<int> stack(g.outputs.begin(), g.outputs.end());
+  while (!stack.empty()) {
+    int v = stack.back();
+    stack.pop_back();
+    int p = producer[v];
+    if (p < 0 || live_node[p]) continue;
+    live_node[p] = true;
+    for (int o : g.nodes[p].outputs) needed[o] = true;
+    for (int in : g.nodes[p].inputs) {
+      if (in >= 0 && !needed[in]) {
+        needed[in] = true;
+        stack.push_back(in);
+      } else if (in >= 0 && producer[in] >= 0 && !live_node[producer[in]]) {
+        stack.push_back(in);
+      }
+    }
+  }
+  ir::Graph out;
+  out.opset = g.opset;
+  std::vector<int> remap(g.values.size(), -1);
+  for (size_t v = 0; v < g.values.size(); ++v) {
+    if (!needed[v]) continue;
+    remap[v] = *out.AddValue(g.values[v]);  // names were unique in g, so this cannot fail
+  }
+  auto map_ids = [&](std::vector<int> ids) {
+    for (int& id : ids) id = id >= 0 ? remap[id] : -1;
+    return ids;
+  };
+  for (size_t n = 0; n < g.nodes.size(); ++n) {
+    if (!live_node[n]) continue;
+    ir::Node node = g.nodes[n];
+    node.inputs = map_ids(node.inputs);
+    node.outputs = map_ids(node.outputs);
+    out.AddNode(std::move(node));
+  }
+  out.inputs = map_ids(g.inputs);
+  out.outputs = map_ids(g.outputs);
+  return out;
+}
+
+}  // namespace ts::passes

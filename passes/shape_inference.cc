@@ -1,0 +1,257 @@
+#include "passes/shape_inference.h"
+
+#include <algorithm>
+#include <cstring>
+#include <optional>
+#include <string>
+
+#include "ir/ops.h"
+#include "passes/schedule.h"
+
+namespace ts::passes {
+namespace {
+
+std::string ShapeStr(const ir::Value& v) {
+  std::string s = std::string(DTypeName(v.dtype)) + "[";
+  for (size_t i = 0; i < v.shape.size(); ++i) s += (i ? "," : "") + std::to_string(v.shape[i]);
+  return s + "]";
+}
+
+class Inferrer {
+ public:
+  explicit Inferrer(ir::Graph& g) : g_(g) {}
+  Status InferNode(ir::Node& n);
+
+ private:
+  Status Fail(const ir::Node& n, const std::string& what) {
+    return BadInputError("node '" + n.name + "' (" + n.op + "): " + what);
+  }
+  StatusOr<const ir::Value*> In(const ir::Node& n, size_t i) {
+    if (i >= n.inputs.size() || n.inputs[i] < 0) {
+      return Fail(n, "input " + std::to_string(i) + " is required but missing");
+    }
+    return &g_.values[n.inputs[i]];
+  }
+  Status SetOut(const ir::Node& n, DType t, std::vector<int64_t> shape) {
+    if (n.outputs.size() != 1) {
+      return Fail(n, "expected 1 output, found " + std::to_string(n.outputs.size()));
+    }
+    if (!CheckedByteSize(t, shape)) return Fail(n, "output size overflows");
+    ir::Value& out = g_.values[n.outputs[0]];
+    out.dtype = t;
+    out.shape = std::move(shape);
+    out.shape_known = true;
+    return OkStatus();
+  }
+  Status Arity(const ir::Node& n, size_t lo, size_t hi) {
+    size_t count = n.inputs.size();
+    while (count > 0 && n.inputs[count - 1] < 0) --count;
+    if (count < lo || count > hi) {
+      return Fail(n, "takes " + std::to_string(lo) + (lo == hi ? "" : "-" + std::to_string(hi)) +
+                         " inputs, found " + std::to_string(count));
+    }
+    return OkStatus();
+  }
+
+  Status MatMul(ir::Node& n);
+  Status Gemm(ir::Node& n);
+  Status Reshape(ir::Node& n);
+  Status Transpose(ir::Node& n);
+  Status Softmax(ir::Node& n);
+
+  ir::Graph& g_;
+};
+
+Status Inferrer::MatMul(ir::Node& n) {
+  RETURN_IF_ERROR(Arity(n, 2, 2));
+  ASSIGN_OR_RETURN(const ir::Value* a, In(n, 0));
+  ASSIGN_OR_RETURN(const ir::Value* b, In(n, 1));
+  if (a->dtype != b->dtype) return Fail(n, "A is " + ShapeStr(*a) + ", B is " + ShapeStr(*b));
+  if (a->shape.empty() || b->shape.empty()) return Fail(n, "inputs must have rank >= 1");
+  std::vector<int64_t> as = a->shape, bs = b->shape;
+  bool a_vec = as.size() == 1, b_vec = bs.size() == 1;
+  if (a_vec) as.insert(as.begin(), 1);
+  if (b_vec) bs.push_back(1);
+  int64_t k = as.back();
+  if (bs[bs.size() - 2] != k) {
+    return Fail(n, "inner dimensions differ: A is " + ShapeStr(*a) + ", B is " + ShapeStr(*b));
+  }
+  std::vector<int64_t> abatch(as.begin(), as.end() - 2), bbatch(bs.begin(), bs.end() - 2);
+  auto batch = BroadcastShapes(abatch, bbatch);
+  if (!batch) {
+    return Fail(n, "batch dimensions do not broadcast: A is " + ShapeStr(*a) + ", B is " +
+                       ShapeStr(*b));
+  }
+  std::vector<int64_t> out = *batch;
+  if (!a_vec) out.push_back(as[as.size() - 2]);
+  if (!b_vec) out.push_back(bs.back());
+  return SetOut(n, a->dtype, out);
+}
+
+Status Inferrer::Gemm(ir::Node& n) {
+  RETURN_IF_ERROR(Arity(n, 2, 3));
+  ASSIGN_OR_RETURN(const ir::Value* a, In(n, 0));
+  ASSIGN_OR_RETURN(const ir::Value* b, In(n, 1));
+  if (a->shape.size() != 2 || b->shape.size() != 2) {
+    return Fail(n, "A and B must be 2-D: A is " + ShapeStr(*a) + ", B is " + ShapeStr(*b));
+  }
+  const bool ta = n.IntAttrOr("transA", 0) != 0, tb = n.IntAttrOr("transB", 0) != 0;
+  const int64_t m = ta ? a->shape[1] : a->shape[0], k = ta ? a->shape[0] : a->shape[1];
+  const int64_t kb = tb ? b->shape[1] : b->shape[0], nn = tb ? b->shape[0] : b->shape[1];
+  if (k != kb) {
+    return Fail(n, "inner dimensions differ: A is " + ShapeStr(*a) + (ta ? " (transposed)" : "") +
+                       ", B is " + ShapeStr(*b) + (tb ? " (transposed)" : ""));
+  }
+  if (n.inputs.size() > 2 && n.inputs[2] >= 0) {
+    const ir::Value& c = g_.values[n.inputs[2]];
+    auto bc = BroadcastShapes(c.shape, {m, nn});
+    if (!bc || *bc != std::vector<int64_t>{m, nn}) {
+      return Fail(n, "C " + ShapeStr(c) + " does not broadcast to [" + std::to_string(m) + "," +
+                         std::to_string(nn) + "]");
+    }
+  }
+  if (a->dtype != b->dtype) return Fail(n, "A and B have different element types");
+  return SetOut(n, a->dtype, {m, nn});
+}
+
+Status Inferrer::Reshape(ir::Node& n) {
+  ASSIGN_OR_RETURN(const ir::Value* x, In(n, 0));
+  std::vector<int64_t> spec;
+  if (auto attr = n.IntsAttr("shape"); attr && n.inputs.size() == 1) {
+    spec = *attr;  // opset 1-4 form, or already normalised
+  } else {
+    RETURN_IF_ERROR(Arity(n, 2, 2));
+    ASSIGN_OR_RETURN(const ir::Value* s, In(n, 1));
+    if (!s->HasData() || s->dtype != DType::kI64 || s->shape.size() != 1) {
+      return Fail(n, "the shape input '" + s->name +
+                         "' must be a constant 1-D int64 tensor (computed shapes are not "
+                         "supported yet)");
+    }
+    spec.resize(s->shape[0]);
+    std::memcpy(spec.data(), s->data->data(), spec.size() * sizeof(int64_t));
+  }
+  const bool allowzero = n.IntAttrOr("allowzero", 0) != 0;
+  int64_t total = *CheckedElementCount(x->shape);
+  std::vector<int64_t> out(spec.size());
+  int infer = -1;
+  int64_t known = 1;
+  for (size_t i = 0; i < spec.size(); ++i) {
+    int64_t d = spec[i];
+    if (d == -1) {
+      if (infer >= 0) return Fail(n, "more than one -1 in the target shape");
+      infer = static_cast<int>(i);
+      continue;
+    }
+    if (d == 0 && !allowzero) {
+      if (i >= x->shape.size()) return Fail(n, "0 in the target shape copies a dimension that does not exist");
+      d = x->shape[i];
+    }
+    if (d < 0) return Fail(n, "invalid target dimension " + std::to_string(d));
+    out[i] = d;
+    if (__builtin_mul_overflow(known, d, &known)) return Fail(n, "target shape overflows");
+  }
+  if (infer >= 0) {
+    if (known == 0 || total % known != 0) {
+      return Fail(n, "cannot infer -1: " + std::to_string(total) + " elements into known " +
+                         std::to_string(known));
+    }
+    out[infer] = total / known;
+  } else if (known != total) {
+    return Fail(n, "cannot reshape " + ShapeStr(*x) + " (" + std::to_string(total) +
+                       " elements) into " + std::to_string(known) + " elements");
+  }
+  n.inputs.resize(1);
+  n.attrs["shape"] = out;
+  n.attrs.erase("allowzero");
+  return SetOut(n, x->dtype, out);
+}
+
+Status Inferrer::Transpose(ir::Node& n) {
+  RETURN_IF_ERROR(Arity(n, 1, 1));
+  ASSIGN_OR_RETURN(const ir::Value* x, In(n, 0));
+  const int64_t rank = static_cast<int64_t>(x->shape.size());
+  std::vector<int64_t> perm;
+  if (auto p = n.IntsAttr("perm")) {
+    perm = *p;
+  } else {
+    for (int64_t i = rank - 1; i >= 0; --i) perm.push_back(i);
+  }
+  if (static_cast<int64_t>(perm.size()) != rank) return Fail(n, "perm has the wrong length");
+  std::vector<bool> seen(rank, false);
+  std::vector<int64_t> out(rank);
+  for (int64_t i = 0; i < rank; ++i) {
+    if (perm[i] < 0 || perm[i] >= rank || seen[perm[i]]) {
+      return Fail(n, "perm is not a permutation of 0.." + std::to_string(rank - 1));
+    }
+    seen[perm[i]] = true;
+    out[i] = x->shape[perm[i]];
+  }
+  n.attrs["perm"] = perm;
+  return SetOut(n, x->dtype, out);
+}
+
+Status Inferrer::Softmax(ir::Node& n) {
+  RETURN_IF_ERROR(Arity(n, 1, 1));
+  ASSIGN_OR_RETURN(const ir::Value* x, In(n, 0));
+  const bool legacy = n.IntAttr("legacy") ? *n.IntAttr("legacy") != 0 : g_.opset < 13;
+  const int64_t rank = static_cast<int64_t>(x->shape.size());
+  int64_t axis = n.IntAttrOr("axis", legacy ? 1 : -1);
+  if (axis < 0) axis += rank;
+  if (axis < 0 || axis >= std::max<int64_t>(rank, 1)) {
+    return Fail(n, "axis " + std::to_string(n.IntAttrOr("axis", 0)) + " is out of range for " +
+                       ShapeStr(*x));
+  }
+  n.attrs["axis"] = axis;
+  n.attrs["legacy"] = int64_t{legacy ? 1 : 0};
+  return SetOut(n, x->dtype, x->shape);
+}
+
+Status Inferrer::InferNode(ir::Node& n) {
+  if (int arity = ir::ElementwiseArity(n.op)) {
+    RETURN_IF_ERROR(Arity(n, arity, arity));
+    ASSIGN_OR_RETURN(const ir::Value* a, In(n, 0));
+    if (arity == 1) return SetOut(n, a->dtype, a->shape);
+    ASSIGN_OR_RETURN(const ir::Value* b, In(n, 1));
+    if (a->dtype != b->dtype) {
+      return Fail(n, "element types differ: " + ShapeStr(*a) + " and " + ShapeStr(*b));
+    }
+    auto out = BroadcastShapes(a->shape, b->shape);
+    if (!out) return Fail(n, "shapes do not broadcast: " + ShapeStr(*a) + " and " + ShapeStr(*b));
+    return SetOut(n, a->dtype, *out);
+  }
+  if (n.op == "MatMul") return MatMul(n);
+  if (n.op == "Gemm") return Gemm(n);
+  if (n.op == "Reshape") return Reshape(n);
+  if (n.op == "Transpose") return Transpose(n);
+  if (n.op == "Softmax") return Softmax(n);
+  if (n.op == "Identity") {
+    RETURN_IF_ERROR(Arity(n, 1, 1));
+    ASSIGN_OR_RETURN(const ir::Value* x, In(n, 0));
+    return SetOut(n, x->dtype, x->shape);
+  }
+  return Fail(n, "no shape inference for this op");
+}
+
+}  // namespace
+
+std::optional<std::vector<int64_t>> BroadcastShapes(const std::vector<int64_t>& a,
+                                                     const std::vector<int64_t>& b) {
+  const size_t rank = std::max(a.size(), b.size());
+  std::vector<int64_t> out(rank);
+  for (size_t i = 0; i < rank; ++i) {
+    int64_t da = i < rank - a.size() ? 1 : a[i - (rank - a.size())];
+    int64_t db = i < rank - b.size() ? 1 : b[i - (rank - b.size())];
+    if (da != db && da != 1 && db != 1) return std::nullopt;
+    out[i] = da == 1 ? db : da;
+  }
+  return out;
+}
+
+Status InferShapes(ir::Graph& g) {
+  ASSIGN_OR_RETURN(std::vector<int> order, TopologicalOrder(g));
+  Inferrer inferrer(g);
+  for (int id : order) RETURN_IF_ERROR(inferrer.InferNode(g.nodes[id]));
+  return OkStatus();
+}
+
+}  // namespace ts::passes
