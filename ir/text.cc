@@ -279,7 +279,7 @@ class Line {
         continue;
       }
       if (c < 0x20 || c == 0x7f) {
-        return ErrorAt(p, "raw control byte " + Printable(s_[p]) + " in string",
+        return ErrorAt(p, "raw control " + Printable(s_[p]) + " in string",
                        "an escape such as \\xNN");
       }
       out += s_[p];

@@ -217,11 +217,14 @@ Status CheckAvailableAndAcyclic(const Graph& g, const std::vector<int>& producer
   }
   if (done == nn) return OkStatus();
 
-  // Every node left waits on another one left, so walking back along waiting inputs for nn
-  // steps must end on a cycle; naming that node beats naming one merely downstream of it.
+  // Every node left waits on another node left, so walking back along waiting inputs must
+  // revisit a node, and that node lies on a cycle; naming it beats naming one merely downstream.
+  // Each node is visited at most once, so the walk is linear even for hostile fan-in.
   int cur = 0;
   while (pending[cur] == 0) ++cur;
-  for (int step = 0; step < nn; ++step) {
+  std::vector<char> seen(nn, 0);
+  while (!seen[cur]) {
+    seen[cur] = 1;
     for (int id : g.nodes[cur].inputs) {
       if (id >= 0 && producer[id] >= 0 && pending[producer[id]] > 0) {
         cur = producer[id];

@@ -130,7 +130,6 @@ inline std::vector<uint8_t> Assemble(const std::vector<std::pair<uint32_t, std::
     St(ent + kEntUsed, payload.size(), 8);
     f.insert(f.end(), payload.begin(), payload.end());
     f.resize(AlignUp(f.size()), 0);
-    ent = &f[kPrefixSize + i * kSectionEntrySize];  // f may have moved
   }
   St(&f[kOffFileSize], f.size(), 8);
   Reseal(f);

@@ -1,0 +1,92 @@
+#include "cli/common.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <iostream>
+#include <vector>
+
+#include <xxhash.h>
+
+namespace ts::cli {
+
+int ExitCodeFor(Code code) {
+  switch (code) {
+    case Code::kOk: return kExitOk;
+    case Code::kCheckFailed: return kExitCheckFailed;
+    case Code::kUsage: return kExitUsage;
+    case Code::kBadInput: return kExitBadInput;
+    case Code::kDoesNotFit: return kExitDoesNotFit;
+    case Code::kIo: return kExitIo;
+    case Code::kInternal: return kExitInternal;
+  }
+  return kExitInternal;
+}
+
+int ReportError(const char* tool, const Status& status) {
+  std::string msg = status.message();
+  for (char& c : msg) {
+    if (c == '\n' || c == '\r') c = ' ';
+  }
+  std::fprintf(stderr, "%s: error: %s\n", tool, msg.c_str());
+  return ExitCodeFor(status.code());
+}
+
+std::string ExitCodeHelp() {
+  return "Exit codes: 0 ok; 1 a check failed (mismatch, peak over --max-peak); 2 usage; "
+         "3 bad model or bundle; 4 does not fit / out of memory; 5 I/O; 70 internal error.";
+}
+
+int ParseArgs(CLI::App& app, int argc, char** argv) {
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp&) {
+    std::cout << app.help();
+    return kExitOk;
+  } catch (const CLI::CallForAllHelp&) {
+    std::cout << app.help("", CLI::AppFormatMode::All);
+    return kExitOk;
+  } catch (const CLI::ParseError& e) {
+    // Subcommand help is raised through the parent: let CLI11 print it.
+    if (e.get_exit_code() == 0) return app.exit(e);
+    std::fprintf(stderr, "%s: error: %s; see --help\n", app.get_name().c_str(), e.what());
+    return kExitUsage;
+  }
+  return -1;
+}
+
+StatusOr<std::string> HashFile(const std::string& path) {
+  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return ErrnoError(errno, "opening '" + path + "'");
+  XXH3_state_t* state = XXH3_createState();
+  XXH3_64bits_reset(state);
+  std::vector<char> buf(1 << 20);
+  for (;;) {
+    ssize_t n = read(fd, buf.data(), buf.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      int err = errno;
+      close(fd);
+      XXH3_freeState(state);
+      return ErrnoError(err, "reading '" + path + "'");
+    }
+    if (n == 0) break;
+    XXH3_64bits_update(state, buf.data(), static_cast<size_t>(n));
+  }
+  close(fd);
+  char hex[17];
+  std::snprintf(hex, sizeof hex, "%016llx",
+                static_cast<unsigned long long>(XXH3_64bits_digest(state)));
+  XXH3_freeState(state);
+  return std::string(hex);
+}
+
+std::string ShapeString(DType dtype, const std::vector<int64_t>& shape) {
+  std::string s = std::string(DTypeName(dtype)) + "[";
+  for (size_t i = 0; i < shape.size(); ++i) s += (i ? "," : "") + std::to_string(shape[i]);
+  return s + "]";
+}
+
+}  // namespace ts::cli

@@ -1,0 +1,241 @@
+// tsc: the TensorShunt compiler. `tsc compile` plans a model under a memory budget and writes a
+// .tsplan bundle; `tsc inspect` describes a model.
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <map>
+
+#include <nlohmann/json.hpp>
+
+#include "cli/args.h"
+#include "cli/common.h"
+#include "codegen/lower_cpu.h"
+#include "frontend/onnx_importer.h"
+#include "ir/text.h"
+#include "passes/pipeline.h"
+#include "passes/shape_inference.h"
+#include "planfmt/writer.h"
+
+namespace ts::cli {
+namespace {
+
+constexpr const char* kVersion = "0.1.0";
+
+struct CompileArgs {
+  std::string model;
+  std::string out;
+  std::string vram;
+  std::vector<std::string> shapes;
+  std::string report;
+  std::string target = "cpu";
+  std::string dump_after;
+  std::string emit_llvm;
+  bool verbose = false;
+};
+
+StatusOr<std::map<std::string, std::vector<int64_t>>> ParseShapes(
+    const std::vector<std::string>& args) {
+  std::map<std::string, std::vector<int64_t>> shapes;
+  for (const std::string& a : args) {
+    ASSIGN_OR_RETURN(auto kv, ParseShapeArg(a));
+    if (!shapes.emplace(kv.first, kv.second).second) {
+      return UsageError("--shape " + kv.first + " is given twice");
+    }
+  }
+  return shapes;
+}
+
+std::string DefaultOutput(const std::string& model) {
+  std::string base = model;
+  if (auto slash = base.rfind('/'); slash != std::string::npos) base = base.substr(slash + 1);
+  if (auto dot = base.rfind('.'); dot != std::string::npos && dot > 0) base = base.substr(0, dot);
+  return base + ".tsplan";
+}
+
+Status WriteReport(const std::string& path, const CompileArgs& args, uint64_t budget,
+                   const passes::CompiledGraph& cg, const codegen::LoweredPlan& lowered,
+                   uint64_t bundle_bytes) {
+  nlohmann::ordered_json j;
+  j["tsc_version"] = kVersion;
+  j["target"] = args.target;
+  j["budget_bytes"] = budget ? nlohmann::json(budget) : nlohmann::json(nullptr);
+  j["peak_bytes"] = cg.offsets.arena_bytes;
+  j["runtime_overhead_bytes"] = cg.StagingBytes();
+  j["total_bytes"] = cg.TotalBytes();
+  j["lower_bound_bytes"] = cg.lower_bound.bytes;
+  j["peak_over_lower_bound"] =
+      cg.lower_bound.bytes ? double(cg.offsets.arena_bytes) / double(cg.lower_bound.bytes) : 1.0;
+  j["peak_step"] = cg.lower_bound.step;
+  j["peak_node"] = cg.peak_node;
+  j["resident_weight_bytes"] = cg.resident_weight_bytes;
+  j["streamed_bytes"] = {{"host_to_device", 0}, {"storage", 0}};
+  j["steps"] = lowered.contents.program.steps.size();
+  j["generated_kernels"] = lowered.contents.kernels.symbols.size();
+  j["bundle_bytes"] = bundle_bytes;
+  nlohmann::ordered_json passes = nlohmann::json::array();
+  for (const auto& t : cg.timings) passes.push_back({{"pass", t.pass}, {"ms", t.ms}, {"note", t.note}});
+  j["passes"] = passes;
+  std::ofstream f(path);
+  f << j.dump(2) << "\n";
+  f.close();
+  if (!f) return IoError("writing report '" + path + "' failed; check the folder exists and is writable");
+  return OkStatus();
+}
+
+Status Compile(const CompileArgs& args) {
+  if (args.target != "cpu") {
+    return UsageError("--target " + args.target + ": only 'cpu' is implemented in this version");
+  }
+  uint64_t budget = 0;
+  if (!args.vram.empty()) {
+    ASSIGN_OR_RETURN(budget, ParseSize(args.vram));
+  }
+  frontend::ImportOptions import_options;
+  ASSIGN_OR_RETURN(import_options.input_shapes, ParseShapes(args.shapes));
+  if (!args.dump_after.empty()) {
+    const auto& names = passes::PassNames();
+    if (std::find(names.begin(), names.end(), args.dump_after) == names.end()) {
+      std::string list;
+      for (const auto& n : names) list += (list.empty() ? "" : ", ") + n;
+      return UsageError("--dump-after " + args.dump_after + ": no such pass (passes: " + list + ")");
+    }
+  }
+
+  ASSIGN_OR_RETURN(ir::Graph graph, frontend::ImportOnnx(args.model, import_options));
+  ASSIGN_OR_RETURN(std::string model_hash, HashFile(args.model));
+  passes::PipelineOptions popts;
+  popts.budget_bytes = budget;
+  popts.dump_after = args.dump_after;
+  ASSIGN_OR_RETURN(passes::CompiledGraph cg, passes::RunPipeline(std::move(graph), popts));
+  if (args.verbose) {
+    for (const auto& t : cg.timings) {
+      std::fprintf(stderr, "  pass %-16s %8.2f ms  %s\n", t.pass.c_str(), t.ms, t.note.c_str());
+    }
+  }
+  if (!cg.dump.empty()) std::cerr << "--- IR after " << args.dump_after << " ---\n" << cg.dump;
+
+  planfmt::Metadata meta = {{"source_model_hash", "xxh3:" + model_hash},
+                            {"tsc_version", kVersion},
+                            {"profile", "none"}};
+  ASSIGN_OR_RETURN(codegen::LoweredPlan lowered, codegen::LowerForCpu(cg, std::move(meta)));
+  if (!args.emit_llvm.empty()) {
+    std::ofstream f(args.emit_llvm);
+    f << lowered.llvm_ir;
+    if (!f) return IoError("writing '" + args.emit_llvm + "' failed");
+  }
+  const std::string out = args.out.empty() ? DefaultOutput(args.model) : args.out;
+  RETURN_IF_ERROR(planfmt::WriteBundle(out, lowered.contents, lowered.blobs));
+  uint64_t bundle_bytes = 0;
+  if (FILE* f = std::fopen(out.c_str(), "rb")) {
+    std::fseek(f, 0, SEEK_END);
+    bundle_bytes = static_cast<uint64_t>(std::ftell(f));
+    std::fclose(f);
+  }
+  if (!args.report.empty()) RETURN_IF_ERROR(WriteReport(args.report, args, budget, cg, lowered, bundle_bytes));
+
+  const auto& prog = lowered.contents.program;
+  size_t jit = lowered.contents.kernels.symbols.size();
+  std::printf("tsc: compiled %s -> %s (%s)\n", args.model.c_str(), out.c_str(),
+              FormatSize(bundle_bytes).c_str());
+  std::printf("  budget       %s\n", budget ? FormatSize(budget).c_str() : "none (--vram not given)");
+  std::printf("  peak         %s arena + %s I/O staging = %s%s\n",
+              FormatSize(cg.offsets.arena_bytes).c_str(), FormatSize(cg.StagingBytes()).c_str(),
+              FormatSize(cg.TotalBytes()).c_str(),
+              budget ? (" (" + std::to_string(100.0 * cg.TotalBytes() / budget).substr(0, 5) +
+                        "% of budget)").c_str()
+                     : "");
+  std::printf("  lower bound  %s live at step %lld (node '%s'); peak/bound %.3f\n",
+              FormatSize(cg.lower_bound.bytes).c_str(),
+              static_cast<long long>(cg.lower_bound.step), cg.peak_node.c_str(),
+              cg.lower_bound.bytes ? double(cg.offsets.arena_bytes) / cg.lower_bound.bytes : 1.0);
+  std::printf("  weights      %s resident in %zu tensors\n",
+              FormatSize(cg.resident_weight_bytes).c_str(), lowered.contents.weights.size());
+  std::printf("  steps        %zu (%zu generated kernels, %zu builtins)\n", prog.steps.size(), jit,
+              prog.steps.size() - jit);
+  return OkStatus();
+}
+
+Status Inspect(const std::string& model, const std::vector<std::string>& shape_args, bool print_ir) {
+  frontend::ImportOptions options;
+  ASSIGN_OR_RETURN(options.input_shapes, ParseShapes(shape_args));
+  ASSIGN_OR_RETURN(ir::Graph g, frontend::ImportOnnx(model, options));
+  RETURN_IF_ERROR(passes::InferShapes(g));
+  std::printf("model %s: opset %lld, %zu nodes, %zu values\n", model.c_str(),
+              static_cast<long long>(g.opset), g.nodes.size(), g.values.size());
+  for (int v : g.inputs) {
+    std::printf("  input  %-24s %s\n", g.values[v].name.c_str(),
+                ShapeString(g.values[v].dtype, g.values[v].shape).c_str());
+  }
+  for (int v : g.outputs) {
+    std::printf("  output %-24s %s\n", g.values[v].name.c_str(),
+                ShapeString(g.values[v].dtype, g.values[v].shape).c_str());
+  }
+  uint64_t weight_bytes = 0;
+  size_t weights = 0;
+  for (const auto& val : g.values) {
+    if (val.kind == ir::ValueKind::kWeight || val.kind == ir::ValueKind::kConstant) {
+      ++weights;
+      weight_bytes += static_cast<uint64_t>(val.ByteSize());
+    }
+  }
+  std::printf("  weights %zu tensors, %s\n", weights, FormatSize(weight_bytes).c_str());
+  std::map<std::string, int> ops;
+  for (const auto& n : g.nodes) ++ops[n.op];
+  std::printf("  ops    ");
+  for (const auto& [op, count] : ops) std::printf(" %s x%d", op.c_str(), count);
+  std::printf("\n");
+  if (print_ir) std::cout << ir::PrintGraph(g, {.elide_data = true});
+  return OkStatus();
+}
+
+}  // namespace
+}  // namespace ts::cli
+
+int main(int argc, char** argv) {
+  using namespace ts::cli;
+  CLI::App app("tsc: the TensorShunt ahead-of-time model compiler", "tsc");
+  app.footer(ExitCodeHelp());
+  app.require_subcommand(1);
+  app.set_version_flag("--version", kVersion);
+
+  CompileArgs c;
+  CLI::App* compile = app.add_subcommand("compile", "Plan MODEL.onnx under a memory budget and write a .tsplan bundle");
+  compile->add_option("model", c.model, "ONNX model (.onnx; external data next to it)")->required();
+  compile->add_option("-o,--output", c.out, "Bundle to write (default: MODEL name with .tsplan, in the current folder)");
+  compile->add_option("--vram", c.vram, "Memory budget: arena + runtime staging, e.g. 3.5G, 512M, 1.5GiB, 1048576 (K/M/G/T are powers of 1024)");
+  compile->add_option("--shape", c.shapes, "Fix an input's dynamic dimensions: NAME=1x3x224x224 (repeatable)");
+  compile->add_option("--report", c.report, "Write a machine-readable plan report (JSON)");
+  compile->add_option("--target", c.target, "Target: cpu (default)");
+  compile->add_option("--dump-after", c.dump_after, "Print the IR after this pass (shape-inference, fusion, order, liveness, memory-plan)");
+  compile->add_option("--emit-llvm", c.emit_llvm, "Write the generated kernels' LLVM IR to this file");
+  compile->add_flag("-v,--verbose", c.verbose, "Per-pass timing and detail");
+  compile->footer(ExitCodeHelp());
+
+  std::string inspect_model;
+  std::vector<std::string> inspect_shapes;
+  bool inspect_ir = false, list_ops = false;
+  CLI::App* inspect = app.add_subcommand("inspect", "Describe an ONNX model: inputs, outputs, weights, ops");
+  inspect->add_option("model", inspect_model, "ONNX model");
+  inspect->add_option("--shape", inspect_shapes, "Fix an input's dynamic dimensions: NAME=DIMS");
+  inspect->add_flag("--ir", inspect_ir, "Print the model in TensorShunt's textual IR (weights elided)");
+  inspect->add_flag("--ops", list_ops, "List the supported ONNX operators");
+  inspect->footer(ExitCodeHelp());
+
+  if (int rc = ParseArgs(app, argc, argv); rc >= 0) return rc;
+  ts::Status st;
+  if (*compile) {
+    st = Compile(c);
+  } else if (*inspect) {
+    if (list_ops) {
+      for (const auto& op : ts::frontend::SupportedOps()) std::printf("%s\n", op.c_str());
+      return kExitOk;
+    }
+    if (inspect_model.empty()) return ReportError("tsc", ts::UsageError("inspect needs a MODEL (or --ops)"));
+    if (inspect_model.size() > 7 && inspect_model.substr(inspect_model.size() - 7) == ".tsplan") {
+      return ReportError("tsc", ts::UsageError(inspect_model + " is a bundle: use `tsr inspect` for bundles"));
+    }
+    st = Inspect(inspect_model, inspect_shapes, inspect_ir);
+  }
+  if (!st.ok()) return ReportError("tsc", st);
+  return kExitOk;
+}

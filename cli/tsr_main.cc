@@ -1,0 +1,216 @@
+// tsr: the TensorShunt runtime. `tsr run` executes a .tsplan bundle; `tsr inspect` describes
+// one. Runs on machines with no GPU or driver.
+#include <sys/stat.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <map>
+
+#include "cli/args.h"
+#include "cli/common.h"
+#include "planfmt/format.h"
+#include "runtime/executor.h"
+#include "runtime/tensor_io.h"
+
+namespace ts::cli {
+namespace {
+
+struct RunArgs {
+  std::string plan;
+  std::vector<std::string> inputs;
+  std::vector<std::string> expected;
+  std::string output_dir;
+  int64_t seed = -1;
+  double rtol = 1e-3;
+  double atol = 1e-5;
+  bool verbose = false;
+  bool quiet = false;
+};
+
+// Output file names come from tensor names, which come from the model: keep them to one
+// plain file inside --output-dir.
+std::string SafeFileName(const std::string& name) {
+  std::string s;
+  for (char c : name) s += (std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_') ? c : '_';
+  if (s.empty() || s[0] == '.') s = "_" + s;
+  return s.substr(0, 200);
+}
+
+std::string Preview(const runtime::HostTensor& t, size_t max_values = 8) {
+  std::string s = "[";
+  size_t count = t.data.size() / std::max<int64_t>(DTypeSize(t.dtype), 1);
+  for (size_t i = 0; i < count && i < max_values; ++i) {
+    char buf[32];
+    switch (t.dtype) {
+      case DType::kF32: { float v; std::memcpy(&v, &t.data[i * 4], 4); std::snprintf(buf, sizeof buf, "%.6g", v); break; }
+      case DType::kI64: { int64_t v; std::memcpy(&v, &t.data[i * 8], 8); std::snprintf(buf, sizeof buf, "%lld", static_cast<long long>(v)); break; }
+      default: std::snprintf(buf, sizeof buf, "0x%02x", t.data[i]);
+    }
+    s += (i ? ", " : "") + std::string(buf);
+  }
+  if (count > max_values) s += ", ... (" + std::to_string(count) + " values)";
+  return s + "]";
+}
+
+Status Run(const RunArgs& args) {
+  // Read every input file before loading, so a typo fails fast.
+  std::map<std::string, runtime::HostTensor> inputs;
+  for (const std::string& a : args.inputs) {
+    ASSIGN_OR_RETURN(auto kv, runtime::ParseInputArg(a));
+    if (!inputs.emplace(kv.first, std::move(kv.second)).second) {
+      return UsageError("--input " + kv.first + " is given twice");
+    }
+  }
+  std::map<std::string, runtime::HostTensor> expected;
+  for (const std::string& a : args.expected) {
+    ASSIGN_OR_RETURN(auto kv, runtime::ParseInputArg(a));
+    expected.emplace(kv.first, std::move(kv.second));
+  }
+
+  ASSIGN_OR_RETURN(auto ex, runtime::Executor::Load(args.plan));
+  const auto& rep = ex->load_report();
+  if (!rep.warning.empty()) std::fprintf(stderr, "tsr: warning: %s\n", rep.warning.c_str());
+  const auto& prog = ex->plan().program;
+  const auto& mem = ex->plan().memory;
+  for (const auto& [name, t] : expected) {
+    bool known = false;
+    for (const auto& r : prog.outputs) known |= r.name == name;
+    if (!known) return UsageError("--expected-output " + name + ": the plan has no output of that name");
+  }
+  for (const auto& r : prog.inputs) {
+    if (inputs.count(r.name)) continue;
+    if (args.seed < 0) continue;  // Run() names the missing input
+    inputs[r.name] = runtime::RandomTensor(r.dtype, r.shape, static_cast<uint64_t>(args.seed) ^ std::hash<std::string>{}(r.name));
+  }
+  if (args.verbose) {
+    std::fprintf(stderr, "tsr: arena %s, weights %s read with %s%s in %.1f ms, kernels JIT-compiled for %s in %.1f ms\n",
+                 FormatSize(mem.arena_bytes).c_str(), FormatSize(rep.weight_bytes).c_str(),
+                 rep.io_method.empty() ? "nothing" : rep.io_method.c_str(),
+                 rep.io_direct ? " (O_DIRECT)" : "", rep.read_ms, rep.host.c_str(), rep.jit_ms);
+  }
+  ASSIGN_OR_RETURN(auto outputs, ex->Run(inputs));
+
+  if (!args.output_dir.empty()) {
+    if (mkdir(args.output_dir.c_str(), 0755) != 0 && errno != EEXIST) {
+      return ErrnoError(errno, "creating --output-dir '" + args.output_dir + "'");
+    }
+  }
+  bool all_ok = true;
+  for (size_t i = 0; i < outputs.size(); ++i) {
+    const auto& ref = prog.outputs[i];
+    if (!args.quiet) {
+      std::printf("output %s %s = %s\n", ref.name.c_str(), ShapeString(ref.dtype, ref.shape).c_str(),
+                  Preview(outputs[i]).c_str());
+    }
+    if (!args.output_dir.empty()) {
+      RETURN_IF_ERROR(runtime::WriteNpy(args.output_dir + "/" + SafeFileName(ref.name) + ".npy", outputs[i]));
+    }
+    if (auto it = expected.find(ref.name); it != expected.end()) {
+      auto cmp = runtime::CompareTensors(outputs[i], it->second, args.rtol, args.atol);
+      std::printf("%s %s: %s\n", cmp.ok ? "[SUCCESS]" : "[FAILED]", ref.name.c_str(), cmp.summary.c_str());
+      all_ok &= cmp.ok;
+    }
+  }
+  std::printf("plan: arena %s + I/O staging %s = %s; lower bound %s\n", FormatSize(mem.arena_bytes).c_str(),
+              FormatSize(mem.StagingBytes()).c_str(), FormatSize(mem.arena_bytes + mem.StagingBytes()).c_str(),
+              FormatSize(mem.lower_bound_bytes).c_str());
+  if (!all_ok) return CheckFailedError("outputs differ from --expected-output beyond rtol " +
+                                       std::to_string(args.rtol) + ", atol " + std::to_string(args.atol));
+  return OkStatus();
+}
+
+const char* BuiltinName(planfmt::Builtin b) {
+  switch (b) {
+    case planfmt::Builtin::kMatMul: return "MatMul";
+    case planfmt::Builtin::kGemm: return "Gemm";
+    case planfmt::Builtin::kSoftmax: return "Softmax";
+    case planfmt::Builtin::kTranspose: return "Transpose";
+    case planfmt::Builtin::kCopy: return "Copy";
+    case planfmt::Builtin::kNone: break;
+  }
+  return "?";
+}
+
+Status Inspect(const std::string& path, bool show_buffers) {
+  ASSIGN_OR_RETURN(planfmt::OpenedBundle b, planfmt::ReadBundle(path));
+  const auto& c = b.contents;
+  std::printf("bundle %s: .tsplan version %u.%u, %s\n", path.c_str(), b.layout.major, b.layout.minor,
+              FormatSize(b.layout.file_size).c_str());
+  for (const auto& s : b.layout.sections) {
+    std::printf("  section %-10s offset %10llu  length %10llu  used %10llu  xxh3 %016llx\n",
+                std::string(planfmt::SectionName(s.kind)).c_str(), static_cast<unsigned long long>(s.offset),
+                static_cast<unsigned long long>(s.length), static_cast<unsigned long long>(s.used),
+                static_cast<unsigned long long>(s.checksum));
+  }
+  for (const auto& [k, v] : c.metadata) std::printf("  meta %-18s %s\n", k.c_str(), v.c_str());
+  std::printf("  memory: arena %s, lower bound %s (peak/bound %.3f) at step %u (node '%s'), I/O staging %s (%u x %s)\n",
+              FormatSize(c.memory.arena_bytes).c_str(), FormatSize(c.memory.lower_bound_bytes).c_str(),
+              c.memory.lower_bound_bytes ? double(c.memory.arena_bytes) / c.memory.lower_bound_bytes : 1.0,
+              c.memory.peak_step, c.memory.peak_node.c_str(), FormatSize(c.memory.StagingBytes()).c_str(),
+              c.memory.io_queue_depth, FormatSize(c.memory.io_chunk_bytes).c_str());
+  std::printf("  kernels: %s, %zu symbols, %s\n", c.kernels.format.c_str(), c.kernels.symbols.size(),
+              FormatSize(c.kernels.code.size()).c_str());
+  uint64_t wbytes = 0;
+  for (const auto& w : c.weights) wbytes += w.bytes;
+  std::printf("  weights: %zu tensors, %s, resident\n", c.weights.size(), FormatSize(wbytes).c_str());
+  for (const auto& r : c.program.inputs) {
+    std::printf("  input  %-20s %-18s @%llu\n", r.name.c_str(), ShapeString(r.dtype, r.shape).c_str(), static_cast<unsigned long long>(r.offset));
+  }
+  for (const auto& r : c.program.outputs) {
+    std::printf("  output %-20s %-18s @%llu\n", r.name.c_str(), ShapeString(r.dtype, r.shape).c_str(), static_cast<unsigned long long>(r.offset));
+  }
+  std::printf("  program: %zu steps\n", c.program.steps.size());
+  for (size_t i = 0; i < c.program.steps.size(); ++i) {
+    const auto& s = c.program.steps[i];
+    std::string what = s.kind == planfmt::StepKind::kJitKernel ? "kernel " + s.symbol : std::string("builtin ") + BuiltinName(s.builtin);
+    std::string args;
+    for (size_t a = 0; a < s.args.size(); ++a) {
+      args += (a ? (a == s.num_inputs ? " -> " : ", ") : (s.num_inputs == 0 ? "-> " : "")) +
+              ShapeString(s.args[a].dtype, s.args[a].shape) + "@" + std::to_string(s.args[a].offset);
+    }
+    std::printf("    %4zu %-24s %-18s %s\n", i, s.node.c_str(), what.c_str(), args.c_str());
+  }
+  if (show_buffers) {
+    for (const auto& bi : c.memory.buffers) {
+      std::printf("  buffer %-24s @%-10llu %10llu bytes  steps [%u, %u]\n", bi.name.c_str(),
+                  static_cast<unsigned long long>(bi.offset), static_cast<unsigned long long>(bi.bytes), bi.first_step, bi.last_step);
+    }
+  }
+  return OkStatus();
+}
+
+}  // namespace
+}  // namespace ts::cli
+
+int main(int argc, char** argv) {
+  using namespace ts::cli;
+  CLI::App app("tsr: the TensorShunt runtime", "tsr");
+  app.footer(ExitCodeHelp());
+  app.require_subcommand(1);
+
+  RunArgs r;
+  CLI::App* run = app.add_subcommand("run", "Execute a .tsplan bundle");
+  run->add_option("plan", r.plan, "The .tsplan bundle")->required();
+  run->add_option("--input", r.inputs, "NAME=@file.npy | NAME=@tensor.pb | \"NAME=2x3xf32=1 2 3 4 5 6\" (repeatable)");
+  run->add_option("--seed", r.seed, "Fill inputs not given with --input with pseudo-random values from this seed");
+  run->add_option("--output-dir", r.output_dir, "Write each output as NAME.npy into this folder");
+  run->add_option("--expected-output", r.expected, "NAME=@file.npy|.pb: compare and print [SUCCESS] or [FAILED]; a mismatch exits 1");
+  run->add_option("--rtol", r.rtol, "Relative tolerance for --expected-output (default 1e-3)");
+  run->add_option("--atol", r.atol, "Absolute tolerance for --expected-output (default 1e-5)");
+  run->add_flag("-v,--verbose", r.verbose, "Load details: I/O method, timings, JIT target");
+  run->add_flag("-q,--quiet", r.quiet, "Do not print output values");
+  run->footer(ExitCodeHelp());
+
+  std::string inspect_plan;
+  bool buffers = false;
+  CLI::App* inspect = app.add_subcommand("inspect", "Describe a .tsplan bundle: sections, metadata, memory plan, program");
+  inspect->add_option("plan", inspect_plan, "The .tsplan bundle")->required();
+  inspect->add_flag("--buffers", buffers, "Also list every buffer of the memory plan");
+  inspect->footer(ExitCodeHelp());
+
+  if (int rc = ParseArgs(app, argc, argv); rc >= 0) return rc;
+  ts::Status st = *run ? Run(r) : Inspect(inspect_plan, buffers);
+  if (!st.ok()) return ReportError("tsr", st);
+  return kExitOk;
+}

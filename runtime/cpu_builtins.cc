@@ -1,0 +1,274 @@
+#include "runtime/cpu_builtins.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <vector>
+
+namespace ts::runtime {
+namespace {
+
+using planfmt::Builtin;
+using planfmt::Step;
+using planfmt::TensorRef;
+
+int64_t Count(const std::vector<int64_t>& s) {
+  int64_t n = 1;
+  for (int64_t d : s) n *= d;
+  return n;
+}
+
+float* F32(uint8_t* arena, const TensorRef& r) { return reinterpret_cast<float*>(arena + r.offset); }
+
+// C[m,n] (+)= A[m,k] B[k,n] with arbitrary element strides for A and B; C contiguous.
+// i-k-j order keeps the inner loop contiguous in B and C so the compiler vectorises it.
+void MatMulKernel(const float* a, int64_t a_rs, int64_t a_cs, const float* b, int64_t b_rs,
+                  int64_t b_cs, float* c, int64_t m, int64_t k, int64_t n, float alpha) {
+  std::vector<float> brow;
+  const bool b_contig = b_cs == 1;
+  for (int64_t i = 0; i < m; ++i) {
+    float* crow = c + i * n;
+    for (int64_t p = 0; p < k; ++p) {
+      const float av = alpha * a[i * a_rs + p * a_cs];
+      const float* bp = b + p * b_rs;
+      if (b_contig) {
+        for (int64_t j = 0; j < n; ++j) crow[j] += av * bp[j];
+      } else {
+        for (int64_t j = 0; j < n; ++j) crow[j] += av * bp[j * b_cs];
+      }
+    }
+  }
+}
+
+Status Fail(const Step& s, const std::string& what) {
+  return BadInputError("step '" + s.node + "': " + what + "; the bundle is inconsistent, recompile it");
+}
+
+Status CheckMatMul(const Step& s) {
+  if (s.num_inputs != 2 || s.args.size() != 3) return Fail(s, "MatMul needs 2 inputs and 1 output");
+  std::vector<int64_t> a = s.args[0].shape, b = s.args[1].shape;
+  if (a.empty() || b.empty()) return Fail(s, "MatMul operands must have rank >= 1");
+  if (a.size() == 1) a.insert(a.begin(), 1);
+  if (b.size() == 1) b.push_back(1);
+  if (a.back() != b[b.size() - 2]) return Fail(s, "MatMul inner dimensions differ");
+  const size_t rank = std::max(a.size(), b.size());
+  int64_t batch = 1;
+  for (size_t i = 0; i + 2 < rank; ++i) {
+    int64_t da = i + a.size() >= rank ? a[i + a.size() - rank] : 1;
+    int64_t db = i + b.size() >= rank ? b[i + b.size() - rank] : 1;
+    if (da != db && da != 1 && db != 1) return Fail(s, "MatMul batch dims do not broadcast");
+    batch *= std::max(da, db);
+  }
+  if (Count(s.args[2].shape) != batch * a[a.size() - 2] * b.back()) {
+    return Fail(s, "MatMul output size is wrong");
+  }
+  return OkStatus();
+}
+
+void RunMatMul(const Step& s, uint8_t* arena) {
+  std::vector<int64_t> a = s.args[0].shape, b = s.args[1].shape;
+  if (a.size() == 1) a.insert(a.begin(), 1);
+  if (b.size() == 1) b.push_back(1);
+  const int64_t m = a[a.size() - 2], k = a.back(), n = b.back();
+  const size_t rank = std::max(a.size(), b.size());
+  // Batch dims, aligned right, and each operand's matrix stride per batch dim (0: broadcast).
+  std::vector<int64_t> dims, sa, sb;
+  int64_t stride_a = m * k, stride_b = k * n;
+  for (size_t i = rank - 2; i-- > 0;) {
+    int64_t da = i + a.size() >= rank ? a[i + a.size() - rank] : 1;
+    int64_t db = i + b.size() >= rank ? b[i + b.size() - rank] : 1;
+    dims.insert(dims.begin(), std::max(da, db));
+    sa.insert(sa.begin(), da == 1 ? 0 : stride_a);
+    sb.insert(sb.begin(), db == 1 ? 0 : stride_b);
+    stride_a *= da;
+    stride_b *= db;
+  }
+  const float* A = F32(arena, s.args[0]);
+  const float* B = F32(arena, s.args[1]);
+  float* C = F32(arena, s.args[2]);
+  const int64_t batch = Count(dims);
+  std::fill(C, C + batch * m * n, 0.0f);
+  for (int64_t bi = 0; bi < batch; ++bi) {
+    int64_t rem = bi, oa = 0, ob = 0;
+    for (size_t d = dims.size(); d-- > 0;) {
+      int64_t idx = rem % dims[d];
+      rem /= dims[d];
+      oa += idx * sa[d];
+      ob += idx * sb[d];
+    }
+    MatMulKernel(A + oa, k, 1, B + ob, n, 1, C + bi * m * n, m, k, n, 1.0f);
+  }
+}
+
+Status CheckGemm(const Step& s) {
+  if (s.num_inputs < 2 || s.num_inputs > 3 || s.args.size() != s.num_inputs + 1 ||
+      s.iparams.size() != 2 || s.fparams.size() != 2) {
+    return Fail(s, "Gemm needs 2-3 inputs, 1 output, 2 int and 2 float parameters");
+  }
+  const auto& a = s.args[0].shape;
+  const auto& b = s.args[1].shape;
+  if (a.size() != 2 || b.size() != 2) return Fail(s, "Gemm operands must be 2-D");
+  const int64_t m = s.iparams[0] ? a[1] : a[0], k = s.iparams[0] ? a[0] : a[1];
+  const int64_t kb = s.iparams[1] ? b[1] : b[0], n = s.iparams[1] ? b[0] : b[1];
+  if (k != kb) return Fail(s, "Gemm inner dimensions differ");
+  if (s.args.back().shape != std::vector<int64_t>{m, n}) return Fail(s, "Gemm output shape is wrong");
+  if (s.num_inputs == 3) {
+    const auto& c = s.args[2].shape;
+    if (c.size() > 2) return Fail(s, "Gemm C has rank > 2");
+    for (size_t i = 0; i < c.size(); ++i) {
+      int64_t want = (c.size() == 2 && i == 0) ? m : n;
+      if (c[i] != 1 && c[i] != want) return Fail(s, "Gemm C does not broadcast");
+    }
+  }
+  return OkStatus();
+}
+
+void RunGemm(const Step& s, uint8_t* arena) {
+  const auto& a = s.args[0].shape;
+  const auto& b = s.args[1].shape;
+  const bool ta = s.iparams[0], tb = s.iparams[1];
+  const int64_t m = ta ? a[1] : a[0], k = ta ? a[0] : a[1], n = tb ? b[0] : b[1];
+  const float alpha = static_cast<float>(s.fparams[0]), beta = static_cast<float>(s.fparams[1]);
+  float* Y = F32(arena, s.args.back());
+  if (s.num_inputs == 3 && beta != 0.0f) {
+    const auto& c = s.args[2].shape;
+    const float* C = F32(arena, s.args[2]);
+    const int64_t rows = c.size() == 2 ? c[0] : 1, cols = c.empty() ? 1 : c.back();
+    for (int64_t i = 0; i < m; ++i) {
+      for (int64_t j = 0; j < n; ++j) {
+        Y[i * n + j] = beta * C[(rows == 1 ? 0 : i) * cols + (cols == 1 ? 0 : j)];
+      }
+    }
+  } else {
+    std::fill(Y, Y + m * n, 0.0f);
+  }
+  const float* A = F32(arena, s.args[0]);
+  const float* B = F32(arena, s.args[1]);
+  MatMulKernel(A, ta ? 1 : k, ta ? m : 1, B, tb ? 1 : n, tb ? k : 1, Y, m, k, n, alpha);
+}
+
+Status CheckSoftmax(const Step& s) {
+  if (s.num_inputs != 1 || s.args.size() != 2 || s.iparams.size() != 2) {
+    return Fail(s, "Softmax needs 1 input, 1 output, {axis, legacy}");
+  }
+  const int64_t rank = static_cast<int64_t>(s.args[0].shape.size());
+  if (s.iparams[0] < 0 || s.iparams[0] >= std::max<int64_t>(rank, 1)) return Fail(s, "Softmax axis out of range");
+  if (s.args[0].shape != s.args[1].shape) return Fail(s, "Softmax output shape differs from input");
+  return OkStatus();
+}
+
+void RunSoftmax(const Step& s, uint8_t* arena) {
+  const auto& shape = s.args[0].shape;
+  const int64_t axis = s.iparams[0];
+  const bool legacy = s.iparams[1] != 0;
+  int64_t outer = 1, len = 1, inner = 1;
+  for (int64_t d = 0; d < static_cast<int64_t>(shape.size()); ++d) {
+    if (d < axis) outer *= shape[d];
+    else if (d == axis || legacy) len *= shape[d];
+    else inner *= shape[d];
+  }
+  const float* x = F32(arena, s.args[0]);
+  float* y = F32(arena, s.args[1]);
+  for (int64_t o = 0; o < outer; ++o) {
+    for (int64_t i = 0; i < inner; ++i) {
+      const float* xp = x + o * len * inner + i;
+      float* yp = y + o * len * inner + i;
+      float mx = -INFINITY;
+      for (int64_t j = 0; j < len; ++j) mx = std::max(mx, xp[j * inner]);
+      float sum = 0;
+      for (int64_t j = 0; j < len; ++j) {
+        float e = std::exp(xp[j * inner] - mx);
+        yp[j * inner] = e;
+        sum += e;
+      }
+      const float inv = 1.0f / sum;
+      for (int64_t j = 0; j < len; ++j) yp[j * inner] *= inv;
+    }
+  }
+}
+
+Status CheckTranspose(const Step& s) {
+  if (s.num_inputs != 1 || s.args.size() != 2) return Fail(s, "Transpose needs 1 input, 1 output");
+  const auto& in = s.args[0].shape;
+  if (s.iparams.size() != in.size()) return Fail(s, "Transpose perm has the wrong length");
+  std::vector<bool> seen(in.size(), false);
+  std::vector<int64_t> out(in.size());
+  for (size_t i = 0; i < in.size(); ++i) {
+    int64_t p = s.iparams[i];
+    if (p < 0 || p >= static_cast<int64_t>(in.size()) || seen[p]) return Fail(s, "Transpose perm is invalid");
+    seen[p] = true;
+    out[i] = in[p];
+  }
+  if (out != s.args[1].shape) return Fail(s, "Transpose output shape is wrong");
+  if (s.args[0].dtype != s.args[1].dtype) return Fail(s, "Transpose changes the element type");
+  return OkStatus();
+}
+
+void RunTranspose(const Step& s, uint8_t* arena) {
+  const auto& in = s.args[0].shape;
+  const size_t rank = in.size();
+  const int64_t esize = DTypeSize(s.args[0].dtype);
+  std::vector<int64_t> in_strides(rank, 1);
+  for (size_t d = rank; d-- > 1;) in_strides[d - 1] = in_strides[d] * in[d];
+  // Output dim i walks input dim perm[i].
+  std::vector<int64_t> out_dims(rank), walk(rank);
+  for (size_t i = 0; i < rank; ++i) {
+    out_dims[i] = in[s.iparams[i]];
+    walk[i] = in_strides[s.iparams[i]];
+  }
+  const uint8_t* src = arena + s.args[0].offset;
+  uint8_t* dst = arena + s.args[1].offset;
+  const int64_t total = Count(out_dims);
+  std::vector<int64_t> idx(rank, 0);
+  int64_t src_off = 0;
+  for (int64_t o = 0; o < total; ++o) {
+    std::memcpy(dst + o * esize, src + src_off * esize, esize);
+    for (size_t d = rank; d-- > 0;) {
+      if (++idx[d] < out_dims[d]) {
+        src_off += walk[d];
+        break;
+      }
+      src_off -= walk[d] * (out_dims[d] - 1);
+      idx[d] = 0;
+    }
+  }
+}
+
+}  // namespace
+
+Status CheckBuiltin(const Step& s) {
+  for (const TensorRef& r : s.args) {
+    if (r.dtype != DType::kF32 && s.builtin != Builtin::kTranspose && s.builtin != Builtin::kCopy) {
+      return Fail(s, "tensor '" + r.name + "' is " + std::string(DTypeName(r.dtype)) +
+                         ", the CPU builtins compute f32");
+    }
+  }
+  switch (s.builtin) {
+    case Builtin::kMatMul: return CheckMatMul(s);
+    case Builtin::kGemm: return CheckGemm(s);
+    case Builtin::kSoftmax: return CheckSoftmax(s);
+    case Builtin::kTranspose: return CheckTranspose(s);
+    case Builtin::kCopy:
+      if (s.num_inputs != 1 || s.args.size() != 2 || s.args[0].bytes != s.args[1].bytes) {
+        return Fail(s, "Copy needs one input and one output of the same size");
+      }
+      return OkStatus();
+    case Builtin::kNone: break;
+  }
+  return Fail(s, "unknown builtin " + std::to_string(static_cast<int>(s.builtin)));
+}
+
+void RunBuiltin(const Step& s, uint8_t* arena) {
+  switch (s.builtin) {
+    case Builtin::kMatMul: return RunMatMul(s, arena);
+    case Builtin::kGemm: return RunGemm(s, arena);
+    case Builtin::kSoftmax: return RunSoftmax(s, arena);
+    case Builtin::kTranspose: return RunTranspose(s, arena);
+    case Builtin::kCopy:
+      std::memmove(arena + s.args[1].offset, arena + s.args[0].offset, s.args[0].bytes);
+      return;
+    case Builtin::kNone: return;
+  }
+}
+
+}  // namespace ts::runtime

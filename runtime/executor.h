@@ -1,0 +1,64 @@
+// tsr's CPU executor: loads a bundle, allocates the arena once, streams the weights into it,
+// JIT-links the kernels, and runs the steps in plan order.
+//
+// Load does all allocation: Run touches only the arena and the argument tables built at load.
+// One Executor runs one plan at a time (not thread-safe).
+#ifndef TENSORSHUNT_RUNTIME_EXECUTOR_H_
+#define TENSORSHUNT_RUNTIME_EXECUTOR_H_
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "ir/status.h"
+#include "planfmt/plan.h"
+#include "planfmt/reader.h"
+#include "runtime/block_reader.h"
+#include "runtime/tensor_io.h"
+
+namespace ts::runtime {
+
+struct LoadOptions {
+  ReaderOptions io;  // chunk size and depth are taken from the plan; the rest from here
+};
+
+struct LoadReport {
+  std::string io_method;   // "io_uring" or "pread"
+  bool io_direct = false;  // O_DIRECT used
+  std::string warning;     // one line, empty when none
+  uint64_t weight_bytes = 0;
+  uint64_t staging_bytes = 0;
+  double read_ms = 0;
+  double jit_ms = 0;
+  std::string host;        // what the kernels were tuned for
+};
+
+class Executor {
+ public:
+  static StatusOr<std::unique_ptr<Executor>> Load(const std::string& path,
+                                                  const LoadOptions& options = {});
+  ~Executor();
+
+  const planfmt::PlanContents& plan() const { return bundle_.contents; }
+  const planfmt::BundleLayout& layout() const { return bundle_.layout; }
+  const LoadReport& load_report() const { return report_; }
+
+  // Copies `inputs` (by name; every plan input exactly once, matching dtype and shape) into
+  // the arena, runs every step, and returns the outputs in plan order.
+  StatusOr<std::vector<HostTensor>> Run(const std::map<std::string, HostTensor>& inputs);
+
+ private:
+  Executor() = default;
+  Status LoadWeights(const std::string& path, const LoadOptions& options);
+  Status PrepareSteps();
+
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+  planfmt::OpenedBundle bundle_;
+  LoadReport report_;
+};
+
+}  // namespace ts::runtime
+
+#endif  // TENSORSHUNT_RUNTIME_EXECUTOR_H_
