@@ -25,6 +25,7 @@ struct CompileArgs {
   std::string model;
   std::string out;
   std::string vram;
+  bool vram_given = false;
   std::vector<std::string> shapes;
   std::string report;
   std::string target = "cpu";
@@ -87,7 +88,7 @@ Status Compile(const CompileArgs& args) {
     return UsageError("--target " + args.target + ": only 'cpu' is implemented in this version");
   }
   uint64_t budget = 0;
-  if (!args.vram.empty()) {
+  if (args.vram_given) {
     ASSIGN_OR_RETURN(budget, ParseSize(args.vram));
   }
   frontend::ImportOptions import_options;
@@ -222,6 +223,7 @@ int main(int argc, char** argv) {
   inspect->footer(ExitCodeHelp());
 
   if (int rc = ParseArgs(app, argc, argv); rc >= 0) return rc;
+  c.vram_given = compile->count("--vram") > 0;
   ts::Status st;
   if (*compile) {
     st = Compile(c);

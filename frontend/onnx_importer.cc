@@ -344,27 +344,27 @@ StatusOr<ir::Graph> Importer::Run(const onnx::ModelProto& model) {
     auto id = g_.AddValue(std::move(v));
     if (!id.ok()) return id.status().Annotate(where_ + ": initializer");
   }
+  for (const auto& [name, dims] : options_.input_shapes) {
+    bool found = false;
+    for (const auto& in : graph.input()) found |= in.name() == name && !initializer_names.count(name);
+    if (!found) {
+      return UsageError("--shape " + name + ": the model has no graph input named '" + name + "'");
+    }
+  }
   for (const auto& in : graph.input()) {
     if (initializer_names.count(in.name())) continue;  // IR < 4 lists initializers as inputs
     RETURN_IF_ERROR_CTX(AddGraphInput(in), where_);
-  }
-  for (const auto& [name, dims] : options_.input_shapes) {
-    auto id = g_.FindValue(name);
-    if (!id || g_.values[*id].kind != ir::ValueKind::kInput) {
-      return UsageError("--shape " + name + ": the model has no graph input named '" + name + "'");
-    }
   }
   for (int i = 0; i < graph.node_size(); ++i) RETURN_IF_ERROR(AddNode(graph.node(i), i));
   for (const auto& out : graph.output()) {
     auto id = g_.FindValue(out.name());
     if (!id) return BadInputError(where_ + ": graph output '" + out.name() + "' is never produced");
     ir::Value& v = g_.values[*id];
-    if (v.kind != ir::ValueKind::kActivation) {
-      return BadInputError(where_ + ": graph output '" + out.name() + "' is a " +
-                           std::string(ir::ValueKindName(v.kind)) +
-                           ", not a node output; this is not supported yet");
+    if (std::find(g_.outputs.begin(), g_.outputs.end(), *id) != g_.outputs.end()) {
+      return BadInputError(where_ + ": graph output '" + out.name() + "' is listed twice");
     }
-    v.kind = ir::ValueKind::kOutput;
+    // A graph input, weight or constant may be returned as is; it keeps its kind.
+    if (v.kind == ir::ValueKind::kActivation) v.kind = ir::ValueKind::kOutput;
     g_.outputs.push_back(*id);
   }
   if (g_.outputs.empty()) return BadInputError(where_ + ": the graph has no outputs");

@@ -276,6 +276,29 @@ bool EndsWith(std::string_view s, std::string_view suffix) {
 
 // ---- npy --------------------------------------------------------------------------------
 
+// np.save writes a transposed (Fortran-contiguous) array column-major; reorder it to the
+// row-major layout everything else uses.
+static std::vector<uint8_t> ColumnMajorToRowMajor(const HostTensor& t) {
+  const size_t esize = static_cast<size_t>(DTypeSize(t.dtype));
+  const size_t rank = t.shape.size();
+  std::vector<uint8_t> out(t.data.size());
+  std::vector<int64_t> idx(rank, 0);
+  const size_t count = esize ? t.data.size() / esize : 0;
+  for (size_t row_major = 0; row_major < count; ++row_major) {
+    size_t col_major = 0, stride = 1;
+    for (size_t d = 0; d < rank; ++d) {
+      col_major += static_cast<size_t>(idx[d]) * stride;
+      stride *= static_cast<size_t>(t.shape[d]);
+    }
+    std::memcpy(&out[row_major * esize], &t.data[col_major * esize], esize);
+    for (size_t d = rank; d-- > 0;) {
+      if (++idx[d] < t.shape[d]) break;
+      idx[d] = 0;
+    }
+  }
+  return out;
+}
+
 StatusOr<HostTensor> ParseNpy(const uint8_t* data, size_t size, std::string_view where) {
   const std::string fix = "; re-save it with numpy.save";
   if (size < 10) {
@@ -304,10 +327,6 @@ StatusOr<HostTensor> ParseNpy(const uint8_t* data, size_t size, std::string_view
   }
   std::string_view header_text(reinterpret_cast<const char*>(data) + header_start, header_len);
   ASSIGN_OR_RETURN(NpyHeader header, NpyHeaderParser(header_text, where).Parse());
-  if (header.fortran_order) {
-    return BadInputError(Where(where) + "Fortran-order npy arrays are not supported; save with "
-                         "np.save(path, np.ascontiguousarray(arr))");
-  }
   HostTensor t;
   ASSIGN_OR_RETURN(t.dtype, DTypeFromDescr(header.descr, where));
   t.shape = std::move(header.shape);
@@ -323,6 +342,7 @@ StatusOr<HostTensor> ParseNpy(const uint8_t* data, size_t size, std::string_view
                          ")" + fix);
   }
   t.data.assign(data + data_start, data + size);
+  if (header.fortran_order && t.shape.size() > 1) t.data = ColumnMajorToRowMajor(t);
   return t;
 }
 

@@ -1,0 +1,336 @@
+#!/usr/bin/python3
+"""End-to-end tests through the real command lines: tsc compile + tsr run.
+
+Usage: run_e2e.py --tsc PATH --tsr PATH --work DIR
+Generates the models (gen_models.py) and the ONNX backend node tests (from Debian's
+python3-onnx, offline), runs every case, prints PASS/FAIL lines and ends with
+"e2e: N passed, M failed". Exit status 1 if anything failed.
+"""
+import argparse
+import os
+import random
+import shutil
+import subprocess
+import sys
+import traceback
+
+import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+import gen_models  # noqa: E402
+
+RESULTS = []
+
+
+def case(fn):
+    RESULTS.append(fn)
+    return fn
+
+
+class Ctx:
+    def __init__(self, tsc, tsr, work):
+        self.tsc, self.tsr, self.work = tsc, tsr, work
+        self.models = os.path.join(work, "models")
+
+    def run(self, *args, expect=0, contains=()):
+        p = subprocess.run(list(args), capture_output=True, text=True, timeout=300)
+        out = p.stdout + p.stderr
+        if p.returncode != expect:
+            raise AssertionError("%s exited %d, expected %d:\n%s" % (" ".join(args[:3]), p.returncode, expect, out[-2000:]))
+        for c in contains:
+            if c not in out:
+                raise AssertionError("output of %s lacks %r:\n%s" % (" ".join(args[:3]), c, out[-2000:]))
+        if expect != 0:
+            errs = [l for l in p.stderr.splitlines() if l.strip()]
+            if len(errs) != 1:
+                raise AssertionError("expected a one-line error, got %d lines:\n%s" % (len(errs), p.stderr))
+        return p
+
+    def compile(self, name, *extra, expect=0, contains=(), out=None):
+        out = out or os.path.join(self.work, name + ".tsplan")
+        self.run(self.tsc, "compile", os.path.join(self.models, name, "model.onnx"), "-o", out, *extra,
+                 expect=expect, contains=contains)
+        return out
+
+    def io_args(self, name):
+        d = os.path.join(self.models, name)
+        args = []
+        for f in sorted(os.listdir(d)):
+            if f.startswith("in_"):
+                args += ["--input", "%s=@%s" % (f[3:-4], os.path.join(d, f))]
+            elif f.startswith("out_"):
+                args += ["--expected-output", "%s=@%s" % (f[4:-4], os.path.join(d, f))]
+        return args
+
+
+POSITIVE = {
+    "mlp": [], "elementwise_chain": [], "gemm_variants": [], "matmul_batched": [],
+    "softmax_opset11": [], "softmax_axis1_opset13": [], "transpose_reshape": [],
+    "dynamic_batch": ["--shape", "x=3x8"], "external_data": [],
+}
+
+
+def make_positive(name, extra):
+    def check(ctx):
+        plan = ctx.compile(name, "--vram", "64M", *extra)
+        p = ctx.run(ctx.tsr, "run", plan, *ctx.io_args(name), contains=("[SUCCESS]",))
+        if "[FAILED]" in p.stdout:
+            raise AssertionError(p.stdout)
+    check.__name__ = "matches_numpy_" + name
+    return case(check)
+
+
+for _n, _e in POSITIVE.items():
+    make_positive(_n, _e)
+
+
+@case
+def identical_bundles_from_two_compiles(ctx):
+    a = ctx.compile("mlp", "--vram", "1M", out=os.path.join(ctx.work, "det_a.tsplan"))
+    b = ctx.compile("mlp", "--vram", "1M", out=os.path.join(ctx.work, "det_b.tsplan"))
+    if open(a, "rb").read() != open(b, "rb").read():
+        raise AssertionError("two compiles of mlp differ")
+
+
+@case
+def budget_exactly_at_total_fits_one_byte_under_does_not(ctx):
+    import json
+    rep = os.path.join(ctx.work, "mlp_report.json")
+    ctx.compile("mlp", "--report", rep)
+    r = json.load(open(rep))
+    for key in ("budget_bytes", "peak_bytes", "lower_bound_bytes", "peak_step", "peak_node", "resident_weight_bytes"):
+        if key not in r:
+            raise AssertionError("report lacks " + key)
+    total = r["total_bytes"]
+    ctx.compile("mlp", "--vram", str(total))
+    ctx.compile("mlp", "--vram", str(total - 1), expect=4, contains=("minimum feasible budget is %d" % total, "step"))
+
+
+@case
+def bad_sizes_are_usage_errors(ctx):
+    for bad in ("3.5X", "-1G", "", "1.5.2G"):
+        ctx.compile("mlp", "--vram", bad, expect=2)
+
+
+@case
+def unsupported_ops_all_listed_at_once(ctx):
+    ctx.compile("unsupported_ops", expect=3, contains=("2 unsupported operators", "Conv (2 nodes, first 'conv_a')", "LeakyRelu (1 node"))
+
+
+@case
+def external_data_outside_model_folder_refused(ctx):
+    ctx.compile("escaping_external_data", expect=3, contains=("'..' is not allowed",))
+
+
+@case
+def dynamic_dim_needs_shape(ctx):
+    ctx.compile("dynamic_batch", expect=3, contains=("--shape x=",))
+    ctx.compile("dynamic_batch", "--shape", "x=3x9", expect=2, contains=("model fixes it at 8",))
+    ctx.compile("dynamic_batch", "--shape", "nope=3x8", expect=2, contains=("no graph input named 'nope'",))
+
+
+@case
+def truncated_bundles_exit_3(ctx):
+    plan = ctx.compile("mlp")
+    data = open(plan, "rb").read()
+    bad = os.path.join(ctx.work, "trunc.tsplan")
+    lengths = sorted(set([0, 1, 7, 8, 63, 64, 65] + [k * 4096 + d for k in range(len(data) // 4096 + 1) for d in (-1, 0, 1)]
+                         + random.Random(1).sample(range(len(data)), 60)))
+    for n in lengths:
+        if n < 0 or n >= len(data):
+            continue
+        open(bad, "wb").write(data[:n])
+        ctx.run(ctx.tsr, "run", bad, "--seed", "1", expect=3)
+
+
+@case
+def corrupted_bundles_exit_3(ctx):
+    plan = ctx.compile("mlp")
+    data = bytearray(open(plan, "rb").read())
+    bad = os.path.join(ctx.work, "flip.tsplan")
+    rng = random.Random(2)
+    positions = sorted(set(list(range(0, 96)) + rng.sample(range(len(data)), 250)))
+    for pos in positions:
+        mutated = bytearray(data)
+        mutated[pos] ^= 1 << rng.randrange(8)
+        open(bad, "wb").write(mutated)
+        ctx.run(ctx.tsr, "run", bad, "--seed", "1", expect=3)
+
+
+@case
+def text_mode_mangling_is_named(ctx):
+    plan = ctx.compile("mlp")
+    bad = os.path.join(ctx.work, "mangled.tsplan")
+    open(bad, "wb").write(open(plan, "rb").read().replace(b"\r\n", b"\n"))
+    ctx.run(ctx.tsr, "run", bad, expect=3, contains=("text-mode",))
+
+
+@case
+def input_errors_are_usage_errors(ctx):
+    plan = ctx.compile("dynamic_batch", "--shape", "x=3x8")
+    ctx.run(ctx.tsr, "run", plan, expect=2, contains=("input 'x'", "missing"))
+    ctx.run(ctx.tsr, "run", plan, "--input", "x=2x8xf32=" + " ".join(["1"] * 16), expect=2, contains=("expected f32[3,8]",))
+    ctx.run(ctx.tsr, "run", plan, "--input", "x=3x8xf32=1 2", expect=2)
+    ctx.run(ctx.tsr, "run", plan, "--seed", "3", "--input", "zz=f32=1", expect=2, contains=("no such input",))
+    ctx.run(ctx.tsr, "run", plan, "--input", "x=@/nonexistent.npy", expect=5)
+
+
+@case
+def inline_and_tensorproto_inputs(ctx):
+    from onnx import numpy_helper
+    d = os.path.join(ctx.models, "dynamic_batch")
+    x = np.load(os.path.join(d, "in_x.npy"))
+    plan = ctx.compile("dynamic_batch", "--shape", "x=3x8")
+    pb = os.path.join(ctx.work, "x.pb")
+    open(pb, "wb").write(numpy_helper.from_array(x, "x").SerializeToString())
+    expected = "y=@" + os.path.join(d, "out_y.npy")
+    ctx.run(ctx.tsr, "run", plan, "--input", "x=@" + pb, "--expected-output", expected, contains=("[SUCCESS]",))
+    inline = "x=3x8xf32=" + " ".join(repr(float(v)) for v in x.ravel())
+    ctx.run(ctx.tsr, "run", plan, "--input", inline, "--expected-output", expected, contains=("[SUCCESS]",))
+
+
+@case
+def mismatch_exits_1_with_worst_element(ctx):
+    d = os.path.join(ctx.models, "mlp")
+    plan = ctx.compile("mlp")
+    ctx.run(ctx.tsr, "run", plan, "--input", "x=@" + os.path.join(d, "in_x.npy"),
+            "--expected-output", "features=@" + os.path.join(d, "out_y.npy"), expect=1, contains=("[FAILED]",))
+
+
+@case
+def output_dir_writes_npy(ctx):
+    d = os.path.join(ctx.models, "mlp")
+    plan = ctx.compile("mlp")
+    out = os.path.join(ctx.work, "outs")
+    shutil.rmtree(out, ignore_errors=True)
+    ctx.run(ctx.tsr, "run", plan, "--input", "x=@" + os.path.join(d, "in_x.npy"), "--output-dir", out)
+    for name in ("y", "features"):
+        got, want = np.load(os.path.join(out, name + ".npy")), np.load(os.path.join(d, "out_%s.npy" % name))
+        if got.shape != want.shape or not np.allclose(got, want, rtol=1e-3, atol=1e-5):
+            raise AssertionError(name + ".npy differs from the reference")
+
+
+@case
+def random_inputs_with_seed(ctx):
+    plan = ctx.compile("mlp")
+    a = ctx.run(ctx.tsr, "run", plan, "--seed", "5").stdout
+    b = ctx.run(ctx.tsr, "run", plan, "--seed", "5").stdout
+    if a != b:
+        raise AssertionError("same seed, different outputs")
+
+
+@case
+def bad_files_exit_with_documented_codes(ctx):
+    ctx.run(ctx.tsr, "run", os.path.join(ctx.work, "nonexistent.tsplan"), expect=5)
+    ctx.run(ctx.tsr, "run", os.path.join(ctx.models, "mlp", "model.onnx"), expect=3, contains=("not a TensorShunt bundle",))
+    ctx.run(ctx.tsc, "compile", os.path.join(ctx.models, "mlp", "in_x.npy"), "-o", os.path.join(ctx.work, "x.tsplan"),
+            expect=3, contains=("not a valid ONNX model",))
+    ctx.run(ctx.tsc, "compile", ctx.models, expect=3)
+    ctx.run(ctx.tsc, "compile", expect=2)
+    ctx.run(ctx.tsr, "frobnicate", expect=2)
+
+
+@case
+def help_and_inspect(ctx):
+    ctx.run(ctx.tsc, "--help", contains=("Exit codes",))
+    ctx.run(ctx.tsc, "compile", "--help", contains=("--vram", "Exit codes"))
+    ctx.run(ctx.tsr, "run", "--help", contains=("--expected-output", "Exit codes"))
+    plan = ctx.compile("mlp")
+    ctx.run(ctx.tsr, "inspect", plan, "--buffers", contains=("section weights", "memory: arena", "kernel ts_k"))
+    ctx.run(ctx.tsc, "inspect", os.path.join(ctx.models, "mlp", "model.onnx"), "--ir", contains=("tsir 1", "Gemm"))
+
+
+# ---- ONNX backend node tests: models written by the ONNX project, not by us. ----
+
+def generate_node_tests(dest):
+    for alias, t in (("float", float), ("int", int), ("bool", bool), ("object", object)):
+        if alias not in np.__dict__:
+            setattr(np, alias, t)
+    import warnings
+    warnings.simplefilter("ignore")
+    from onnx.backend.test.case import node as node_cases
+    from onnx.backend.test.cmd_tools import generate_data
+    generate_data(argparse.Namespace(output=dest, op_type=None))
+    return os.path.join(dest, "node")
+
+
+def node_tests(ctx, expected_failures):
+    import onnx
+    supported = set(subprocess.run([ctx.tsc, "inspect", "--ops"], capture_output=True, text=True).stdout.split())
+    root = generate_node_tests(os.path.join(ctx.work, "onnx_tests"))
+    selected = []
+    for name in sorted(os.listdir(root)):
+        m = onnx.load(os.path.join(root, name, "model.onnx"))
+        if m.graph.node and all(n.op_type in supported and n.domain in ("", "ai.onnx") for n in m.graph.node):
+            selected.append((name, m))
+    passed, failed, xfail = 0, [], 0
+    for name, m in selected:
+        d = os.path.join(root, name)
+        data = os.path.join(d, "test_data_set_0")
+        plan = os.path.join(ctx.work, "node_" + name + ".tsplan")
+        ok, why = True, ""
+        c = subprocess.run([ctx.tsc, "compile", os.path.join(d, "model.onnx"), "-o", plan], capture_output=True, text=True)
+        if c.returncode != 0:
+            ok, why = False, "compile: " + c.stderr.strip()
+        else:
+            inits = {i.name for i in m.graph.initializer}
+            ins = [i.name for i in m.graph.input if i.name not in inits]
+            args = [ctx.tsr, "run", plan, "-q", "--rtol", "1e-3", "--atol", "1e-5"]
+            for k, n in enumerate(ins):
+                args += ["--input", "%s=@%s/input_%d.pb" % (n, data, k)]
+            for k, o in enumerate(m.graph.output):
+                args += ["--expected-output", "%s=@%s/output_%d.pb" % (o.name, data, k)]
+            r = subprocess.run(args, capture_output=True, text=True)
+            if r.returncode != 0:
+                ok, why = False, "run: " + (r.stderr.strip() or r.stdout.strip().splitlines()[-1])
+        if name in expected_failures:
+            if ok:
+                failed.append("%s passed but is listed in node_expected_failures.txt: remove it" % name)
+            else:
+                xfail += 1
+        elif ok:
+            passed += 1
+        else:
+            failed.append("%s: %s" % (name, why))
+    return passed, xfail, len(selected), failed
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--tsc", required=True)
+    ap.add_argument("--tsr", required=True)
+    ap.add_argument("--work", required=True)
+    ap.add_argument("--skip-node-tests", action="store_true")
+    a = ap.parse_args()
+    shutil.rmtree(a.work, ignore_errors=True)
+    os.makedirs(a.work)
+    ctx = Ctx(os.path.abspath(a.tsc), os.path.abspath(a.tsr), a.work)
+    gen_models.gen(ctx.models)
+    passed = failed = 0
+    for fn in RESULTS:
+        try:
+            fn(ctx)
+            print("PASS", fn.__name__)
+            passed += 1
+        except Exception as e:  # noqa: BLE001 - report every case
+            print("FAIL", fn.__name__ + ":", str(e).strip() if isinstance(e, AssertionError) else traceback.format_exc())
+            failed += 1
+    if not a.skip_node_tests:
+        xf = {}
+        for line in open(os.path.join(HERE, "node_expected_failures.txt")):
+            line = line.split("#", 1)[0].strip()
+            if line:
+                xf[line.split()[0]] = line
+        p, x, total, fails = node_tests(ctx, xf)
+        print("ONNX node tests (ops within tsc's supported set): %d/%d pass, %d expected failures listed" % (p, total, x))
+        for f in fails:
+            print("FAIL node", f)
+        passed += p
+        failed += len(fails)
+    print("e2e: %d passed, %d failed" % (passed, failed))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
