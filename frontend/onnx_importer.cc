@@ -121,32 +121,29 @@ StatusOr<ir::Value> Importer::TensorToValue(const onnx::TensorProto& t, ir::Valu
     }
     data->assign(t.raw_data().begin(), t.raw_data().end());
   } else {
-    data->resize(static_cast<size_t>(bytes));
-    auto count_error = [&](int64_t have) {
+    // The typed fields carry one element per entry; count them before allocating, since the
+    // declared dims are untrusted and may ask for many GiB.
+    int64_t have = 0;
+    switch (v.dtype) {
+      case DType::kF32: have = t.float_data_size(); break;
+      case DType::kF64: have = t.double_data_size(); break;
+      case DType::kI64: have = t.int64_data_size(); break;
+      default: have = t.int32_data_size(); break;  // int32, and the types carried per int32
+    }
+    if (have != count) {
       return BadInputError(what + ": has " + std::to_string(have) + " elements, its shape needs " +
                            std::to_string(count));
-    };
+    }
+    data->resize(static_cast<size_t>(bytes));
     uint8_t* out = data->data();
-    switch (v.dtype) {
-      case DType::kF32:
-        if (t.float_data_size() != count) return count_error(t.float_data_size());
-        std::memcpy(out, t.float_data().data(), bytes);
-        break;
-      case DType::kF64:
-        if (t.double_data_size() != count) return count_error(t.double_data_size());
-        std::memcpy(out, t.double_data().data(), bytes);
-        break;
-      case DType::kI64:
-        if (t.int64_data_size() != count) return count_error(t.int64_data_size());
-        std::memcpy(out, t.int64_data().data(), bytes);
-        break;
-      case DType::kI32:
-        if (t.int32_data_size() != count) return count_error(t.int32_data_size());
-        std::memcpy(out, t.int32_data().data(), bytes);
-        break;
+    // An empty tensor has no buffers at all (memcpy from a null pointer is undefined).
+    if (count > 0) switch (v.dtype) {
+      case DType::kF32: std::memcpy(out, t.float_data().data(), bytes); break;
+      case DType::kF64: std::memcpy(out, t.double_data().data(), bytes); break;
+      case DType::kI64: std::memcpy(out, t.int64_data().data(), bytes); break;
+      case DType::kI32: std::memcpy(out, t.int32_data().data(), bytes); break;
       default: {
         // int8, uint8, bool, float16 and bfloat16 are carried one element per int32.
-        if (t.int32_data_size() != count) return count_error(t.int32_data_size());
         const int64_t esize = DTypeSize(v.dtype);
         for (int64_t i = 0; i < count; ++i) {
           uint32_t x = static_cast<uint32_t>(t.int32_data(static_cast<int>(i)));

@@ -551,6 +551,20 @@ TEST(OnnxImporterTest, LargeDeclaredTypedDataIsRefusedWithoutAllocating) {
   ExpectError(ImportWithW(i8), Code::kBadInput, "has 0 elements, its shape needs 68719476736");
 }
 
+TEST(OnnxImporterTest, EmptyTensorWithNoDataImports) {
+  onnx::ModelProto m = EmptyModel();
+  AddInput(m, "x", {0, 3});
+  AddInitializer(m, "e", {0, 3});
+  AddInitializer(m, "h", {0}, onnx::TensorProto::FLOAT16);
+  AddNode(m, "Add", {"x", "e"}, {"y"}, "add");
+  AddOutput(m, "y");
+  auto r = Import(m);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(ValueNamed(*r, "e").shape, (std::vector<int64_t>{0, 3}));
+  EXPECT_TRUE(ValueNamed(*r, "e").data->empty());
+  EXPECT_EQ(ValueNamed(*r, "h").dtype, DType::kF16);
+}
+
 TEST(OnnxImporterTest, RawDataWithLargeDeclaredSizeIsRefusedWithoutAllocating) {
   onnx::TensorProto t = Tensor({int64_t{1} << 34});
   t.set_raw_data(std::string(16, '\0'));

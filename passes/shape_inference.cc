@@ -161,8 +161,14 @@ Status Inferrer::Reshape(ir::Node& n) {
                        " elements) into " + std::to_string(known) + " elements");
   }
   n.inputs.resize(1);
+  // The attribute now holds literal dims. A literal 0 needs allowzero kept, or a second run
+  // over the normalised node (e.g. text from --dump-after parsed back) would read it as "copy".
+  if (std::find(out.begin(), out.end(), 0) != out.end()) {
+    n.attrs["allowzero"] = int64_t{1};
+  } else {
+    n.attrs.erase("allowzero");
+  }
   n.attrs["shape"] = out;
-  n.attrs.erase("allowzero");
   return SetOut(n, x->dtype, out);
 }
 

@@ -1,0 +1,255 @@
+// Generated CPU kernels (codegen/cpu_llvm) JIT-linked by the runtime (runtime/cpu_jit), and the
+// runtime's builtins, each checked element by element against a plain reference.
+#include <cmath>
+#include <cstring>
+#include <random>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "codegen/cpu_llvm.h"
+#include "codegen/expr.h"
+#include "runtime/cpu_builtins.h"
+#include "runtime/cpu_jit.h"
+
+namespace ts {
+namespace {
+
+int64_t Count(const std::vector<int64_t>& s) {
+  int64_t n = 1;
+  for (int64_t d : s) n *= d;
+  return n;
+}
+
+// Index of output element `flat` in an input of shape `in` broadcast to `out`.
+int64_t BroadcastIndex(int64_t flat, const std::vector<int64_t>& out, const std::vector<int64_t>& in) {
+  int64_t idx = 0, stride = 1;
+  for (size_t d = out.size(); d-- > 0;) {
+    int64_t i = flat % out[d];
+    flat /= out[d];
+    size_t off = out.size() - in.size();
+    if (d >= off) {
+      int64_t dim = in[d - off];
+      if (dim != 1) idx += i * stride;
+      stride *= dim;
+    }
+  }
+  return idx;
+}
+
+struct Case {
+  std::string program;
+  std::vector<int64_t> out;
+  std::vector<std::vector<int64_t>> ins;
+};
+
+class ElementwiseKernelTest : public ::testing::TestWithParam<Case> {};
+
+TEST_P(ElementwiseKernelTest, MatchesScalarReference) {
+  const Case& c = GetParam();
+  auto program = codegen::ParseExprProgram(c.program, static_cast<int>(c.ins.size()));
+  ASSERT_TRUE(program.ok()) << program.status().ToString();
+  codegen::ElementwiseKernel k{"k0", *program, c.out, c.ins};
+  auto bitcode = codegen::EmitCpuModule({k});
+  ASSERT_TRUE(bitcode.ok()) << bitcode.status().ToString();
+  planfmt::KernelModule module{"llvm-bc", {"k0"}, *bitcode};
+  auto kernels = runtime::CpuKernels::Load(module);
+  ASSERT_TRUE(kernels.ok()) << kernels.status().ToString();
+  auto fn = (*kernels)->Lookup("k0");
+  ASSERT_TRUE(fn.ok());
+
+  std::mt19937 rng(42);
+  std::uniform_real_distribution<float> dist(0.1f, 2.0f);  // positive: Log and Sqrt stay real
+  std::vector<std::vector<float>> ins;
+  for (const auto& s : c.ins) {
+    ins.emplace_back(Count(s));
+    for (float& v : ins.back()) v = dist(rng) * (rng() % 2 ? 1.0f : -1.0f);
+  }
+  std::vector<float> out(Count(c.out), NAN);
+  std::vector<void*> args;
+  for (auto& v : ins) args.push_back(v.data());
+  args.push_back(out.data());
+  (*fn)(args.data());
+
+  // Tolerance: the JIT may contract a*b+c into an FMA and uses its own exp/log.
+  const float rtol = 1e-5f, atol = 1e-6f;
+  for (int64_t i = 0; i < Count(c.out); ++i) {
+    std::vector<float> scalars;
+    for (size_t j = 0; j < ins.size(); ++j) scalars.push_back(ins[j][BroadcastIndex(i, c.out, c.ins[j])]);
+    float want = codegen::EvalExprScalar(*program, scalars);
+    if (std::isnan(want)) {
+      ASSERT_TRUE(std::isnan(out[i])) << "element " << i;
+      continue;
+    }
+    ASSERT_LE(std::fabs(out[i] - want), atol + rtol * std::fabs(want))
+        << "program '" << c.program << "' element " << i << ": got " << out[i] << ", want " << want;
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Shapes, ElementwiseKernelTest,
+    ::testing::Values(
+        Case{"$0 $1 Add Relu", {1000}, {{1000}, {1000}}},
+        Case{"$0 $1 Mul $2 Sub", {3, 4, 5}, {{3, 4, 5}, {5}, {3, 1, 1}}},
+        Case{"$0 Tanh $0 Sigmoid Mul $1 Div", {2, 3, 7}, {{2, 3, 7}, {1}}},
+        Case{"$0 Abs Sqrt Log Exp Neg", {4, 1, 6}, {{4, 1, 6}}},
+        Case{"$0 $1 Add", {2, 3, 4, 5}, {{2, 1, 4, 1}, {3, 1, 5}}},
+        Case{"$0 $1 Sub", {7, 9}, {{7, 1}, {1, 9}}},
+        Case{"$0 $0 Mul", {}, {{}}},
+        Case{"$0 Relu", {1, 1, 1}, {{1}}}));
+
+TEST(ExprProgramTest, RejectsMalformedPrograms) {
+  EXPECT_FALSE(codegen::ParseExprProgram("$0 Add", 1).ok());
+  EXPECT_FALSE(codegen::ParseExprProgram("$0 $1", 2).ok());
+  EXPECT_FALSE(codegen::ParseExprProgram("$2 Relu", 2).ok());
+  EXPECT_FALSE(codegen::ParseExprProgram("$0 Frobnicate", 1).ok());
+  EXPECT_FALSE(codegen::ParseExprProgram("", 0).ok());
+  EXPECT_TRUE(codegen::ParseExprProgram("$0 $1 Add $0 Mul", 2).ok());
+}
+
+TEST(LoopNestTest, MergesContiguousDimsAndKeepsBroadcast) {
+  codegen::ElementwiseKernel same{"k", {}, {2, 3, 4}, {{2, 3, 4}, {2, 3, 4}}};
+  auto n = codegen::BuildLoopNest(same);
+  EXPECT_EQ(n.dims, (std::vector<int64_t>{24}));
+  codegen::ElementwiseKernel bias{"k", {}, {2, 3, 4}, {{2, 3, 4}, {4}}};
+  n = codegen::BuildLoopNest(bias);
+  EXPECT_EQ(n.dims, (std::vector<int64_t>{6, 4}));
+  EXPECT_EQ(n.in_strides[0], (std::vector<int64_t>{4, 1}));
+  EXPECT_EQ(n.in_strides[1], (std::vector<int64_t>{0, 1}));
+}
+
+TEST(CpuJitTest, RefusesNonCpuKernelsAndBadBitcode) {
+  auto wrong = runtime::CpuKernels::Load({"cubin", {}, {1, 2, 3}});
+  ASSERT_FALSE(wrong.ok());
+  EXPECT_EQ(wrong.status().code(), Code::kBadInput);
+  auto garbage = runtime::CpuKernels::Load({"llvm-bc", {"k0"}, {'B', 'C', 0xC0, 0xDE, 1, 2}});
+  ASSERT_FALSE(garbage.ok());
+  EXPECT_EQ(garbage.status().code(), Code::kBadInput);
+}
+
+// ---- builtins ----
+
+planfmt::TensorRef Ref(const std::vector<int64_t>& shape, uint64_t offset) {
+  return {"t", DType::kF32, shape, offset, static_cast<uint64_t>(Count(shape)) * 4};
+}
+
+struct Arena {
+  std::vector<float> mem = std::vector<float>(1 << 16, 0.0f);
+  uint8_t* base() { return reinterpret_cast<uint8_t*>(mem.data()); }
+  float* at(const planfmt::TensorRef& r) { return mem.data() + r.offset / 4; }
+  void Fill(const planfmt::TensorRef& r, int seed) {
+    std::mt19937 rng(seed);
+    std::uniform_real_distribution<float> d(-1, 1);
+    for (int64_t i = 0; i < Count(r.shape); ++i) at(r)[i] = d(rng);
+  }
+};
+
+TEST(BuiltinTest, GemmWithTransposesAlphaBetaAndRowBias) {
+  Arena a;
+  // A is [K=3, M=2] (transA), B is [N=4, K=3] (transB), C is [1, 4].
+  auto A = Ref({3, 2}, 0), B = Ref({4, 3}, 64), C = Ref({1, 4}, 128), Y = Ref({2, 4}, 192);
+  a.Fill(A, 1); a.Fill(B, 2); a.Fill(C, 3);
+  planfmt::Step s;
+  s.builtin = planfmt::Builtin::kGemm;
+  s.iparams = {1, 1};
+  s.fparams = {0.5, 2.0};
+  s.num_inputs = 3;
+  s.args = {A, B, C, Y};
+  ASSERT_TRUE(runtime::CheckBuiltin(s).ok());
+  runtime::RunBuiltin(s, a.base());
+  for (int i = 0; i < 2; ++i) {
+    for (int j = 0; j < 4; ++j) {
+      float want = 2.0f * a.at(C)[j];
+      for (int k = 0; k < 3; ++k) want += 0.5f * a.at(A)[k * 2 + i] * a.at(B)[j * 3 + k];
+      EXPECT_NEAR(a.at(Y)[i * 4 + j], want, 1e-5) << i << "," << j;
+    }
+  }
+}
+
+TEST(BuiltinTest, MatMulBroadcastsBatch) {
+  Arena a;
+  auto A = Ref({2, 1, 3, 4}, 0), B = Ref({3, 4, 5}, 4096), Y = Ref({2, 3, 3, 5}, 8192);
+  a.Fill(A, 4); a.Fill(B, 5);
+  planfmt::Step s;
+  s.builtin = planfmt::Builtin::kMatMul;
+  s.num_inputs = 2;
+  s.args = {A, B, Y};
+  ASSERT_TRUE(runtime::CheckBuiltin(s).ok());
+  runtime::RunBuiltin(s, a.base());
+  for (int b0 = 0; b0 < 2; ++b0)
+    for (int b1 = 0; b1 < 3; ++b1)
+      for (int i = 0; i < 3; ++i)
+        for (int j = 0; j < 5; ++j) {
+          float want = 0;
+          for (int k = 0; k < 4; ++k) want += a.at(A)[(b0 * 3 + i) * 4 + k] * a.at(B)[(b1 * 4 + k) * 5 + j];
+          EXPECT_NEAR(a.at(Y)[((b0 * 3 + b1) * 3 + i) * 5 + j], want, 1e-5);
+        }
+}
+
+TEST(BuiltinTest, SoftmaxAlongMiddleAxisAndLegacy) {
+  for (int legacy = 0; legacy <= 1; ++legacy) {
+    Arena a;
+    auto X = Ref({2, 3, 4}, 0), Y = Ref({2, 3, 4}, 256);
+    a.Fill(X, 6);
+    planfmt::Step s;
+    s.builtin = planfmt::Builtin::kSoftmax;
+    s.iparams = {1, legacy};
+    s.num_inputs = 1;
+    s.args = {X, Y};
+    ASSERT_TRUE(runtime::CheckBuiltin(s).ok());
+    runtime::RunBuiltin(s, a.base());
+    // Sums over the normalised group: axis 1 (3 values, stride 4) or, legacy, all 12 of a row.
+    for (int o = 0; o < 2; ++o) {
+      if (legacy) {
+        float sum = 0;
+        for (int j = 0; j < 12; ++j) sum += a.at(Y)[o * 12 + j];
+        EXPECT_NEAR(sum, 1.0f, 1e-5);
+      } else {
+        for (int i = 0; i < 4; ++i) {
+          float sum = 0;
+          for (int j = 0; j < 3; ++j) sum += a.at(Y)[o * 12 + j * 4 + i];
+          EXPECT_NEAR(sum, 1.0f, 1e-5);
+        }
+      }
+    }
+  }
+}
+
+TEST(BuiltinTest, TransposeFourDims) {
+  Arena a;
+  auto X = Ref({2, 3, 4, 5}, 0), Y = Ref({4, 2, 5, 3}, 1024);
+  a.Fill(X, 7);
+  planfmt::Step s;
+  s.builtin = planfmt::Builtin::kTranspose;
+  s.iparams = {2, 0, 3, 1};
+  s.num_inputs = 1;
+  s.args = {X, Y};
+  ASSERT_TRUE(runtime::CheckBuiltin(s).ok());
+  runtime::RunBuiltin(s, a.base());
+  for (int i0 = 0; i0 < 4; ++i0)
+    for (int i1 = 0; i1 < 2; ++i1)
+      for (int i2 = 0; i2 < 5; ++i2)
+        for (int i3 = 0; i3 < 3; ++i3)
+          ASSERT_EQ(a.at(Y)[((i0 * 2 + i1) * 5 + i2) * 3 + i3], a.at(X)[((i1 * 3 + i3) * 4 + i0) * 5 + i2]);
+}
+
+TEST(BuiltinTest, InconsistentStepsAreRefused) {
+  planfmt::Step s;
+  s.node = "bad";
+  s.builtin = planfmt::Builtin::kMatMul;
+  s.num_inputs = 2;
+  s.args = {Ref({2, 3}, 0), Ref({4, 5}, 64), Ref({2, 5}, 256)};
+  auto st = runtime::CheckBuiltin(s);
+  ASSERT_FALSE(st.ok());
+  EXPECT_EQ(st.code(), Code::kBadInput);
+  EXPECT_NE(st.message().find("step 'bad'"), std::string::npos);
+  s.builtin = planfmt::Builtin::kTranspose;
+  s.iparams = {0, 0};
+  s.num_inputs = 1;
+  s.args = {Ref({2, 3}, 0), Ref({3, 2}, 64)};
+  EXPECT_FALSE(runtime::CheckBuiltin(s).ok());
+}
+
+}  // namespace
+}  // namespace ts
