@@ -83,10 +83,4 @@ StatusOr<std::string> HashFile(const std::string& path) {
   return std::string(hex);
 }
 
-std::string ShapeString(DType dtype, const std::vector<int64_t>& shape) {
-  std::string s = std::string(DTypeName(dtype)) + "[";
-  for (size_t i = 0; i < shape.size(); ++i) s += (i ? "," : "") + std::to_string(shape[i]);
-  return s + "]";
-}
-
 }  // namespace ts::cli

@@ -36,8 +36,6 @@ int ParseArgs(CLI::App& app, int argc, char** argv);
 // XXH3-64 of a file's bytes, as 16 hex digits.
 StatusOr<std::string> HashFile(const std::string& path);
 
-std::string ShapeString(::ts::DType dtype, const std::vector<int64_t>& shape);
-
 }  // namespace ts::cli
 
 #endif  // TENSORSHUNT_CLI_COMMON_H_

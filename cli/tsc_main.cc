@@ -165,11 +165,11 @@ Status Inspect(const std::string& model, const std::vector<std::string>& shape_a
               static_cast<long long>(g.opset), g.nodes.size(), g.values.size());
   for (int v : g.inputs) {
     std::printf("  input  %-24s %s\n", g.values[v].name.c_str(),
-                ShapeString(g.values[v].dtype, g.values[v].shape).c_str());
+                TypeString(g.values[v].dtype, g.values[v].shape).c_str());
   }
   for (int v : g.outputs) {
     std::printf("  output %-24s %s\n", g.values[v].name.c_str(),
-                ShapeString(g.values[v].dtype, g.values[v].shape).c_str());
+                TypeString(g.values[v].dtype, g.values[v].shape).c_str());
   }
   uint64_t weight_bytes = 0;
   size_t weights = 0;

@@ -100,7 +100,7 @@ Status Run(const RunArgs& args) {
   for (size_t i = 0; i < outputs.size(); ++i) {
     const auto& ref = prog.outputs[i];
     if (!args.quiet) {
-      std::printf("output %s %s = %s\n", ref.name.c_str(), ShapeString(ref.dtype, ref.shape).c_str(),
+      std::printf("output %s %s = %s\n", ref.name.c_str(), TypeString(ref.dtype, ref.shape).c_str(),
                   Preview(outputs[i]).c_str());
     }
     if (!args.output_dir.empty()) {
@@ -155,10 +155,10 @@ Status Inspect(const std::string& path, bool show_buffers) {
   for (const auto& w : c.weights) wbytes += w.bytes;
   std::printf("  weights: %zu tensors, %s, resident\n", c.weights.size(), FormatSize(wbytes).c_str());
   for (const auto& r : c.program.inputs) {
-    std::printf("  input  %-20s %-18s @%llu\n", r.name.c_str(), ShapeString(r.dtype, r.shape).c_str(), static_cast<unsigned long long>(r.offset));
+    std::printf("  input  %-20s %-18s @%llu\n", r.name.c_str(), TypeString(r.dtype, r.shape).c_str(), static_cast<unsigned long long>(r.offset));
   }
   for (const auto& r : c.program.outputs) {
-    std::printf("  output %-20s %-18s @%llu\n", r.name.c_str(), ShapeString(r.dtype, r.shape).c_str(), static_cast<unsigned long long>(r.offset));
+    std::printf("  output %-20s %-18s @%llu\n", r.name.c_str(), TypeString(r.dtype, r.shape).c_str(), static_cast<unsigned long long>(r.offset));
   }
   std::printf("  program: %zu steps\n", c.program.steps.size());
   for (size_t i = 0; i < c.program.steps.size(); ++i) {
@@ -167,7 +167,7 @@ Status Inspect(const std::string& path, bool show_buffers) {
     std::string args;
     for (size_t a = 0; a < s.args.size(); ++a) {
       args += (a ? (a == s.num_inputs ? " -> " : ", ") : (s.num_inputs == 0 ? "-> " : "")) +
-              ShapeString(s.args[a].dtype, s.args[a].shape) + "@" + std::to_string(s.args[a].offset);
+              TypeString(s.args[a].dtype, s.args[a].shape) + "@" + std::to_string(s.args[a].offset);
     }
     std::printf("    %4zu %-24s %-18s %s\n", i, s.node.c_str(), what.c_str(), args.c_str());
   }

@@ -40,6 +40,12 @@ std::optional<DType> DTypeFromName(std::string_view name) {
   return std::nullopt;
 }
 
+std::string TypeString(DType t, const std::vector<int64_t>& shape) {
+  std::string s = std::string(DTypeName(t)) + "[";
+  for (size_t i = 0; i < shape.size(); ++i) s += (i ? "," : "") + std::to_string(shape[i]);
+  return s + "]";
+}
+
 bool IsValidDType(uint8_t raw) { return raw >= 1 && raw <= 9; }
 
 std::optional<int64_t> CheckedElementCount(const std::vector<int64_t>& shape) {

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -29,6 +30,9 @@ std::string_view DTypeName(DType t);
 std::optional<DType> DTypeFromName(std::string_view name);
 // True for a value the format defines; use when decoding untrusted bytes.
 bool IsValidDType(uint8_t raw);
+
+// "f32[2,3]"; a scalar is "f32[]". Used in messages everywhere.
+std::string TypeString(DType t, const std::vector<int64_t>& shape);
 
 // Overflow-checked product of dims (all >= 0). Returns nullopt on overflow or a negative dim.
 std::optional<int64_t> CheckedElementCount(const std::vector<int64_t>& shape);

@@ -11,11 +11,7 @@
 namespace ts::passes {
 namespace {
 
-std::string ShapeStr(const ir::Value& v) {
-  std::string s = std::string(DTypeName(v.dtype)) + "[";
-  for (size_t i = 0; i < v.shape.size(); ++i) s += (i ? "," : "") + std::to_string(v.shape[i]);
-  return s + "]";
-}
+std::string ShapeStr(const ir::Value& v) { return TypeString(v.dtype, v.shape); }
 
 class Inferrer {
  public:

@@ -183,7 +183,7 @@ TEST(InferShapesTest, GemmRejectsACThatDoesNotBroadcastToTheOutput) {
 
 // --- Reshape ------------------------------------------------------------------------------
 
-// x f32[2,3,4] reshaped by a constant shape input "s".
+// A constant x of `x_type` reshaped by a constant shape input "s" holding `spec`.
 StatusOr<Shape> ReshapeX(const std::string& x_type, int64_t x_bytes, const Shape& spec,
                          const std::string& attrs = "") {
   return InferOne(Const("x", x_type, x_bytes) + "const \"s\" i64[" +

@@ -14,12 +14,6 @@ double MsSince(std::chrono::steady_clock::time_point t) {
   return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t).count();
 }
 
-std::string ShapeStr(DType t, const std::vector<int64_t>& s) {
-  std::string out = std::string(DTypeName(t)) + "[";
-  for (size_t i = 0; i < s.size(); ++i) out += (i ? "," : "") + std::to_string(s[i]);
-  return out + "]";
-}
-
 }  // namespace
 
 struct Executor::Impl {
@@ -151,13 +145,13 @@ StatusOr<std::vector<HostTensor>> Executor::Run(const std::map<std::string, Host
   for (const planfmt::TensorRef& r : prog.inputs) {
     auto it = inputs.find(r.name);
     if (it == inputs.end()) {
-      return UsageError("input '" + r.name + "' (" + ShapeStr(r.dtype, r.shape) +
+      return UsageError("input '" + r.name + "' (" + TypeString(r.dtype, r.shape) +
                         ") is missing; pass --input " + r.name + "=@FILE.npy or --seed N");
     }
     const HostTensor& t = it->second;
     if (t.dtype != r.dtype || t.shape != r.shape) {
-      return UsageError("input '" + r.name + "': expected " + ShapeStr(r.dtype, r.shape) +
-                        ", got " + ShapeStr(t.dtype, t.shape) +
+      return UsageError("input '" + r.name + "': expected " + TypeString(r.dtype, r.shape) +
+                        ", got " + TypeString(t.dtype, t.shape) +
                         " (recompile with --shape to change a dynamic dimension)");
     }
     std::memcpy(arena + r.offset, t.data.data(), r.bytes);

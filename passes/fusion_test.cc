@@ -1,0 +1,247 @@
+#include "passes/fusion.h"
+
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "ir/text.h"
+#include "ir/verifier.h"
+#include "passes/schedule.h"
+
+namespace ts::passes {
+namespace {
+
+ir::Graph Parse(const std::string& text) {
+  auto g = ir::ParseGraph(text);
+  EXPECT_TRUE(g.ok()) << g.status().ToString() << "\n" << text;
+  return g.ok() ? *std::move(g) : ir::Graph();
+}
+
+// Parses `before`, fuses, checks the result verifies and prints as `after`; returns the
+// number of ops folded away.
+int ExpectFusesTo(const std::string& before, const std::string& after) {
+  ir::Graph g = Parse(before);
+  int folded = -1;
+  auto fused = FuseElementwise(g, &folded);
+  EXPECT_TRUE(fused.ok()) << fused.status().ToString();
+  if (!fused.ok()) return -1;
+  Status st = ir::Verify(*fused);
+  EXPECT_TRUE(st.ok()) << st.ToString();
+  EXPECT_EQ(ir::PrintGraph(*fused), after);
+  return folded;
+}
+
+TEST(FuseElementwiseTest, AddReluChainBecomesOneNode) {
+  EXPECT_EQ(ExpectFusesTo("tsir 1 opset 13\n"
+                          "input \"x\" f32[2,3]\n"
+                          "input \"b\" f32[2,3]\n"
+                          "act \"y\" f32[2,3]\n"
+                          "output \"z\" f32[2,3]\n"
+                          "node \"add\" Add(\"x\", \"b\") -> (\"y\")\n"
+                          "node \"relu\" Relu(\"y\") -> (\"z\")\n"
+                          "inputs \"x\", \"b\"\n"
+                          "outputs \"z\"\n",
+                          // The fused node keeps the last op's name; "y" is gone.
+                          "tsir 1 opset 13\n"
+                          "input \"x\" f32[2,3]\n"
+                          "input \"b\" f32[2,3]\n"
+                          "output \"z\" f32[2,3]\n"
+                          "node \"relu\" Elementwise(\"x\", \"b\") -> (\"z\") "
+                          "{ops=i:2, program=s:\"$0 $1 Add Relu\"}\n"
+                          "inputs \"x\", \"b\"\n"
+                          "outputs \"z\"\n"),
+            1);
+}
+
+TEST(FuseElementwiseTest, LongChainFoldsIntoItsLastOp) {
+  // ((x * w) + b) -> Sigmoid -> Neg: four ops, three folded.
+  EXPECT_EQ(ExpectFusesTo("tsir 1 opset 13\n"
+                          "input \"x\" f32[4]\n"
+                          "input \"w\" f32[4]\n"
+                          "input \"b\" f32[4]\n"
+                          "act \"m\" f32[4]\n"
+                          "act \"a\" f32[4]\n"
+                          "act \"s\" f32[4]\n"
+                          "output \"z\" f32[4]\n"
+                          "node \"mul\" Mul(\"x\", \"w\") -> (\"m\")\n"
+                          "node \"add\" Add(\"m\", \"b\") -> (\"a\")\n"
+                          "node \"sig\" Sigmoid(\"a\") -> (\"s\")\n"
+                          "node \"neg\" Neg(\"s\") -> (\"z\")\n"
+                          "inputs \"x\", \"w\", \"b\"\n"
+                          "outputs \"z\"\n",
+                          "tsir 1 opset 13\n"
+                          "input \"x\" f32[4]\n"
+                          "input \"w\" f32[4]\n"
+                          "input \"b\" f32[4]\n"
+                          "output \"z\" f32[4]\n"
+                          "node \"neg\" Elementwise(\"x\", \"w\", \"b\") -> (\"z\") "
+                          "{ops=i:4, program=s:\"$0 $1 Mul $2 Add Sigmoid Neg\"}\n"
+                          "inputs \"x\", \"w\", \"b\"\n"
+                          "outputs \"z\"\n"),
+            3);
+}
+
+TEST(FuseElementwiseTest, ValueWithTwoConsumersIsNotFolded) {
+  EXPECT_EQ(ExpectFusesTo("tsir 1 opset 13\n"
+                          "input \"x\" f32[2]\n"
+                          "act \"y\" f32[2]\n"
+                          "output \"p\" f32[2]\n"
+                          "output \"q\" f32[2]\n"
+                          "node \"exp\" Exp(\"x\") -> (\"y\")\n"
+                          "node \"relu\" Relu(\"y\") -> (\"p\")\n"
+                          "node \"neg\" Neg(\"y\") -> (\"q\")\n"
+                          "inputs \"x\"\n"
+                          "outputs \"p\", \"q\"\n",
+                          // Folding "exp" into both would compute it twice.
+                          "tsir 1 opset 13\n"
+                          "input \"x\" f32[2]\n"
+                          "act \"y\" f32[2]\n"
+                          "output \"p\" f32[2]\n"
+                          "output \"q\" f32[2]\n"
+                          "node \"exp\" Elementwise(\"x\") -> (\"y\") "
+                          "{ops=i:1, program=s:\"$0 Exp\"}\n"
+                          "node \"relu\" Elementwise(\"y\") -> (\"p\") "
+                          "{ops=i:1, program=s:\"$0 Relu\"}\n"
+                          "node \"neg\" Elementwise(\"y\") -> (\"q\") "
+                          "{ops=i:1, program=s:\"$0 Neg\"}\n"
+                          "inputs \"x\"\n"
+                          "outputs \"p\", \"q\"\n"),
+            0);
+}
+
+TEST(FuseElementwiseTest, GraphOutputInTheMiddleOfAChainIsNotFolded) {
+  EXPECT_EQ(ExpectFusesTo("tsir 1 opset 13\n"
+                          "input \"x\" f32[2]\n"
+                          "output \"y\" f32[2]\n"
+                          "output \"z\" f32[2]\n"
+                          "node \"abs\" Abs(\"x\") -> (\"y\")\n"
+                          "node \"sqrt\" Sqrt(\"y\") -> (\"z\")\n"
+                          "inputs \"x\"\n"
+                          "outputs \"y\", \"z\"\n",
+                          // "y" must be materialised for the caller, so "abs" stays a kernel.
+                          "tsir 1 opset 13\n"
+                          "input \"x\" f32[2]\n"
+                          "output \"y\" f32[2]\n"
+                          "output \"z\" f32[2]\n"
+                          "node \"abs\" Elementwise(\"x\") -> (\"y\") "
+                          "{ops=i:1, program=s:\"$0 Abs\"}\n"
+                          "node \"sqrt\" Elementwise(\"y\") -> (\"z\") "
+                          "{ops=i:1, program=s:\"$0 Sqrt\"}\n"
+                          "inputs \"x\"\n"
+                          "outputs \"y\", \"z\"\n"),
+            0);
+}
+
+TEST(FuseElementwiseTest, BroadcastingInputStaysALeaf) {
+  EXPECT_EQ(ExpectFusesTo("tsir 1 opset 13\n"
+                          "input \"x\" f32[2,3]\n"
+                          "input \"c\" f32[3]\n"
+                          "act \"t\" f32[3]\n"
+                          "output \"z\" f32[2,3]\n"
+                          "node \"tanh\" Tanh(\"c\") -> (\"t\")\n"
+                          "node \"add\" Add(\"x\", \"t\") -> (\"z\")\n"
+                          "inputs \"x\", \"c\"\n"
+                          "outputs \"z\"\n",
+                          // "t" is [3], the add runs over [2,3]: folding would compute Tanh
+                          // twice per element of "c".
+                          "tsir 1 opset 13\n"
+                          "input \"x\" f32[2,3]\n"
+                          "input \"c\" f32[3]\n"
+                          "act \"t\" f32[3]\n"
+                          "output \"z\" f32[2,3]\n"
+                          "node \"tanh\" Elementwise(\"c\") -> (\"t\") "
+                          "{ops=i:1, program=s:\"$0 Tanh\"}\n"
+                          "node \"add\" Elementwise(\"x\", \"t\") -> (\"z\") "
+                          "{ops=i:1, program=s:\"$0 $1 Add\"}\n"
+                          "inputs \"x\", \"c\"\n"
+                          "outputs \"z\"\n"),
+            0);
+}
+
+TEST(FuseElementwiseTest, SameLeafUsedTwiceGetsOneIndex) {
+  EXPECT_EQ(ExpectFusesTo("tsir 1 opset 13\n"
+                          "input \"x\" f32[4]\n"
+                          "act \"sq\" f32[4]\n"
+                          "output \"z\" f32[4]\n"
+                          "node \"sq\" Mul(\"x\", \"x\") -> (\"sq\")\n"
+                          "node \"add\" Add(\"sq\", \"x\") -> (\"z\")\n"
+                          "inputs \"x\"\n"
+                          "outputs \"z\"\n",
+                          "tsir 1 opset 13\n"
+                          "input \"x\" f32[4]\n"
+                          "output \"z\" f32[4]\n"
+                          "node \"add\" Elementwise(\"x\") -> (\"z\") "
+                          "{ops=i:2, program=s:\"$0 $0 Mul $0 Add\"}\n"
+                          "inputs \"x\"\n"
+                          "outputs \"z\"\n"),
+            1);
+}
+
+TEST(FuseElementwiseTest, NonElementwiseNodesAreUntouchedAndNotFolded) {
+  EXPECT_EQ(ExpectFusesTo("tsir 1 opset 13\n"
+                          "input \"x\" f32[2,3]\n"
+                          "input \"w\" f32[3,4]\n"
+                          "act \"y\" f32[2,4]\n"
+                          "act \"r\" f32[2,4]\n"
+                          "output \"z\" f32[4,2]\n"
+                          "node \"mm\" MatMul(\"x\", \"w\") -> (\"y\")\n"
+                          "node \"relu\" Relu(\"y\") -> (\"r\")\n"
+                          "node \"t\" Transpose(\"r\") -> (\"z\") {perm=ints:[1,0]}\n"
+                          "inputs \"x\", \"w\"\n"
+                          "outputs \"z\"\n",
+                          "tsir 1 opset 13\n"
+                          "input \"x\" f32[2,3]\n"
+                          "input \"w\" f32[3,4]\n"
+                          "act \"y\" f32[2,4]\n"
+                          "act \"r\" f32[2,4]\n"
+                          "output \"z\" f32[4,2]\n"
+                          "node \"mm\" MatMul(\"x\", \"w\") -> (\"y\")\n"
+                          "node \"relu\" Elementwise(\"y\") -> (\"r\") "
+                          "{ops=i:1, program=s:\"$0 Relu\"}\n"
+                          "node \"t\" Transpose(\"r\") -> (\"z\") {perm=ints:[1,0]}\n"
+                          "inputs \"x\", \"w\"\n"
+                          "outputs \"z\"\n"),
+            0);
+}
+
+TEST(FuseElementwiseTest, NullFusedCountIsAccepted) {
+  ir::Graph g = Parse(
+      "tsir 1 opset 13\n"
+      "input \"x\" f32[2]\n"
+      "output \"z\" f32[2]\n"
+      "node \"relu\" Relu(\"x\") -> (\"z\")\n"
+      "inputs \"x\"\n"
+      "outputs \"z\"\n");
+  auto fused = FuseElementwise(g);
+  ASSERT_TRUE(fused.ok()) << fused.status().ToString();
+  EXPECT_EQ(fused->nodes.size(), 1u);
+}
+
+TEST(RemoveUnusedTest, DropsDeadNodesAndUnreferencedValues) {
+  ir::Graph g = Parse(
+      "tsir 1 opset 13\n"
+      "input \"x\" f32[2]\n"
+      "input \"unused_input\" f32[2]\n"
+      "const \"orphan\" i64[1] data=hex:0200000000000000\n"
+      "act \"dead\" f32[2]\n"
+      "act \"dead2\" f32[2]\n"
+      "output \"z\" f32[2]\n"
+      "node \"d1\" Exp(\"x\") -> (\"dead\")\n"
+      "node \"d2\" Neg(\"dead\") -> (\"dead2\")\n"
+      "node \"keep\" Relu(\"x\") -> (\"z\")\n"
+      "inputs \"x\", \"unused_input\"\n"
+      "outputs \"z\"\n");
+  // Graph inputs stay (they are the calling convention); the dead chain, its values and the
+  // orphan constant go.
+  EXPECT_EQ(ir::PrintGraph(RemoveUnused(g)),
+            "tsir 1 opset 13\n"
+            "input \"x\" f32[2]\n"
+            "input \"unused_input\" f32[2]\n"
+            "output \"z\" f32[2]\n"
+            "node \"keep\" Relu(\"x\") -> (\"z\")\n"
+            "inputs \"x\", \"unused_input\"\n"
+            "outputs \"z\"\n");
+}
+
+}  // namespace
+}  // namespace ts::passes

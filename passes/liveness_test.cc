@@ -1,0 +1,164 @@
+#include "passes/liveness.h"
+
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include "ir/text.h"
+#include "passes/schedule.h"
+
+namespace ts::passes {
+namespace {
+
+ir::Graph Parse(const std::string& text) {
+  auto g = ir::ParseGraph(text);
+  EXPECT_TRUE(g.ok()) << g.status().ToString() << "\n" << text;
+  return g.ok() ? *std::move(g) : ir::Graph();
+}
+
+Liveness Compute(const ir::Graph& g) {
+  auto order = TopologicalOrder(g);
+  EXPECT_TRUE(order.ok()) << order.status().ToString();
+  if (!order.ok()) return {};
+  auto lv = ComputeLiveness(g, *order);
+  EXPECT_TRUE(lv.ok()) << lv.status().ToString();
+  return lv.ok() ? *std::move(lv) : Liveness();
+}
+
+// One buffer as a row: name, bytes, [first, last], resident.
+struct Row {
+  std::string name;
+  uint64_t bytes;
+  int64_t first, last;
+  bool resident;
+};
+
+void ExpectBuffers(const Liveness& lv, const std::vector<Row>& rows) {
+  ASSERT_EQ(lv.buffers.size(), rows.size());
+  for (size_t i = 0; i < rows.size(); ++i) {
+    SCOPED_TRACE("buffer " + std::to_string(i) + " '" + rows[i].name + "'");
+    const Buffer& b = lv.buffers[i];
+    EXPECT_EQ(b.name, rows[i].name);
+    EXPECT_EQ(b.bytes, rows[i].bytes);
+    EXPECT_EQ(b.live.bytes, rows[i].bytes);
+    EXPECT_EQ(b.live.first, rows[i].first);
+    EXPECT_EQ(b.live.last, rows[i].last);
+    EXPECT_EQ(b.resident, rows[i].resident);
+  }
+}
+
+TEST(ComputeLivenessTest, AliasReshapeSharesItsInputBufferAndExtendsItsLife) {
+  ir::Graph g = Parse(
+      "tsir 1 opset 13\n"
+      "input \"x\" f32[2,3]\n"
+      "input \"y\" f32[6]\n"
+      "act \"a\" f32[2,3]\n"
+      "act \"b\" f32[6]\n"
+      "act \"c\" f32[6]\n"
+      "output \"z\" f32[6]\n"
+      "node \"relu\" Relu(\"x\") -> (\"a\")\n"
+      "node \"flat\" Reshape(\"a\") -> (\"b\") {shape=ints:[6]}\n"
+      "node \"neg\" Neg(\"b\") -> (\"c\")\n"
+      "node \"add\" Add(\"c\", \"y\") -> (\"z\")\n"
+      "inputs \"x\", \"y\"\n"
+      "outputs \"z\"\n");
+  Liveness lv = Compute(g);
+  // The Reshape moves no data: it is not a step.
+  EXPECT_EQ(lv.steps, (std::vector<int>{0, 2, 3}));
+  ExpectBuffers(lv, {
+                        {"x", 24, 0, 0, false},
+                        {"y", 24, 0, 2, false},  // a graph input is live from step 0
+                        {"a", 24, 0, 1, false},  // through "b", read by "neg" at step 1
+                        {"c", 24, 1, 2, false},
+                        {"z", 24, 2, 2, false},
+                    });
+  // Value ids x=0 y=1 a=2 b=3 c=4 z=5; "b" is "a"'s bytes.
+  EXPECT_EQ(lv.buffer_of_value, (std::vector<int>{0, 1, 2, 2, 3, 4}));
+}
+
+TEST(ComputeLivenessTest, WeightsAreResidentAndOutputsLiveToTheLastStep) {
+  ir::Graph g = Parse(
+      "tsir 1 opset 13\n"
+      "input \"x\" f32[4]\n"
+      "weight \"w\" f32[4] data=hex:" + std::string(32, '0') + "\n"
+      "weight \"unused\" f32[2] data=hex:" + std::string(16, '0') + "\n"
+      "act \"t\" f32[4]\n"
+      "output \"early\" f32[4]\n"
+      "output \"z\" f32[4]\n"
+      "node \"relu\" Relu(\"x\") -> (\"early\")\n"
+      "node \"neg\" Neg(\"x\") -> (\"t\")\n"
+      "node \"add\" Add(\"t\", \"w\") -> (\"z\")\n"
+      "inputs \"x\"\n"
+      "outputs \"early\", \"z\"\n");
+  Liveness lv = Compute(g);
+  EXPECT_EQ(lv.steps, (std::vector<int>{0, 1, 2}));
+  ExpectBuffers(lv, {
+                        {"x", 16, 0, 1, false},
+                        {"w", 16, 0, 2, true},       // read at step 2 only, loaded up front
+                        {"t", 16, 1, 2, false},
+                        {"early", 16, 0, 2, false},  // written at 0, returned at the end
+                        {"z", 16, 2, 2, false},
+                    });
+  // A weight that nothing reads needs no buffer.
+  EXPECT_EQ(lv.buffer_of_value, (std::vector<int>{0, 1, -1, 2, 3, 4}));
+}
+
+TEST(ComputeLivenessTest, IdentityIntoAGraphOutputKeepsTheProducerBufferToTheEnd) {
+  ir::Graph g = Parse(
+      "tsir 1 opset 13\n"
+      "input \"x\" f32[8]\n"
+      "act \"r\" f32[8]\n"
+      "act \"s\" f32[8]\n"
+      "output \"z\" f32[8]\n"
+      "output \"n\" f32[8]\n"
+      "node \"relu\" Relu(\"x\") -> (\"r\")\n"
+      "node \"id\" Identity(\"r\") -> (\"z\")\n"
+      "node \"sig\" Sigmoid(\"x\") -> (\"s\")\n"
+      "node \"neg\" Neg(\"s\") -> (\"n\")\n"
+      "inputs \"x\"\n"
+      "outputs \"z\", \"n\"\n");
+  Liveness lv = Compute(g);
+  EXPECT_EQ(lv.steps, (std::vector<int>{0, 2, 3}));
+  ExpectBuffers(lv, {
+                        {"x", 32, 0, 1, false},
+                        {"r", 32, 0, 2, false},  // returned as "z"
+                        {"s", 32, 1, 2, false},
+                        {"n", 32, 2, 2, false},
+                    });
+  EXPECT_EQ(lv.buffer_of_value, (std::vector<int>{0, 1, 2, 1, 3}));
+}
+
+TEST(ComputeLivenessTest, AliasOfAGraphInputUsesTheInputBuffer) {
+  ir::Graph g = Parse(
+      "tsir 1 opset 13\n"
+      "input \"x\" f32[2,2]\n"
+      "act \"v\" f32[4]\n"
+      "output \"z\" f32[4]\n"
+      "node \"flat\" Reshape(\"x\") -> (\"v\") {shape=ints:[4]}\n"
+      "node \"exp\" Exp(\"v\") -> (\"z\")\n"
+      "inputs \"x\"\n"
+      "outputs \"z\"\n");
+  Liveness lv = Compute(g);
+  EXPECT_EQ(lv.steps, (std::vector<int>{1}));
+  ExpectBuffers(lv, {{"x", 16, 0, 0, false}, {"z", 16, 0, 0, false}});
+  EXPECT_EQ(lv.buffer_of_value, (std::vector<int>{0, 0, 1}));
+}
+
+TEST(ComputeLivenessTest, ValueWithoutAnInferredShapeIsAnInternalError) {
+  ir::Graph g = Parse(
+      "tsir 1 opset 13\n"
+      "input \"x\" f32[2]\n"
+      "output \"z\" f32[?]\n"
+      "node \"relu\" Relu(\"x\") -> (\"z\")\n"
+      "inputs \"x\"\n"
+      "outputs \"z\"\n");
+  auto lv = ComputeLiveness(g, {0});
+  ASSERT_FALSE(lv.ok());
+  EXPECT_EQ(lv.status().code(), Code::kInternal);
+  EXPECT_NE(lv.status().message().find("value 'z' has no inferred shape"), std::string::npos)
+      << lv.status().message();
+}
+
+}  // namespace
+}  // namespace ts::passes
