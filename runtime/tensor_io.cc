@@ -452,30 +452,30 @@ StatusOr<HostTensor> ParseTensorProto(const uint8_t* data, size_t size, std::str
                          ShapeString(t.shape) + " need " + std::to_string(count) +
                          "; the file is corrupt");
   };
+  // Check the element count against the typed field before allocating: the dims are the
+  // file's claim, the field's length is what is really there.
+  int have = proto.int32_data_size();
+  const char* field = "int32_data";
+  switch (t.dtype) {
+    case DType::kF32: have = proto.float_data_size(), field = "float_data"; break;
+    case DType::kF64: have = proto.double_data_size(), field = "double_data"; break;
+    case DType::kI64: have = proto.int64_data_size(), field = "int64_data"; break;
+    default: break;  // every remaining type travels in int32_data, one value per element
+  }
+  if (have != count) return count_error(field, have);
   t.data.resize(static_cast<size_t>(bytes));
   switch (t.dtype) {
     case DType::kF32:
-      if (proto.float_data_size() != count) {
-        return count_error("float_data", proto.float_data_size());
-      }
       if (count) std::memcpy(t.data.data(), proto.float_data().data(), bytes);
       return t;
     case DType::kF64:
-      if (proto.double_data_size() != count) {
-        return count_error("double_data", proto.double_data_size());
-      }
       if (count) std::memcpy(t.data.data(), proto.double_data().data(), bytes);
       return t;
     case DType::kI64:
-      if (proto.int64_data_size() != count) {
-        return count_error("int64_data", proto.int64_data_size());
-      }
       if (count) std::memcpy(t.data.data(), proto.int64_data().data(), bytes);
       return t;
     default: break;
   }
-  // Every remaining type travels in int32_data, one value per element.
-  if (proto.int32_data_size() != count) return count_error("int32_data", proto.int32_data_size());
   int64_t lo = 0, hi = 0;
   switch (t.dtype) {
     case DType::kI32: lo = INT32_MIN, hi = INT32_MAX; break;

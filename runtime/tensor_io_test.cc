@@ -379,6 +379,21 @@ TEST(TensorProtoTest, TypedFields) {
   EXPECT_EQ(Values<int8_t>(*tb), std::vector<int8_t>{-128});
 }
 
+// Found by tests/fuzz (fuzz_tensor_files): dims claiming terabytes with a short typed field
+// must be refused before anything is allocated.
+TEST(TensorProtoTest, HugeDimsWithShortTypedFieldAreRefusedWithoutAllocating) {
+  for (auto type : {onnx::TensorProto::FLOAT, onnx::TensorProto::INT64, onnx::TensorProto::UINT8}) {
+    onnx::TensorProto p;
+    p.set_data_type(type);
+    p.add_dims(int64_t{1} << 40);
+    p.add_dims(2);
+    p.add_int32_data(1);
+    p.add_float_data(1);
+    p.add_int64_data(1);
+    EXPECT_ERROR(ParseProto(p), Code::kBadInput, "the file is corrupt");
+  }
+}
+
 TEST(TensorProtoTest, MustFail) {
   HostTensor t = RandomTensor(DType::kF32, {2, 2}, 3);
   onnx::TensorProto external = ProtoWithRawData(t, onnx::TensorProto::FLOAT);
