@@ -1,20 +1,25 @@
 #!/usr/bin/env bash
-# Installs what is missing, builds, runs every test: unit tests (Bazel) and the end-to-end
-# suite through the real tsc/tsr command lines. Last line: "N passed, M failed".
+# Installs what is missing, builds, and runs every test:
+#   1. unit tests (Bazel, -c opt)              4. the unit tests again under --config=asan
+#   2. end-to-end suite through tsc and tsr    5. determinism across build configurations
+#   3. fuzz targets, a few seconds each        (CI gets all five; FUZZ_SECONDS sets step 3's length)
+# Last line: "N passed, M failed", the sum over the steps (each prints its own count).
 set -uo pipefail
 cd "$(dirname "$0")"
+FUZZ_SECONDS=${FUZZ_SECONDS:-5}
 
 tools/install_deps.sh || { echo "0 passed, 1 failed"; exit 1; }
+total_pass=0
+total_fail=0
+add() { total_pass=$((total_pass + $1)); total_fail=$((total_fail + $2)); }
 
-failed_build=0
-log=$(mktemp)
-echo "== bazel test //... (unit tests)"
-bazel test //... --test_output=errors --keep_going 2>&1 | tee "$log" | grep -E "^(//|ERROR|FAIL|Executed|INFO: Build)" || true
-bazel_rc=${PIPESTATUS[0]}
-
-# Count test cases from the JUnit XML that each gtest target writes.
-read -r unit_pass unit_fail < <(/usr/bin/python3 - <<'PY'
-import glob, os, xml.etree.ElementTree as ET
+# Runs `bazel test` with the given flags and counts test cases from the JUnit XML it writes.
+unit_tests() {
+  local label=$1; shift
+  bazel test //... --test_output=errors --keep_going "$@" 2>&1 | grep -E "^(//|ERROR|FAIL|Executed)" || true
+  local rc=${PIPESTATUS[0]}
+  read -r p f < <(/usr/bin/python3 - <<'PY'
+import glob, os, sys, xml.etree.ElementTree as ET
 p = f = 0
 for x in glob.glob(os.path.join(os.path.realpath("bazel-testlogs"), "**", "test.xml"), recursive=True):
     try:
@@ -30,25 +35,52 @@ for x in glob.glob(os.path.join(os.path.realpath("bazel-testlogs"), "**", "test.
 print(p, f)
 PY
 )
-if [ "$bazel_rc" -ne 0 ] && [ "$unit_fail" -eq 0 ]; then
-  unit_fail=1   # a target failed to build or crashed before writing its XML
-fi
-echo "unit tests: $unit_pass passed, $unit_fail failed (bazel exit $bazel_rc)"
+  if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then f=1; fi   # a target failed to build or crashed
+  echo "$label: $p passed, $f failed (bazel exit $rc)"
+  add "$p" "$f"
+}
 
-echo "== end-to-end (tests/e2e/run_e2e.py)"
+echo "== 1. unit tests (bazel test //..., -c opt)"
+unit_tests "unit tests"
+opt_bin=$(realpath bazel-out/k8-opt/bin/cli)
+
+echo "== 2. end-to-end (tests/e2e/run_e2e.py)"
 e2e_log=$(mktemp)
-/usr/bin/python3 tests/e2e/run_e2e.py --tsc bazel-bin/cli/tsc --tsr bazel-bin/cli/tsr \
+/usr/bin/python3 tests/e2e/run_e2e.py --tsc "$opt_bin/tsc" --tsr "$opt_bin/tsr" \
   --work "${TMPDIR:-/tmp}/tensorshunt-e2e" 2>&1 | tee "$e2e_log" | grep -v "^PASS" || true
-e2e_line=$(grep -E "^e2e: [0-9]+ passed, [0-9]+ failed" "$e2e_log" | tail -1)
-if [ -z "$e2e_line" ]; then
-  e2e_pass=0; e2e_fail=1
+line=$(grep -E "^e2e: [0-9]+ passed, [0-9]+ failed" "$e2e_log" | tail -1)
+if [ -n "$line" ]; then
+  add "$(echo "$line" | sed -E 's/e2e: ([0-9]+) passed.*/\1/')" "$(echo "$line" | sed -E 's/.* ([0-9]+) failed/\1/')"
 else
-  e2e_pass=$(echo "$e2e_line" | sed -E 's/e2e: ([0-9]+) passed.*/\1/')
-  e2e_fail=$(echo "$e2e_line" | sed -E 's/.* ([0-9]+) failed/\1/')
+  add 0 1
 fi
-rm -f "$log" "$e2e_log"
+rm -f "$e2e_log"
 
-passed=$((unit_pass + e2e_pass))
-failed=$((unit_fail + e2e_fail))
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+echo "== 3. fuzz targets (tests/fuzz/run_fuzz.sh, ${FUZZ_SECONDS}s each)"
+fuzz_log=$(mktemp)
+tests/fuzz/run_fuzz.sh "$FUZZ_SECONDS" "$opt_bin/tsc" 2>&1 | tee "$fuzz_log" | grep -E "^fuzz|ERROR|SUMMARY" || true
+line=$(grep -E "^fuzz: [0-9]+ passed, [0-9]+ failed" "$fuzz_log" | tail -1)
+if [ -n "$line" ]; then
+  add "$(echo "$line" | sed -E 's/fuzz: ([0-9]+) passed.*/\1/')" "$(echo "$line" | sed -E 's/.* ([0-9]+) failed/\1/')"
+else
+  add 0 1
+fi
+rm -f "$fuzz_log"
+
+echo "== 4. unit tests under AddressSanitizer + UBSan (--config=asan)"
+unit_tests "asan unit tests" --config=asan
+
+echo "== 5. determinism: the -c opt and the asan (-c dbg) builds of tsc write identical bundles"
+asan_bin=$(realpath bazel-out/k8-dbg/bin/cli)
+det_dir=$(mktemp -d)
+if "$opt_bin/tsc" compile examples/mlp.onnx --vram 1M -o "$det_dir/opt.tsplan" >/dev/null &&
+   "$asan_bin/tsc" compile examples/mlp.onnx --vram 1M -o "$det_dir/asan.tsplan" >/dev/null &&
+   cmp -s "$det_dir/opt.tsplan" "$det_dir/asan.tsplan"; then
+  echo "determinism: 1 passed, 0 failed"; add 1 0
+else
+  echo "determinism: 0 passed, 1 failed (bundles differ or a compile failed)"; add 0 1
+fi
+rm -rf "$det_dir"
+
+echo "$total_pass passed, $total_fail failed"
+[ "$total_fail" -eq 0 ]
