@@ -16,7 +16,7 @@ add() { total_pass=$((total_pass + $1)); total_fail=$((total_fail + $2)); }
 # Runs `bazel test` with the given flags and counts test cases from the JUnit XML it writes.
 unit_tests() {
   local label=$1; shift
-  bazel test //... --test_output=errors --keep_going "$@" 2>&1 | grep -E "^(//|ERROR|FAIL|Executed)" || true
+  bazel test //... --test_output=errors --keep_going --nocache_test_results "$@" 2>&1 | grep -E "^(//|ERROR|FAIL|Executed)" || true
   local rc=${PIPESTATUS[0]}
   read -r p f < <(/usr/bin/python3 - <<'PY'
 import glob, os, sys, xml.etree.ElementTree as ET

@@ -4,6 +4,7 @@
 
 #include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <map>
 
@@ -68,7 +69,11 @@ Status Run(const RunArgs& args) {
     expected.emplace(kv.first, std::move(kv.second));
   }
 
-  ASSIGN_OR_RETURN(auto ex, runtime::Executor::Load(args.plan));
+  runtime::LoadOptions load_options;
+  if (const char* faults = std::getenv("TSR_FAULTS")) {
+    RETURN_IF_ERROR(runtime::ApplyFaultSpec(faults, &load_options.io));
+  }
+  ASSIGN_OR_RETURN(auto ex, runtime::Executor::Load(args.plan, load_options));
   const auto& rep = ex->load_report();
   if (!rep.warning.empty()) std::fprintf(stderr, "tsr: warning: %s\n", rep.warning.c_str());
   const auto& prog = ex->plan().program;

@@ -1,5 +1,7 @@
 #include "runtime/block_reader.h"
 
+#include <charconv>
+
 #include <fcntl.h>
 #include <liburing.h>
 #include <sys/stat.h>
@@ -438,6 +440,47 @@ StatusOr<std::unique_ptr<BlockReader>> OpenBlockReader(const std::string& path,
   }
   return std::unique_ptr<BlockReader>(
       new PreadReader(fd, path, direct, options, std::move(*buffer)));
+}
+
+Status ApplyFaultSpec(std::string_view spec, ReaderOptions* options) {
+  size_t pos = 0;
+  while (pos < spec.size()) {
+    size_t end = spec.find(',', pos);
+    if (end == std::string_view::npos) end = spec.size();
+    std::string_view item = spec.substr(pos, end - pos);
+    pos = end + 1;
+    if (item.empty()) continue;
+    if (item == "uring_refused") {
+      options->simulate_uring_refused = true;
+      continue;
+    }
+    if (item == "direct_refused") {
+      options->simulate_direct_refused = true;
+      continue;
+    }
+    size_t eq = item.find('=');
+    std::string_view key = item.substr(0, eq);
+    int value = 0;
+    if (eq == std::string_view::npos) {
+      return UsageError("TSR_FAULTS: '" + std::string(item) + "' needs a value (e.g. " +
+                        std::string(key) + "=2)");
+    }
+    std::string_view digits = item.substr(eq + 1);
+    auto [ptr, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), value);
+    if (ec != std::errc() || ptr != digits.data() + digits.size() || value < 0) {
+      return UsageError("TSR_FAULTS: '" + std::string(item) + "' needs a non-negative integer");
+    }
+    if (key == "short_read_every") options->faults.short_read_every = value;
+    else if (key == "eagain_every") options->faults.eagain_every = value;
+    else if (key == "eintr_every") options->faults.eintr_every = value;
+    else if (key == "eio_at") options->faults.eio_at = value;
+    else {
+      return UsageError("TSR_FAULTS: unknown fault '" + std::string(key) +
+                        "' (known: uring_refused, direct_refused, short_read_every, "
+                        "eagain_every, eintr_every, eio_at)");
+    }
+  }
+  return OkStatus();
 }
 
 }  // namespace ts::runtime

@@ -44,6 +44,12 @@ struct IoFaults {
   int eio_at = -1;           // the submission with this index fails with -EIO
 };
 
+// Parses a fault spec, as tsr reads it from the TSR_FAULTS environment variable (a test seam):
+// comma-separated "uring_refused", "direct_refused", "short_read_every=N", "eagain_every=N",
+// "eintr_every=N", "eio_at=N". Errors are kUsage naming the item.
+struct ReaderOptions;
+Status ApplyFaultSpec(std::string_view spec, ReaderOptions* options);
+
 struct ReaderOptions {
   uint64_t chunk_bytes = 1 << 20;  // multiple of 4096
   int queue_depth = 4;             // staging buffers = reads in flight (io_uring)

@@ -1,6 +1,7 @@
 #include "runtime/executor.h"
 
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 
@@ -15,6 +16,23 @@ double MsSince(std::chrono::steady_clock::time_point t) {
 }
 
 }  // namespace
+
+std::optional<uint64_t> HostMemoryAvailable() {
+  FILE* f = std::fopen("/proc/meminfo", "r");
+  if (!f) return std::nullopt;
+  char line[256];
+  std::optional<uint64_t> kib;
+  while (std::fgets(line, sizeof line, f)) {
+    unsigned long long v = 0;
+    if (std::sscanf(line, "MemAvailable: %llu kB", &v) == 1) {
+      kib = v;
+      break;
+    }
+  }
+  std::fclose(f);
+  if (!kib) return std::nullopt;
+  return *kib * 1024;
+}
 
 struct Executor::Impl {
   struct Arena {
@@ -36,8 +54,21 @@ StatusOr<std::unique_ptr<Executor>> Executor::Load(const std::string& path,
   ASSIGN_OR_RETURN(ex->bundle_, planfmt::ReadBundle(path));
   const planfmt::MemoryPlan& mem = ex->bundle_.contents.memory;
 
-  // The arena: allocated once, its size fixed by the plan.
+  // The arena: allocated once, its size fixed by the plan. Checked against what the machine
+  // can give first, because with overcommit a too-large allocation succeeds and the process is
+  // killed later, mid-run.
   const uint64_t arena_bytes = std::max<uint64_t>((mem.arena_bytes + 63) / 64 * 64, 64);
+  if (auto available = HostMemoryAvailable()) {
+    const uint64_t needed = arena_bytes + mem.StagingBytes();
+    if (needed > *available) {
+      return DoesNotFitError(path + ": the plan needs " + std::to_string(needed) +
+                             " bytes of host memory (arena " + std::to_string(arena_bytes) +
+                             " + I/O staging " + std::to_string(mem.StagingBytes()) +
+                             ") but only " + std::to_string(*available) +
+                             " are available (MemAvailable); free memory or recompile with a "
+                             "smaller --vram");
+    }
+  }
   ex->impl_->arena.reset(static_cast<uint8_t*>(std::aligned_alloc(64, arena_bytes)));
   if (!ex->impl_->arena) {
     return DoesNotFitError("cannot allocate the plan's arena of " + std::to_string(arena_bytes) +

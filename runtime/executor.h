@@ -8,6 +8,7 @@
 
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -18,6 +19,9 @@
 #include "runtime/tensor_io.h"
 
 namespace ts::runtime {
+
+// Host memory the kernel says is available (/proc/meminfo MemAvailable), if it can be read.
+std::optional<uint64_t> HostMemoryAvailable();
 
 struct LoadOptions {
   ReaderOptions io;  // chunk size and depth are taken from the plan; the rest from here

@@ -150,6 +150,17 @@ def gen(root):
     save(root, "external_data", m, {"x": x}, {"y": np.maximum(x @ w1, 0) @ w2},
          save_as_external_data=True, location="weights.bin", size_threshold=0)
 
+    # A plan whose arena (2 x 256 GiB) no machine here has: tsr must refuse it at load, exit 4.
+    save(root, "huge_activation",
+         model([helper.make_node("Relu", ["x"], ["y"])], [vi("x", [1 << 36])], [vi("y", [1 << 36])]), {}, {})
+
+    # Output names that try to leave --output-dir.
+    x = r(2, 3)
+    save(root, "escaping_output_names",
+         model([helper.make_node("Relu", ["x"], ["../../escaped"]), helper.make_node("Neg", ["x"], ["/abs"])],
+               [vi("x", [2, 3])], [vi("../../escaped", [2, 3]), vi("/abs", [2, 3])]),
+         {"x": x}, {})
+
     # Must-fail models.
     m = model([helper.make_node("Conv", ["x", "w"], ["c"], name="conv_a"),
                helper.make_node("Conv", ["c", "w"], ["d"], name="conv_b"),

@@ -241,6 +241,61 @@ def help_and_inspect(ctx):
     ctx.run(ctx.tsc, "inspect", os.path.join(ctx.models, "mlp", "model.onnx"), "--ir", contains=("tsir 1", "Gemm"))
 
 
+@case
+def plan_larger_than_host_memory_exits_4_before_allocating(ctx):
+    plan = ctx.compile("huge_activation")
+    ctx.run(ctx.tsr, "run", plan, "--seed", "1", expect=4, contains=("MemAvailable",))
+
+
+@case
+def output_names_cannot_leave_output_dir(ctx):
+    d = os.path.join(ctx.models, "escaping_output_names")
+    plan = ctx.compile("escaping_output_names")
+    base = os.path.join(ctx.work, "jail")
+    out = os.path.join(base, "a", "b")
+    shutil.rmtree(base, ignore_errors=True)
+    os.makedirs(os.path.dirname(out))
+    ctx.run(ctx.tsr, "run", plan, "--input", "x=@" + os.path.join(d, "in_x.npy"), "--output-dir", out)
+    written = sorted(os.listdir(out))
+    if written != ["______escaped.npy", "_abs.npy"]:
+        raise AssertionError("unexpected files in --output-dir: %s" % written)
+    outside = [os.path.join(dp, f) for dp, _, fs in os.walk(base) for f in fs if not dp.startswith(out)]
+    if outside or os.path.exists("/abs.npy"):
+        raise AssertionError("files written outside --output-dir: %s" % outside)
+
+
+def run_with_faults(ctx, faults, expect=0, contains=()):
+    d = os.path.join(ctx.models, "external_data")
+    plan = ctx.compile("external_data")
+    env = dict(os.environ, TSR_FAULTS=faults)
+    p = subprocess.run([ctx.tsr, "run", plan, *ctx.io_args("external_data")], capture_output=True, text=True,
+                       env=env, timeout=120)
+    out = p.stdout + p.stderr
+    if p.returncode != expect:
+        raise AssertionError("TSR_FAULTS=%s: exit %d, expected %d:\n%s" % (faults, p.returncode, expect, out))
+    for c in contains:
+        if c not in out:
+            raise AssertionError("TSR_FAULTS=%s: output lacks %r:\n%s" % (faults, c, out))
+    return p
+
+
+@case
+def injected_io_faults(ctx):
+    # Retryable faults: the weights still arrive intact and the outputs match.
+    run_with_faults(ctx, "short_read_every=1,eagain_every=2,eintr_every=3", contains=("[SUCCESS]",))
+    # io_uring refused (as under seccomp): pread with one warning line.
+    p = run_with_faults(ctx, "uring_refused", contains=("[SUCCESS]", "io_uring unavailable"))
+    if len([l for l in p.stderr.splitlines() if "warning" in l]) != 1:
+        raise AssertionError("expected exactly one warning line:\n" + p.stderr)
+    run_with_faults(ctx, "direct_refused", contains=("[SUCCESS]",))
+    # A hard read error: exit 5 with the file and offset, on one line.
+    p = run_with_faults(ctx, "eio_at=0", expect=5, contains=("Input/output error",))
+    if len(p.stderr.strip().splitlines()) != 1:
+        raise AssertionError("expected a one-line error:\n" + p.stderr)
+    run_with_faults(ctx, "eio_at=0,uring_refused", expect=5)
+    run_with_faults(ctx, "frobnicate=1", expect=2, contains=("unknown fault",))
+
+
 # ---- ONNX backend node tests: models written by the ONNX project, not by us. ----
 
 def generate_node_tests(dest):
