@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs what is missing, builds, and runs every test:
-#   1. unit tests (Bazel, -c opt)              4. the unit tests again under --config=asan
-#   2. end-to-end suite through tsc and tsr    5. determinism across build configurations
-#   3. fuzz targets, a few seconds each        (CI gets all five; FUZZ_SECONDS sets step 3's length)
+#   1. unit tests (Bazel, -c opt)              4. mutated inputs of every kind through the binaries
+#   2. end-to-end suite through tsc and tsr    5. the unit tests again under --config=asan
+#   3. fuzz targets, a few seconds each        6. determinism across build configurations
+# FUZZ_SECONDS (default 5) and HARDENING_COUNT (mutants per kind, default 50) set the lengths.
 # Last line: "N passed, M failed", the sum over the steps (each prints its own count).
 set -uo pipefail
 cd "$(dirname "$0")"
@@ -67,10 +68,22 @@ else
 fi
 rm -f "$fuzz_log"
 
-echo "== 4. unit tests under AddressSanitizer + UBSan (--config=asan)"
+echo "== 4. hostile inputs through the binaries (tests/hardening/mutation_table.py)"
+hard_log=$(mktemp)
+/usr/bin/python3 tests/hardening/mutation_table.py --tsc "$opt_bin/tsc" --tsr "$opt_bin/tsr" \
+  --count "${HARDENING_COUNT:-50}" 2>&1 | tee "$hard_log" | grep -E "^(\||FAIL|hardening)" || true
+line=$(grep -E "^hardening: [0-9]+ passed, [0-9]+ failed" "$hard_log" | tail -1)
+if [ -n "$line" ]; then
+  add "$(echo "$line" | sed -E 's/hardening: ([0-9]+) passed.*/\1/')" "$(echo "$line" | sed -E 's/.* ([0-9]+) failed/\1/')"
+else
+  add 0 1
+fi
+rm -f "$hard_log"
+
+echo "== 5. unit tests under AddressSanitizer + UBSan (--config=asan)"
 unit_tests "asan unit tests" --config=asan
 
-echo "== 5. determinism: the -c opt and the asan (-c dbg) builds of tsc write identical bundles"
+echo "== 6. determinism: the -c opt and the asan (-c dbg) builds of tsc write identical bundles"
 asan_bin=$(realpath bazel-out/k8-dbg/bin/cli)
 det_dir=$(mktemp -d)
 if "$opt_bin/tsc" compile examples/mlp.onnx --vram 1M -o "$det_dir/opt.tsplan" >/dev/null &&

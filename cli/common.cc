@@ -25,12 +25,36 @@ int ExitCodeFor(Code code) {
   return kExitInternal;
 }
 
-int ReportError(const char* tool, const Status& status) {
-  std::string msg = status.message();
-  for (char& c : msg) {
-    if (c == '\n' || c == '\r') c = ' ';
+std::string OneLine(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  auto escape = [&](unsigned char c) {
+    char buf[8];
+    std::snprintf(buf, sizeof buf, "\\x%02x", c);
+    out += buf;
+  };
+  for (size_t i = 0; i < text.size(); ++i) {
+    const unsigned char c = static_cast<unsigned char>(text[i]);
+    if (c < 0x20 || c == 0x7f) {
+      escape(c);
+    } else if (c == 0xc2 && i + 1 < text.size() && static_cast<unsigned char>(text[i + 1]) == 0x85) {
+      escape(c);
+      escape(0x85);
+      ++i;
+    } else if (c == 0xe2 && i + 2 < text.size() && static_cast<unsigned char>(text[i + 1]) == 0x80 &&
+               (static_cast<unsigned char>(text[i + 2]) == 0xa8 ||
+                static_cast<unsigned char>(text[i + 2]) == 0xa9)) {
+      for (int k = 0; k < 3; ++k) escape(static_cast<unsigned char>(text[i + k]));
+      i += 2;
+    } else {
+      out += static_cast<char>(c);
+    }
   }
-  std::fprintf(stderr, "%s: error: %s\n", tool, msg.c_str());
+  return out;
+}
+
+int ReportError(const char* tool, const Status& status) {
+  std::fprintf(stderr, "%s: error: %s\n", tool, OneLine(status.message()).c_str());
   return ExitCodeFor(status.code());
 }
 
@@ -51,7 +75,7 @@ int ParseArgs(CLI::App& app, int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     // Subcommand help is raised through the parent: let CLI11 print it.
     if (e.get_exit_code() == 0) return app.exit(e);
-    std::fprintf(stderr, "%s: error: %s; see --help\n", app.get_name().c_str(), e.what());
+    std::fprintf(stderr, "%s: error: %s; see --help\n", app.get_name().c_str(), OneLine(e.what()).c_str());
     return kExitUsage;
   }
   return -1;

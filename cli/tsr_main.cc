@@ -75,7 +75,7 @@ Status Run(const RunArgs& args) {
   }
   ASSIGN_OR_RETURN(auto ex, runtime::Executor::Load(args.plan, load_options));
   const auto& rep = ex->load_report();
-  if (!rep.warning.empty()) std::fprintf(stderr, "tsr: warning: %s\n", rep.warning.c_str());
+  if (!rep.warning.empty()) std::fprintf(stderr, "tsr: warning: %s\n", OneLine(rep.warning).c_str());
   const auto& prog = ex->plan().program;
   const auto& mem = ex->plan().memory;
   for (const auto& [name, t] : expected) {
