@@ -21,6 +21,17 @@ namespace {
 constexpr int64_t kMaxModelBytes = (int64_t{1} << 31) - 1;
 constexpr int kMaxRank = 16;
 constexpr int64_t kMaxNodes = 1 << 22;
+// Longer than any name an exporter writes; a cap keeps hostile names out of messages and maps.
+constexpr size_t kMaxNameBytes = 4096;
+
+Status CheckName(const std::string& name, const std::string& what) {
+  if (name.size() > kMaxNameBytes) {
+    return BadInputError(what + " '" + name.substr(0, 40) + "...' is " + std::to_string(name.size()) +
+                         " bytes long, over the " + std::to_string(kMaxNameBytes) +
+                         "-byte limit on names; the model is corrupt or hostile");
+  }
+  return OkStatus();
+}
 
 StatusOr<DType> FromOnnxType(int32_t t, const std::string& what) {
   switch (t) {
@@ -75,6 +86,7 @@ class Importer {
 
 StatusOr<ir::Value> Importer::TensorToValue(const onnx::TensorProto& t, ir::ValueKind kind,
                                             const std::string& name) {
+  RETURN_IF_ERROR(CheckName(name, where_ + ": tensor name"));
   const std::string what = "tensor '" + name + "'";
   ir::Value v;
   v.name = name;
@@ -157,6 +169,7 @@ StatusOr<ir::Value> Importer::TensorToValue(const onnx::TensorProto& t, ir::Valu
 }
 
 Status Importer::AddGraphInput(const onnx::ValueInfoProto& vi) {
+  RETURN_IF_ERROR(CheckName(vi.name(), where_ + ": graph input name"));
   const std::string what = "graph input '" + vi.name() + "'";
   if (!vi.type().has_tensor_type()) return BadInputError(what + ": only tensor inputs are supported");
   const auto& tt = vi.type().tensor_type();
@@ -216,6 +229,13 @@ StatusOr<int> Importer::ValueFor(const std::string& name, const std::string& nod
 }
 
 Status Importer::AddNode(const onnx::NodeProto& node, int index) {
+  RETURN_IF_ERROR(CheckName(node.name(), where_ + ": node " + std::to_string(index) + " name"));
+  for (const std::string& out : node.output()) {
+    RETURN_IF_ERROR(CheckName(out, where_ + ": node " + std::to_string(index) + " output name"));
+  }
+  for (const auto& a : node.attribute()) {
+    RETURN_IF_ERROR(CheckName(a.name(), where_ + ": node " + std::to_string(index) + " attribute name"));
+  }
   const std::string desc = where_ + ": node " + std::to_string(index) + " '" + node.name() +
                            "' (" + node.op_type() + ")";
   if (node.op_type() == "Constant") {
@@ -314,6 +334,8 @@ StatusOr<ir::Graph> Importer::Run(const onnx::ModelProto& model) {
   const auto& supported = SupportedOps();
   std::map<std::string, std::pair<int, std::string>> unsupported;  // op -> (count, first node)
   for (const auto& node : graph.node()) {
+    RETURN_IF_ERROR(CheckName(node.op_type(), where_ + ": op type"));
+    RETURN_IF_ERROR(CheckName(node.domain(), where_ + ": op domain"));
     std::string op = node.op_type();
     bool default_domain = node.domain().empty() || node.domain() == "ai.onnx";
     if (!default_domain) op = node.domain() + "::" + op;
@@ -323,8 +345,15 @@ StatusOr<ir::Graph> Importer::Run(const onnx::ModelProto& model) {
     }
   }
   if (!unsupported.empty()) {
+    // All of them for a real model; a hostile one with thousands of made-up ops gets 32 and a count.
+    constexpr size_t kMaxListed = 32;
     std::string list;
+    size_t listed = 0;
     for (const auto& [op, e] : unsupported) {
+      if (listed++ == kMaxListed) {
+        list += ", and " + std::to_string(unsupported.size() - kMaxListed) + " more";
+        break;
+      }
       if (!list.empty()) list += ", ";
       list += op + " (" + std::to_string(e.first) + (e.first == 1 ? " node" : " nodes") +
               ", first '" + e.second + "')";

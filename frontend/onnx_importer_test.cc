@@ -691,3 +691,58 @@ TEST(OnnxImporterTest, GraphWithoutOutputsIsRefused) {
 
 }  // namespace
 }  // namespace ts::frontend
+
+namespace ts::frontend {
+namespace {
+
+TEST(OnnxImporterLimitsTest, OverlongNamesAndOpTypesAreRefused) {
+  onnx::ModelProto m;
+  m.set_ir_version(7);
+  auto* opset = m.add_opset_import();
+  opset->set_version(13);
+  auto* g = m.mutable_graph();
+  auto* in = g->add_input();
+  in->set_name("x");
+  in->mutable_type()->mutable_tensor_type()->set_elem_type(onnx::TensorProto::FLOAT);
+  in->mutable_type()->mutable_tensor_type()->mutable_shape()->add_dim()->set_dim_value(2);
+  auto* node = g->add_node();
+  node->set_op_type(std::string(5000, 'R'));
+  node->add_input("x");
+  node->add_output("y");
+  g->add_output()->set_name("y");
+  std::string bytes = m.SerializeAsString();
+  auto r = ImportOnnxBytes(bytes.data(), bytes.size(), "m.onnx", "", {});
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), Code::kBadInput);
+  EXPECT_NE(r.status().message().find("over the 4096-byte limit on names"), std::string::npos);
+  EXPECT_LT(r.status().message().size(), 300u);
+
+  node->set_op_type("Relu");
+  node->set_name(std::string(100000, 'n'));
+  bytes = m.SerializeAsString();
+  r = ImportOnnxBytes(bytes.data(), bytes.size(), "m.onnx", "", {});
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("node 0 name"), std::string::npos);
+}
+
+TEST(OnnxImporterLimitsTest, ThousandsOfUnsupportedOpsGiveABoundedMessage) {
+  onnx::ModelProto m;
+  m.set_ir_version(7);
+  m.add_opset_import()->set_version(13);
+  auto* g = m.mutable_graph();
+  for (int i = 0; i < 2000; ++i) {
+    auto* node = g->add_node();
+    node->set_op_type("Fake" + std::to_string(i));
+    node->add_output("o" + std::to_string(i));
+  }
+  g->add_output()->set_name("o0");
+  std::string bytes = m.SerializeAsString();
+  auto r = ImportOnnxBytes(bytes.data(), bytes.size(), "m.onnx", "", {});
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("2000 unsupported operators"), std::string::npos);
+  EXPECT_NE(r.status().message().find("and 1968 more"), std::string::npos);
+  EXPECT_LT(r.status().message().size(), 2000u);
+}
+
+}  // namespace
+}  // namespace ts::frontend
