@@ -9,6 +9,7 @@
 
 #include "cli/args.h"
 #include "cli/common.h"
+#include "cli/plan_diff.h"
 #include "codegen/lower_cpu.h"
 #include "frontend/onnx_importer.h"
 #include "ir/text.h"
@@ -26,6 +27,8 @@ struct CompileArgs {
   std::string out;
   std::string vram;
   bool vram_given = false;
+  std::string max_peak;
+  bool max_peak_given = false;
   std::vector<std::string> shapes;
   std::string report;
   std::string target = "cpu";
@@ -87,9 +90,12 @@ Status Compile(const CompileArgs& args) {
   if (args.target != "cpu") {
     return UsageError("--target " + args.target + ": only 'cpu' is implemented in this version");
   }
-  uint64_t budget = 0;
+  uint64_t budget = 0, max_peak = 0;
   if (args.vram_given) {
     ASSIGN_OR_RETURN(budget, ParseSize(args.vram));
+  }
+  if (args.max_peak_given) {
+    ASSIGN_OR_RETURN(max_peak, ParseSize(args.max_peak));
   }
   frontend::ImportOptions import_options;
   ASSIGN_OR_RETURN(import_options.input_shapes, ParseShapes(args.shapes));
@@ -153,6 +159,33 @@ Status Compile(const CompileArgs& args) {
               FormatSize(cg.resident_weight_bytes).c_str(), lowered.contents.weights.size());
   std::printf("  steps        %zu (%zu generated kernels, %zu builtins)\n", prog.steps.size(), jit,
               prog.steps.size() - jit);
+  if (args.max_peak_given && cg.offsets.arena_bytes > max_peak) {
+    return CheckFailedError("the plan's peak of " + std::to_string(cg.offsets.arena_bytes) +
+                            " bytes exceeds --max-peak " + std::to_string(max_peak) +
+                            " bytes; the bundle and report were written for inspection");
+  }
+  return OkStatus();
+}
+
+StatusOr<std::string> ReadText(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  if (!f) return IoError("cannot open '" + path + "'; check the path");
+  std::string text((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  if (f.bad()) return IoError("reading '" + path + "' failed");
+  return text;
+}
+
+Status PlanDiffCommand(const std::string& base, const std::string& next, double max_increase) {
+  ASSIGN_OR_RETURN(std::string base_text, ReadText(base));
+  ASSIGN_OR_RETURN(std::string next_text, ReadText(next));
+  ASSIGN_OR_RETURN(PlanDiff d, DiffPlanReports(base_text, base, next_text, next, max_increase));
+  std::printf("tsc plan-diff %s -> %s: peak %+.2f%% (allowed +%.2f%%)\n", base.c_str(), next.c_str(),
+              d.peak_increase_pct, max_increase);
+  std::printf("%s", d.table.empty() ? "  no change\n" : d.table.c_str());
+  if (d.regressed) {
+    return CheckFailedError("the plan's peak grew by " + std::to_string(d.peak_increase_pct) +
+                            "%, more than --max-increase " + std::to_string(max_increase) + "%");
+  }
   return OkStatus();
 }
 
@@ -209,6 +242,7 @@ int main(int argc, char** argv) {
   compile->add_option("--target", c.target, "Target: cpu (default)");
   compile->add_option("--dump-after", c.dump_after, "Print the IR after this pass (shape-inference, fusion, order, liveness, memory-plan)");
   compile->add_option("--emit-llvm", c.emit_llvm, "Write the generated kernels' LLVM IR to this file");
+  compile->add_option("--max-peak", c.max_peak, "CI gate: exit 1 when the plan's peak (report: peak_bytes, the arena) exceeds SIZE");
   compile->add_flag("-v,--verbose", c.verbose, "Per-pass timing and detail");
   compile->footer(ExitCodeHelp());
 
@@ -222,11 +256,22 @@ int main(int argc, char** argv) {
   inspect->add_flag("--ops", list_ops, "List the supported ONNX operators");
   inspect->footer(ExitCodeHelp());
 
+  std::string diff_base, diff_new;
+  double max_increase = 0;
+  CLI::App* diff = app.add_subcommand("plan-diff", "CI gate: compare two plan reports; exit 1 when the peak grew by more than --max-increase percent");
+  diff->add_option("base", diff_base, "Baseline report (tsc compile --report)")->required();
+  diff->add_option("new", diff_new, "New report")->required();
+  diff->add_option("--max-increase", max_increase, "Allowed growth of peak_bytes, in percent (default 0)");
+  diff->footer(ExitCodeHelp());
+
   if (int rc = ParseArgs(app, argc, argv); rc >= 0) return rc;
   c.vram_given = compile->count("--vram") > 0;
+  c.max_peak_given = compile->count("--max-peak") > 0;
   ts::Status st;
   if (*compile) {
     st = Compile(c);
+  } else if (*diff) {
+    st = PlanDiffCommand(diff_base, diff_new, max_increase);
   } else if (*inspect) {
     if (list_ops) {
       for (const auto& op : ts::frontend::SupportedOps()) std::printf("%s\n", op.c_str());

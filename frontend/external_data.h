@@ -24,9 +24,12 @@ class ExternalDataReader {
   StatusOr<std::vector<uint8_t>> Read(const std::string& location, int64_t offset,
                                       int64_t length);
 
- private:
+  // Opens `location` under the confinement rules above (once: later calls return the same
+  // descriptor). The descriptor stays owned by the reader and is closed with it. Used by
+  // readers of other formats that name files relative to a folder (safetensors shards).
   StatusOr<int> OpenConfined(const std::string& location);
 
+ private:
   std::string model_dir_;
   std::map<std::string, int> fds_;
 };

@@ -108,6 +108,24 @@ def budget_exactly_at_total_fits_one_byte_under_does_not(ctx):
 
 
 @case
+def max_peak_gate_and_plan_diff(ctx):
+    import json
+    base, grown = os.path.join(ctx.work, "gate_base.json"), os.path.join(ctx.work, "gate_grown.json")
+    ctx.compile("mlp", "--report", base)
+    peak = json.load(open(base))["peak_bytes"]
+    ctx.compile("mlp", "--max-peak", str(peak))
+    ctx.compile("mlp", "--max-peak", str(peak - 1), expect=1, contains=("exceeds --max-peak",))
+    ctx.run(ctx.tsc, "plan-diff", base, base, contains=("no change",))
+    r = json.load(open(base))
+    r["peak_bytes"] = int(peak * 1.05)
+    json.dump(r, open(grown, "w"))
+    ctx.run(ctx.tsc, "plan-diff", base, grown, "--max-increase", "10", contains=("peak_bytes",))
+    ctx.run(ctx.tsc, "plan-diff", base, grown, "--max-increase", "1", expect=1, contains=("grew by",))
+    ctx.run(ctx.tsc, "plan-diff", base, os.path.join(ctx.models, "mlp", "in_x.npy"), expect=3)
+    ctx.run(ctx.tsc, "plan-diff", base, os.path.join(ctx.work, "missing.json"), expect=5)
+
+
+@case
 def bad_sizes_are_usage_errors(ctx):
     for bad in ("3.5X", "-1G", "", "1.5.2G"):
         ctx.compile("mlp", "--vram", bad, expect=2)
