@@ -36,13 +36,14 @@ constexpr SafetensorsDType kAllDTypes[] = {
     SafetensorsDType::U32,  SafetensorsDType::U16,     SafetensorsDType::U8,
     SafetensorsDType::BOOL, SafetensorsDType::F8_E4M3, SafetensorsDType::F8_E5M2};
 
-// Text from the file, made safe for a one-line message: control bytes, quote and backslash as
-// \xNN, cut at `max` bytes.
-std::string Printable(std::string_view s, size_t max = 120) {
+// Text from the file, made safe for a one-line message: control bytes as \xNN, cut at `max`
+// bytes. `quoted` also escapes ' and \ (the text goes between quotes); `ascii` also escapes
+// bytes >= 0x80 (the text may not be valid UTF-8).
+std::string Printable(std::string_view s, size_t max, bool quoted, bool ascii) {
   std::string out;
   for (size_t i = 0; i < s.size() && i < max; ++i) {
     unsigned char c = static_cast<unsigned char>(s[i]);
-    if (c < 0x20 || c == 0x7f || c == '\'' || c == '\\') {
+    if (c < 0x20 || c == 0x7f || (quoted && (c == '\'' || c == '\\')) || (ascii && c >= 0x80)) {
       char buf[8];
       std::snprintf(buf, sizeof buf, "\\x%02x", c);
       out += buf;
@@ -54,7 +55,10 @@ std::string Printable(std::string_view s, size_t max = 120) {
   return out;
 }
 
-std::string Quote(std::string_view s) { return "'" + Printable(s) + "'"; }
+// Names from the file are valid UTF-8 (the JSON parser checked).
+std::string Quote(std::string_view s) {
+  return "'" + Printable(s, 120, /*quoted=*/true, /*ascii=*/false) + "'";
+}
 
 Status Bad(const std::string& where, const std::string& what) {
   return BadInputError(where + ": " + what);
@@ -71,7 +75,9 @@ std::optional<SafetensorsDType> DTypeFromHeader(std::string_view name) {
 
 std::string AllDTypeNames() {
   std::string s;
-  for (SafetensorsDType t : kAllDTypes) s += (s.empty() ? "" : ", ") + std::string(SafetensorsDTypeName(t));
+  for (SafetensorsDType t : kAllDTypes) {
+    s += (s.empty() ? "" : ", ") + std::string(SafetensorsDTypeName(t));
+  }
   return s;
 }
 
@@ -115,7 +121,8 @@ class SyntaxErrorFinder : public nlohmann::json_sax<Json> {
     std::string what = ex.what();
     // "[json.exception.parse_error.101] parse error at line 1, column 5: syntax error ..."
     if (size_t p = what.find(": "); p != std::string::npos) what = what.substr(p + 2);
-    message = "byte " + Str(position) + ": " + Printable(what, 200);
+    message = "byte " + Str(position) + ": " +
+              Printable(what, 200, /*quoted=*/false, /*ascii=*/true);
     return false;
   }
   std::string message;
@@ -375,7 +382,9 @@ StatusOr<SafetensorsCheckpoint> OpenIndexed(ExternalDataReader& reader, const st
       ParseStrictJson(std::string_view(reinterpret_cast<const char*>(text.data()), text.size()),
                       where));
   const std::string fix = "; write the index as {\"weight_map\": {TENSOR: SHARD FILE, ...}}";
-  if (!root.is_object()) return Bad(where, std::string("a JSON ") + root.type_name() + ", not an object" + fix);
+  if (!root.is_object()) {
+    return Bad(where, std::string("a JSON ") + root.type_name() + ", not an object" + fix);
+  }
   auto map_it = root.find("weight_map");
   if (map_it == root.end() || !map_it->is_object()) {
     return Bad(where, "\"weight_map\" is missing or not an object" + fix);
@@ -493,8 +502,9 @@ std::optional<DType> ToIrDType(SafetensorsDType t) {
 }
 
 const SafetensorsTensor* SafetensorsCheckpoint::Find(const std::string& name) const {
-  auto it = std::lower_bound(tensors.begin(), tensors.end(), name,
-                             [](const SafetensorsTensor& t, const std::string& n) { return t.name < n; });
+  auto it = std::lower_bound(
+      tensors.begin(), tensors.end(), name,
+      [](const SafetensorsTensor& t, const std::string& n) { return t.name < n; });
   return it != tensors.end() && it->name == name ? &*it : nullptr;
 }
 

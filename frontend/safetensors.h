@@ -44,7 +44,9 @@ namespace ts::frontend {
 inline constexpr uint64_t kMaxHeaderBytes = 100ull << 20;
 
 // Every dtype of the format.
-enum class SafetensorsDType { F64, F32, F16, BF16, I64, I32, I16, I8, U64, U32, U16, U8, BOOL, F8_E4M3, F8_E5M2 };
+enum class SafetensorsDType {
+  F64, F32, F16, BF16, I64, I32, I16, I8, U64, U32, U16, U8, BOOL, F8_E4M3, F8_E5M2
+};
 
 // "F32", "F8_E4M3", ...: the spelling used in the header.
 std::string_view SafetensorsDTypeName(SafetensorsDType t);

@@ -43,12 +43,13 @@
 //
 // 1 metadata     vec<{str key, str value}>
 // 2 program      vec<TensorRef> inputs, vec<TensorRef> outputs, vec<Step> steps;
-//                Step = u8 kind, u16 builtin, u32 num_inputs, str node, str symbol,
+//                Step = u8 kind (1 JIT kernel, 2 builtin, 3 load weight, 4 wait for a load),
+//                       u16 builtin, u32 num_inputs, str node, str symbol,
 //                       vec<i64> iparams, vec<f64> fparams, vec<TensorRef> args
 // 3 memory plan  u64 arena_bytes, u64 lower_bound_bytes, u32 peak_step, str peak_node,
 //                u64 io_chunk_bytes, u32 io_queue_depth,
 //                vec<{str name, u64 offset, u64 bytes, u32 first_step, u32 last_step}> buffers,
-//                vec<{str name, u64 file_offset, u64 bytes, u64 arena_offset}> weights
+//                vec<{str name, u64 file_offset, u64 bytes, u64 arena_offset, u8 streamed}> weights
 //                (the weight table lives here, not in section 5, so that everything but the
 //                weight bytes is read before streaming starts)
 // 4 kernels      str format, vec<str> symbols, blob code

@@ -30,6 +30,8 @@ struct TensorRef {
 enum class StepKind : uint8_t {
   kJitKernel = 1,  // call a kernel from the kernels section: void fn(void** args)
   kBuiltin = 2,    // call a kernel built into the runtime
+  kLoad = 3,       // start reading streamed weight iparams[0] into its arena bytes (asynchronous)
+  kWait = 4,       // wait until the load of weight iparams[0] has completed
 };
 
 // Kernels built into the runtime. Numeric values are part of the format: append only.
@@ -101,12 +103,15 @@ struct KernelModule {
 };
 
 // Where one weight lives: bytes [file_offset, file_offset + bytes) of the weights section are
-// copied to [arena_offset, arena_offset + bytes) of the arena before the first step.
+// copied to [arena_offset, arena_offset + bytes) of the arena: before the first step when the
+// weight is resident, or by the program's kLoad step for it, on every run, when it is streamed
+// (its arena bytes are shared with other buffers outside its live interval).
 struct WeightEntry {
   std::string name;
   uint64_t file_offset = 0;  // within the weights section, a multiple of 4096
   uint64_t bytes = 0;
   uint64_t arena_offset = 0;
+  bool streamed = false;
 
   bool operator==(const WeightEntry&) const = default;
 };

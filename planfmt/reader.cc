@@ -420,13 +420,17 @@ Status ParseMemory(Cursor& c, MemoryPlan* m, std::vector<WeightEntry>* weights) 
     RETURN_IF_ERROR(c.U32(&b.first_step, "buffer first_step"));
     RETURN_IF_ERROR(c.U32(&b.last_step, "buffer last_step"));
   }
-  RETURN_IF_ERROR(c.Count(&n, 4 + 8 + 8 + 8, "weight count"));
+  RETURN_IF_ERROR(c.Count(&n, 4 + 8 + 8 + 8 + 1, "weight count"));
   weights->resize(n);
   for (WeightEntry& w : *weights) {
     RETURN_IF_ERROR(c.Str(&w.name, "weight name"));
     RETURN_IF_ERROR(c.U64(&w.file_offset, "weight file_offset"));
     RETURN_IF_ERROR(c.U64(&w.bytes, "weight bytes"));
     RETURN_IF_ERROR(c.U64(&w.arena_offset, "weight arena_offset"));
+    uint8_t streamed;
+    RETURN_IF_ERROR(c.U8(&streamed, "weight streamed flag"));
+    if (streamed > 1) return c.Fail("weight streamed flag is " + std::to_string(streamed) + ", not 0 or 1");
+    w.streamed = streamed != 0;
   }
   return c.Finish();
 }
@@ -586,6 +590,13 @@ Status ValidateContents(const PlanContents& c, const BundleLayout& layout) {
       if (!symbols.contains(s.symbol)) {
         return BadInputError(at + ": kernel symbol '" + s.symbol +
                              "' is not in the kernels section; " + std::string(kInconsistent));
+      }
+    } else if (s.kind == StepKind::kLoad || s.kind == StepKind::kWait) {
+      if (s.iparams.size() != 1 || s.iparams[0] < 0 ||
+          static_cast<uint64_t>(s.iparams[0]) >= c.weights.size() ||
+          !c.weights[static_cast<size_t>(s.iparams[0])].streamed) {
+        return BadInputError(at + ": a load or wait step must name one streamed weight; " +
+                             std::string(kInconsistent));
       }
     } else {
       return BadInputError(at + ": unknown step kind " +

@@ -265,6 +265,21 @@ TEST_F(ValidateTest, BadStepKindAndBuiltin) {
   ExpectInvalid("program input 0 'x': unknown dtype 0");
 }
 
+TEST_F(ValidateTest, LoadAndWaitStepsNameAStreamedWeight) {
+  Step load;
+  load.kind = StepKind::kLoad;
+  load.node = "load W";
+  load.iparams = {0};
+  c_.program.steps.insert(c_.program.steps.begin(), load);
+  ExpectInvalid("program step 0 ('load W'): a load or wait step must name one streamed weight");
+  c_.weights[0].streamed = true;
+  EXPECT_TRUE(Validate().ok());
+  c_.program.steps[0].iparams = {3};
+  ExpectInvalid("must name one streamed weight");
+  c_.program.steps[0].iparams = {};
+  ExpectInvalid("must name one streamed weight");
+}
+
 TEST_F(ValidateTest, OverlappingWeights) {
   c_.weights[1].file_offset = 0;
   ExpectInvalid("weight 1 'emb': file_offset 0 overlaps the previous weight, which ends at 60");

@@ -128,6 +128,7 @@ void EncodeMemory(Encoder& e, const MemoryPlan& m, const std::vector<WeightEntry
     e.U64(w.file_offset);
     e.U64(w.bytes);
     e.U64(w.arena_offset);
+    e.U8(w.streamed ? 1 : 0);
   }
 }
 

@@ -23,6 +23,25 @@ std::vector<uint8_t> Serialize(testing::SamplePlan& s) {
   return b.ok() ? *b : std::vector<uint8_t>{};
 }
 
+TEST(WriterTest, StreamedWeightsAndLoadStepsRoundTrip) {
+  testing::SamplePlan s = MakeSamplePlan();
+  s.contents.weights[1].streamed = true;
+  Step load, wait;
+  load.kind = StepKind::kLoad;
+  load.node = "load emb";
+  load.iparams = {1};
+  wait.kind = StepKind::kWait;
+  wait.node = "wait emb";
+  wait.iparams = {1};
+  s.contents.program.steps.insert(s.contents.program.steps.begin(), {load, wait});
+  std::vector<uint8_t> bytes = Serialize(s);
+  StatusOr<OpenedBundle> b = ParseBundle(bytes.data(), bytes.size());
+  ASSERT_TRUE(b.ok()) << b.status().ToString();
+  EXPECT_EQ(b->contents, s.contents);
+  EXPECT_TRUE(b->contents.weights[1].streamed);
+  EXPECT_FALSE(b->contents.weights[0].streamed);
+}
+
 TEST(WriterTest, RoundTripPreservesContents) {
   testing::SamplePlan s = MakeSamplePlan();
   std::vector<uint8_t> bytes = Serialize(s);

@@ -10,7 +10,7 @@ seconds=${1:?seconds per target}
 tsc=$(realpath "${2:?path to tsc}")
 shift 2
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(onnx_import tsplan tensor_files args ir_text)
+[ ${#targets[@]} -gt 0 ] || targets=(onnx_import tsplan tsplan_resealed tensor_files args ir_text)
 
 out=out/fuzz
 mkdir -p "$out/obj" "$out/artifacts"
@@ -71,6 +71,7 @@ for t in "${targets[@]}"; do
   corpus=$(mktemp -d)
   case $t in
     onnx_import|tsplan|tensor_files) cp "$seeds/$t"/* "$corpus"/ ;;
+    tsplan_resealed) cp "$seeds/tsplan"/* "$corpus"/ ;;
     *) cp tests/fuzz/seeds/"$t"/* "$corpus"/ ;;
   esac
   # Inputs that once crashed a target stay in its corpus for good.
