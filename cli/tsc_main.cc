@@ -72,7 +72,8 @@ Status WriteReport(const std::string& path, const CompileArgs& args, uint64_t bu
   j["peak_step"] = cg.lower_bound.step;
   j["peak_node"] = cg.peak_node;
   j["resident_weight_bytes"] = cg.resident_weight_bytes;
-  j["streamed_bytes"] = {{"host_to_device", 0}, {"storage", 0}};
+  j["streamed_bytes"] = {{"host_to_device", 0}, {"storage", cg.streamed_bytes}};
+  j["prefetch_distance"] = cg.prefetch_distance;
   j["steps"] = lowered.contents.program.steps.size();
   j["generated_kernels"] = lowered.contents.kernels.symbols.size();
   j["bundle_bytes"] = bundle_bytes;
@@ -155,8 +156,16 @@ Status Compile(const CompileArgs& args) {
               FormatSize(cg.lower_bound.bytes).c_str(),
               static_cast<long long>(cg.lower_bound.step), cg.peak_node.c_str(),
               cg.lower_bound.bytes ? double(cg.offsets.arena_bytes) / cg.lower_bound.bytes : 1.0);
-  std::printf("  weights      %s resident in %zu tensors\n",
-              FormatSize(cg.resident_weight_bytes).c_str(), lowered.contents.weights.size());
+  size_t streamed = 0;
+  for (const auto& w : lowered.contents.weights) streamed += w.streamed;
+  std::printf("  weights      %s resident in %zu tensors", FormatSize(cg.resident_weight_bytes).c_str(),
+              lowered.contents.weights.size() - streamed);
+  if (streamed) {
+    std::printf("; %s streamed from the bundle on every run in %zu tensors (prefetch %d step%s)",
+                FormatSize(cg.streamed_bytes).c_str(), streamed, cg.prefetch_distance,
+                cg.prefetch_distance == 1 ? "" : "s");
+  }
+  std::printf("\n");
   std::printf("  steps        %zu (%zu generated kernels, %zu builtins)\n", prog.steps.size(), jit,
               prog.steps.size() - jit);
   if (args.max_peak_given && cg.offsets.arena_bytes > max_peak) {

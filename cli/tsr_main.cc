@@ -95,6 +95,11 @@ Status Run(const RunArgs& args) {
                  rep.io_direct ? " (O_DIRECT)" : "", rep.read_ms, rep.host.c_str(), rep.jit_ms);
   }
   ASSIGN_OR_RETURN(auto outputs, ex->Run(inputs));
+  if (args.verbose) {
+    const auto& run = ex->last_run();
+    std::fprintf(stderr, "tsr: run %.2f ms; streamed %s from the bundle, compute waited %.2f ms for loads\n",
+                 run.run_ms, FormatSize(run.streamed_bytes).c_str(), run.wait_ms);
+  }
 
   if (!args.output_dir.empty()) {
     if (mkdir(args.output_dir.c_str(), 0755) != 0 && errno != EEXIST) {
@@ -137,6 +142,17 @@ const char* BuiltinName(planfmt::Builtin b) {
   return "?";
 }
 
+std::string StepWhat(const planfmt::Step& s, const planfmt::PlanContents& c) {
+  switch (s.kind) {
+    case planfmt::StepKind::kJitKernel: return "kernel " + s.symbol;
+    case planfmt::StepKind::kBuiltin: return std::string("builtin ") + BuiltinName(s.builtin);
+    case planfmt::StepKind::kLoad: return "load weight " + std::to_string(s.iparams[0]);
+    case planfmt::StepKind::kWait: return "wait weight " + std::to_string(s.iparams[0]);
+  }
+  (void)c;
+  return "?";
+}
+
 Status Inspect(const std::string& path, bool show_buffers) {
   ASSIGN_OR_RETURN(planfmt::OpenedBundle b, planfmt::ReadBundle(path));
   const auto& c = b.contents;
@@ -158,7 +174,13 @@ Status Inspect(const std::string& path, bool show_buffers) {
               FormatSize(c.kernels.code.size()).c_str());
   uint64_t wbytes = 0;
   for (const auto& w : c.weights) wbytes += w.bytes;
-  std::printf("  weights: %zu tensors, %s, resident\n", c.weights.size(), FormatSize(wbytes).c_str());
+  uint64_t streamed_bytes = 0;
+  size_t streamed = 0;
+  for (const auto& w : c.weights) {
+    if (w.streamed) streamed_bytes += w.bytes, ++streamed;
+  }
+  std::printf("  weights: %zu tensors, %s; %zu streamed on every run (%s)\n", c.weights.size(),
+              FormatSize(wbytes).c_str(), streamed, FormatSize(streamed_bytes).c_str());
   for (const auto& r : c.program.inputs) {
     std::printf("  input  %-20s %-18s @%llu\n", r.name.c_str(), TypeString(r.dtype, r.shape).c_str(), static_cast<unsigned long long>(r.offset));
   }
@@ -168,7 +190,7 @@ Status Inspect(const std::string& path, bool show_buffers) {
   std::printf("  program: %zu steps\n", c.program.steps.size());
   for (size_t i = 0; i < c.program.steps.size(); ++i) {
     const auto& s = c.program.steps[i];
-    std::string what = s.kind == planfmt::StepKind::kJitKernel ? "kernel " + s.symbol : std::string("builtin ") + BuiltinName(s.builtin);
+    std::string what = StepWhat(s, c);
     std::string args;
     for (size_t a = 0; a < s.args.size(); ++a) {
       args += (a ? (a == s.num_inputs ? " -> " : ", ") : (s.num_inputs == 0 ? "-> " : "")) +

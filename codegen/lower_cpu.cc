@@ -85,37 +85,64 @@ Status Lowerer::LowerNode(const ir::Node& n, size_t step_index) {
 
 StatusOr<LoweredPlan> Lowerer::Run(planfmt::Metadata metadata) {
   LoweredPlan out;
-  for (size_t i = 0; i < cg_.liveness.steps.size(); ++i) {
-    RETURN_IF_ERROR(LowerNode(g_.nodes[cg_.liveness.steps[i]], i));
-  }
-  for (int v : g_.inputs) program_.inputs.push_back(Ref(v));
-  for (int v : g_.outputs) program_.outputs.push_back(Ref(v));
+  const passes::Liveness& lv = cg_.liveness;
 
-  // Resident buffers in first-use order, so the weights section is read front to back.
-  std::vector<int64_t> first_use(cg_.liveness.buffers.size(), INT64_MAX);
-  for (size_t s = 0; s < cg_.liveness.steps.size(); ++s) {
-    for (int v : g_.nodes[cg_.liveness.steps[s]].inputs) {
+  // Weights and constants in first-use order, so the weights section is read front to back.
+  std::vector<int64_t> first_use(lv.buffers.size(), INT64_MAX);
+  for (size_t s = 0; s < lv.steps.size(); ++s) {
+    for (int v : g_.nodes[lv.steps[s]].inputs) {
       if (v < 0) continue;
-      int b = cg_.liveness.buffer_of_value[v];
+      int b = lv.buffer_of_value[v];
       first_use[b] = std::min<int64_t>(first_use[b], static_cast<int64_t>(s));
     }
   }
-  std::vector<int> resident;
-  for (size_t b = 0; b < cg_.liveness.buffers.size(); ++b) {
-    if (cg_.liveness.buffers[b].resident) resident.push_back(static_cast<int>(b));
+  std::vector<int> weights;
+  for (size_t b = 0; b < lv.buffers.size(); ++b) {
+    if (lv.buffers[b].resident) weights.push_back(static_cast<int>(b));
   }
-  std::stable_sort(resident.begin(), resident.end(),
+  std::stable_sort(weights.begin(), weights.end(),
                    [&](int a, int b) { return first_use[a] < first_use[b]; });
-  for (int b : resident) {
-    const passes::Buffer& buf = cg_.liveness.buffers[b];
-    const ir::Value& val = g_.values[buf.root_value];
+  const bool placed = cg_.streamed.size() == lv.buffers.size();
+  for (int b : weights) {
+    const passes::Buffer& buf = lv.buffers[b];
     planfmt::WeightEntry w;
     w.name = buf.name;
     w.bytes = buf.bytes;
     w.arena_offset = cg_.offsets.offsets[b];
+    w.streamed = placed && cg_.streamed[b];
     out.contents.weights.push_back(w);
-    out.blobs.push_back({val.data->data(), buf.bytes});
+    out.blobs.push_back({g_.values[buf.root_value].data->data(), buf.bytes});
   }
+
+  // Steps, with each streamed weight's load at the start of its load step and a wait before
+  // the step that first uses it.
+  for (size_t i = 0; i < lv.steps.size(); ++i) {
+    for (size_t w = 0; w < weights.size(); ++w) {
+      const int b = weights[w];
+      if (!out.contents.weights[w].streamed) continue;
+      planfmt::Step step;
+      step.iparams = {static_cast<int64_t>(w)};
+      if (cg_.load_step[b] == static_cast<int64_t>(i)) {
+        step.kind = planfmt::StepKind::kLoad;
+        step.node = "load " + lv.buffers[b].name;
+        program_.steps.push_back(step);
+      }
+    }
+    for (size_t w = 0; w < weights.size(); ++w) {
+      const int b = weights[w];
+      if (!out.contents.weights[w].streamed || lv.buffers[b].use.first != static_cast<int64_t>(i)) {
+        continue;
+      }
+      planfmt::Step step;
+      step.kind = planfmt::StepKind::kWait;
+      step.node = "wait " + lv.buffers[b].name;
+      step.iparams = {static_cast<int64_t>(w)};
+      program_.steps.push_back(step);
+    }
+    RETURN_IF_ERROR(LowerNode(g_.nodes[lv.steps[i]], i));
+  }
+  for (int v : g_.inputs) program_.inputs.push_back(Ref(v));
+  for (int v : g_.outputs) program_.outputs.push_back(Ref(v));
 
   planfmt::MemoryPlan& mem = out.contents.memory;
   mem.arena_bytes = cg_.offsets.arena_bytes;

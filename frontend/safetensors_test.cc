@@ -83,6 +83,12 @@ void WriteFile(const std::string& path, const std::string& bytes) {
   ASSERT_TRUE(f.good()) << path;
 }
 
+// A file holding one tensor "a" over a data area of `data`.
+std::string One(const std::string& dtype, const std::string& shape, uint64_t begin, uint64_t end,
+                const std::string& data = "abcd") {
+  return File(R"({"a":)" + Entry(dtype, shape, begin, end) + "}", data);
+}
+
 StatusOr<std::vector<SafetensorsTensor>> Parse(const std::string& file) {
   return ParseSafetensorsHeader(reinterpret_cast<const uint8_t*>(file.data()), file.size(),
                                 file.size(), "t.safetensors", "t.safetensors");
@@ -100,7 +106,9 @@ void ExpectError(const StatusOr<T>& r, Code code, const std::string& part) {
 void ExpectBad(const std::string& file, const std::string& part) {
   auto r = Parse(file);
   ExpectError(r, Code::kBadInput, part);
-  if (!r.ok()) EXPECT_EQ(r.status().message().rfind("t.safetensors", 0), 0u) << "names the file";
+  if (!r.ok()) {
+    EXPECT_EQ(r.status().message().rfind("t.safetensors", 0), 0u) << "names the file";
+  }
 }
 
 // --- What is read --------------------------------------------------------------------------
@@ -199,16 +207,17 @@ TEST(SafetensorsHeaderTest, RefusesBadJson) {
 
 TEST(SafetensorsHeaderTest, RefusesBadEntries) {
   ExpectBad(File(R"({"a":5})"), "tensor 'a': a JSON number, not an object");
-  ExpectBad(File(R"({"":)" + Entry("F32", "[1]", 0, 4) + "}", "abcd"), "a tensor with an empty name");
+  ExpectBad(File(R"({"":)" + Entry("F32", "[1]", 0, 4) + "}", "abcd"),
+            "a tensor with an empty name");
   ExpectBad(File(R"({"a":{"shape":[1],"data_offsets":[0,4]}})", "abcd"), "\"dtype\" is missing");
-  ExpectBad(File(R"({"a":)" + Entry("F4", "[1]", 0, 4) + "}", "abcd"), "unknown dtype 'F4'");
-  ExpectBad(File(R"({"a":)" + Entry("f32", "[1]", 0, 4) + "}", "abcd"), "supported: F64, F32");
+  ExpectBad(One("F4", "[1]", 0, 4), "unknown dtype 'F4'");
+  ExpectBad(One("f32", "[1]", 0, 4), "supported: F64, F32");
   ExpectBad(File(R"({"a":{"dtype":"F32","data_offsets":[0,4]}})", "abcd"), "\"shape\" is missing");
-  ExpectBad(File(R"({"a":)" + Entry("F32", "3", 0, 4) + "}", "abcd"), "\"shape\" is missing or not an array");
-  ExpectBad(File(R"({"a":)" + Entry("F32", "[-1]", 0, 4) + "}", "abcd"), "shape[0] is not a non-negative integer");
-  ExpectBad(File(R"({"a":)" + Entry("F32", "[1,1.5]", 0, 4) + "}", "abcd"), "shape[1] is not a non-negative");
-  ExpectBad(File(R"({"a":)" + Entry("F32", R"(["1"])", 0, 4) + "}", "abcd"), "shape[0] is not");
-  ExpectBad(File(R"({"a":)" + Entry("F32", "[1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1]", 0, 4) + "}", "abcd"),
+  ExpectBad(One("F32", "3", 0, 4), "\"shape\" is missing or not an array");
+  ExpectBad(One("F32", "[-1]", 0, 4), "shape[0] is not a non-negative integer");
+  ExpectBad(One("F32", "[1,1.5]", 0, 4), "shape[1] is not a non-negative");
+  ExpectBad(One("F32", R"(["1"])", 0, 4), "shape[0] is not");
+  ExpectBad(One("F32", "[1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1]", 0, 4),
             "rank 17, over the limit of 16");
   ExpectBad(File(R"({"a":{"dtype":"F32","shape":[1],"data_offsets":[0]}})", "abcd"),
             "\"data_offsets\" is not exactly two non-negative integers");
@@ -218,17 +227,17 @@ TEST(SafetensorsHeaderTest, RefusesBadEntries) {
             "\"data_offsets\" is not exactly two");
   ExpectBad(File(R"({"a":{"dtype":"F32","shape":[1],"data_offsets":"0,4"}})", "abcd"),
             "\"data_offsets\" is not exactly two");
-  ExpectBad(File(R"({"a":)" + Entry("F32", "[1]", 4, 0) + "}", "abcd"), "BEGIN is after END");
+  ExpectBad(One("F32", "[1]", 4, 0), "BEGIN is after END");
 }
 
 TEST(SafetensorsHeaderTest, RefusesSizesThatDisagree) {
-  ExpectBad(File(R"({"a":)" + Entry("F32", "[2]", 0, 4) + "}", "abcd"),
+  ExpectBad(One("F32", "[2]", 0, 4),
             "data_offsets [0, 4] hold 4 bytes but F32[2] needs 8");
-  ExpectBad(File(R"({"a":)" + Entry("F32", "[4611686018427387904,4]", 0, 4) + "}", "abcd"),
+  ExpectBad(One("F32", "[4611686018427387904,4]", 0, 4),
             "the byte size of F32[4611686018427387904,4] overflows");
-  ExpectBad(File(R"({"a":)" + Entry("F32", "[2305843009213693952]", 0, 4) + "}", "abcd"),
+  ExpectBad(One("F32", "[2305843009213693952]", 0, 4),
             "overflows");
-  ExpectBad(File(R"({"a":)" + Entry("F32", "[2]", 0, 8) + "}", "abcd"),
+  ExpectBad(One("F32", "[2]", 0, 8),
             "run past the end of the data area (4 bytes)");
 }
 
@@ -239,16 +248,17 @@ TEST(SafetensorsHeaderTest, RefusesDataThatDoesNotTileTheDataArea) {
   ExpectBad(File(R"({"a":)" + Entry("F32", "[1]", 0, 4) + R"(,"b":)" + Entry("F32", "[1]", 8, 12) +
                  "}", std::string(12, 'x')),
             "a gap of 4 bytes in the data area before tensor 'b'");
-  ExpectBad(File(R"({"a":)" + Entry("F32", "[1]", 4, 8) + "}", std::string(8, 'x')),
+  ExpectBad(One("F32", "[1]", 4, 8, "abcdefgh"),
             "a gap of 4 bytes in the data area before tensor 'a' [4, 8)");
-  ExpectBad(File(R"({"a":)" + Entry("F32", "[1]", 0, 4) + "}", std::string(8, 'x')),
+  ExpectBad(One("F32", "[1]", 0, 4, "abcdefgh"),
             "the tensors cover 4 of the data area's 8 bytes");
   ExpectBad(File("{}", "x"), "the tensors cover 0 of the data area's 1 bytes");
 }
 
 TEST(SafetensorsHeaderTest, RefusesBadMetadata) {
   ExpectBad(File(R"({"__metadata__":[1]})"), "__metadata__ is not an object of strings");
-  ExpectBad(File(R"({"__metadata__":{"k":1}})"), "__metadata__ value of 'k' is a JSON number, not a string");
+  ExpectBad(File(R"({"__metadata__":{"k":1}})"),
+            "__metadata__ value of 'k' is a JSON number, not a string");
 }
 
 TEST(SafetensorsHeaderTest, MessagesEscapeNamesFromTheFile) {
@@ -317,19 +327,29 @@ TEST(SafetensorsCheckpointTest, SingleFileRoundTrip) {
   EXPECT_TRUE(z->empty());
 }
 
-// Two shards and an index, the way Hugging Face writes them.
+const char kShard1[] = "model-00001-of-00002.safetensors";
+const char kShard2[] = "model-00002-of-00002.safetensors";
+
+// A weight_map: tensor name -> shard number.
+std::string Map(const std::vector<std::pair<std::string, int>>& entries) {
+  std::string s = "{";
+  for (const auto& [name, shard] : entries) {
+    s += (s.size() > 1 ? ",\"" : "\"") + name + "\":\"" + (shard == 1 ? kShard1 : kShard2) + "\"";
+  }
+  return s + "}";
+}
+
+// Two shards (a, b in the first; c in the second) and an index, as Hugging Face writes them.
 std::string TwoShards(const std::string& dir, const std::string& weight_map) {
-  WriteFile(dir + "/model-00001-of-00002.safetensors",
+  WriteFile(dir + "/" + kShard1,
             Build({{"a", "F32", {2}, 4}, {"b", "F16", {3}, 2}}, R"({"format":"pt"})"));
-  WriteFile(dir + "/model-00002-of-00002.safetensors",
-            Build({{"c", "I64", {1}, 8}}, R"({"format":"other"})"));
+  WriteFile(dir + "/" + kShard2, Build({{"c", "I64", {1}, 8}}, R"({"format":"other"})"));
   WriteFile(dir + "/model.safetensors.index.json",
             R"({"metadata":{"total_size":22},"weight_map":)" + weight_map + "}");
   return dir;
 }
 
-const char kGoodMap[] = R"({"a":"model-00001-of-00002.safetensors",
-  "b":"model-00001-of-00002.safetensors","c":"model-00002-of-00002.safetensors"})";
+const std::string kGoodMap = Map({{"a", 1}, {"b", 1}, {"c", 2}});
 
 TEST(SafetensorsCheckpointTest, ShardedRoundTrip) {
   const std::string dir = TwoShards(MakeTempDir(), kGoodMap);
@@ -339,8 +359,8 @@ TEST(SafetensorsCheckpointTest, ShardedRoundTrip) {
   ASSERT_EQ(ckpt->tensors.size(), 3u);
   EXPECT_EQ(ckpt->tensors[0].name, "a");
   EXPECT_EQ(ckpt->tensors[2].name, "c");
-  EXPECT_EQ(ckpt->Find("b")->file, "model-00001-of-00002.safetensors");
-  EXPECT_EQ(ckpt->Find("c")->file, "model-00002-of-00002.safetensors");
+  EXPECT_EQ(ckpt->Find("b")->file, kShard1);
+  EXPECT_EQ(ckpt->Find("c")->file, kShard2);
   EXPECT_EQ(ckpt->metadata.at("format"), "pt") << "metadata of the first shard";
   auto c = ReadSafetensorsTensor(dir, *ckpt->Find("c"));
   ASSERT_TRUE(c.ok()) << c.status().ToString();
@@ -351,17 +371,19 @@ TEST(SafetensorsCheckpointTest, ShardedRoundTrip) {
 }
 
 TEST(SafetensorsCheckpointTest, RefusesIndexesThatDisagreeWithTheShards) {
-  ExpectError(OpenSafetensorsCheckpoint(TwoShards(MakeTempDir(), R"({"a":"model-00001-of-00002.safetensors",
-      "c":"model-00002-of-00002.safetensors"})")),
-              Code::kBadInput, "weight_map: tensor 'b' of shard 'model-00001-of-00002.safetensors' is not listed");
-  ExpectError(OpenSafetensorsCheckpoint(TwoShards(MakeTempDir(), R"({"a":"model-00001-of-00002.safetensors",
-      "b":"model-00001-of-00002.safetensors","c":"model-00002-of-00002.safetensors","d":"model-00002-of-00002.safetensors"})")),
-              Code::kBadInput, "weight_map: tensor 'd' is not in its shard 'model-00002-of-00002.safetensors'");
-  ExpectError(OpenSafetensorsCheckpoint(TwoShards(MakeTempDir(), R"({"a":"model-00001-of-00002.safetensors",
-      "b":"model-00002-of-00002.safetensors","c":"model-00002-of-00002.safetensors"})")),
-              Code::kBadInput, "tensor 'b' points at shard 'model-00002-of-00002.safetensors' but is stored in");
+  ExpectError(OpenSafetensorsCheckpoint(TwoShards(MakeTempDir(), Map({{"a", 1}, {"c", 2}}))),
+              Code::kBadInput,
+              "weight_map: tensor 'b' of shard 'model-00001-of-00002.safetensors' is not listed");
+  ExpectError(OpenSafetensorsCheckpoint(
+                  TwoShards(MakeTempDir(), Map({{"a", 1}, {"b", 1}, {"c", 2}, {"d", 2}}))),
+              Code::kBadInput,
+              "weight_map: tensor 'd' is not in its shard 'model-00002-of-00002.safetensors'");
+  ExpectError(
+      OpenSafetensorsCheckpoint(TwoShards(MakeTempDir(), Map({{"a", 1}, {"b", 2}, {"c", 2}}))),
+      Code::kBadInput,
+      "tensor 'b' points at shard 'model-00002-of-00002.safetensors' but is stored in");
   const std::string dir = TwoShards(MakeTempDir(), kGoodMap);
-  WriteFile(dir + "/model-00002-of-00002.safetensors", Build({{"a", "F32", {2}, 4}, {"c", "I64", {1}, 8}}));
+  WriteFile(dir + "/" + kShard2, Build({{"a", "F32", {2}, 4}, {"c", "I64", {1}, 8}}));
   ExpectError(OpenSafetensorsCheckpoint(dir), Code::kBadInput,
               "tensor 'a' is also in shard 'model-00001-of-00002.safetensors'");
 }
@@ -379,7 +401,7 @@ TEST(SafetensorsCheckpointTest, RefusesBadIndexFiles) {
               Code::kBadInput, "duplicate key 'a'");
   const std::string dir = MakeTempDir();
   WriteFile(dir + "/model.safetensors.index.json", R"({"weight_map":{"a":"bad.safetensors"}})");
-  WriteFile(dir + "/bad.safetensors", File(R"({"a":)" + Entry("F4", "[1]", 0, 4) + "}", "abcd"));
+  WriteFile(dir + "/bad.safetensors", One("F4", "[1]", 0, 4));
   ExpectError(OpenSafetensorsCheckpoint(dir), Code::kBadInput,
               "/bad.safetensors: header, tensor 'a': unknown dtype 'F4'");
 }
@@ -389,19 +411,22 @@ TEST(SafetensorsCheckpointTest, ShardsStayInsideTheFolder) {
   const std::string dir = outer + "/ckpt";
   ASSERT_EQ(mkdir(dir.c_str(), 0755), 0);
   WriteFile(outer + "/outside.safetensors", Build({{"a", "F32", {1}, 4}}));
-  WriteFile(dir + "/model.safetensors.index.json", R"({"weight_map":{"a":"../outside.safetensors"}})");
+  WriteFile(dir + "/model.safetensors.index.json",
+            R"({"weight_map":{"a":"../outside.safetensors"}})");
   ExpectError(OpenSafetensorsCheckpoint(dir), Code::kBadInput, "'..' is not allowed");
   WriteFile(dir + "/model.safetensors.index.json",
             R"({"weight_map":{"a":")" + outer + R"(/outside.safetensors"}})");
   ExpectError(OpenSafetensorsCheckpoint(dir), Code::kBadInput, "absolute paths are not allowed");
-  ASSERT_EQ(symlink((outer + "/outside.safetensors").c_str(), (dir + "/link.safetensors").c_str()), 0);
+  ASSERT_EQ(symlink((outer + "/outside.safetensors").c_str(),
+                    (dir + "/link.safetensors").c_str()), 0);
   WriteFile(dir + "/model.safetensors.index.json", R"({"weight_map":{"a":"link.safetensors"}})");
   ExpectError(OpenSafetensorsCheckpoint(dir), Code::kBadInput, "symbolic links are not allowed");
   WriteFile(dir + "/model.safetensors.index.json", R"({"weight_map":{"a":"missing.safetensors"}})");
   ExpectError(OpenSafetensorsCheckpoint(dir), Code::kIo, "missing.safetensors");
 
   const std::string single = MakeTempDir();
-  ASSERT_EQ(symlink((outer + "/outside.safetensors").c_str(), (single + "/model.safetensors").c_str()), 0);
+  ASSERT_EQ(symlink((outer + "/outside.safetensors").c_str(),
+                    (single + "/model.safetensors").c_str()), 0);
   ExpectError(OpenSafetensorsCheckpoint(single), Code::kBadInput, "symbolic links are not allowed");
 }
 

@@ -13,8 +13,10 @@
 #include <map>
 #include <new>
 #include <optional>
+#include <sstream>
 #include <utility>
 
+#include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
 namespace ts::passes {
@@ -585,6 +587,50 @@ StatusOr<HardwareProfile> ReadProfile(const YAML::Node& root, const std::string&
   return p;
 }
 
+// Counts documents without building nodes. yaml-cpp 0.7's LoadAll loops forever, allocating, on
+// a stray ',' outside a flow collection (jbeder/yaml-cpp#1040, fixed upstream in 2024 by #1319):
+// its parser then reports the same document again without consuming anything. So documents are
+// counted here, at most three calls, and a document that starts where the previous one started
+// is that stall.
+class DocumentCounter : public YAML::EventHandler {
+ public:
+  void OnDocumentStart(const YAML::Mark& mark) override { starts.push_back(mark); }
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnAlias(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t, const std::string&) override {}
+  void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                       YAML::EmitterStyle::value) override {}
+  void OnSequenceEnd() override {}
+  void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                  YAML::EmitterStyle::value) override {}
+  void OnMapEnd() override {}
+
+  std::vector<YAML::Mark> starts;
+};
+
+// Parses the single document of `text` (yaml-cpp may throw; the caller catches).
+StatusOr<YAML::Node> LoadOneDocument(const std::string& text, const std::string& where) {
+  std::istringstream in(text);
+  YAML::Parser parser(in);
+  DocumentCounter counter;
+  for (int i = 0; i < 3 && parser.HandleNextDocument(counter); ++i) {
+    const std::vector<YAML::Mark>& s = counter.starts;
+    if (s.size() >= 2 && s[s.size() - 1].pos == s[s.size() - 2].pos) {
+      return BadInputError(At(where, s.back()) +
+                           ": YAML syntax error: unexpected text (a stray ',' or similar); fix the "
+                           "YAML syntax");
+    }
+  }
+  if (counter.starts.size() >= 2) {
+    return BadInputError(At(where, counter.starts[1]) +
+                         ": a second YAML document; put one profile per file");
+  }
+  if (counter.starts.empty()) return YAML::Node();
+  std::istringstream again(text);
+  return YAML::Load(again);
+}
+
 }  // namespace
 
 StatusOr<HardwareProfile> ParseHardwareProfile(std::string_view yaml_text, const std::string& where) {
@@ -595,23 +641,19 @@ StatusOr<HardwareProfile> ParseHardwareProfile(std::string_view yaml_text, const
   }
   RETURN_IF_ERROR(PreScan(yaml_text, where));
   try {
-    std::vector<YAML::Node> docs = YAML::LoadAll(std::string(yaml_text));
-    if (docs.empty() || docs[0].IsNull()) {
+    ASSIGN_OR_RETURN(YAML::Node root, LoadOneDocument(std::string(yaml_text), where));
+    if (!root.IsDefined() || root.IsNull()) {
       return BadInputError(At(where, 1, 1) +
                            ": empty document; a profile is a mapping with at least name, target, "
                            "device_memory, compute and device_memory_bandwidth_gbps (see " +
                            std::string(kSchemaRef) + ")");
     }
-    if (docs.size() > 1) {
-      return BadInputError(At(where, docs[1].Mark()) +
-                           ": a second YAML document; put one profile per file");
+    if (!root.IsMap()) {
+      return BadInputError(At(where, root.Mark()) + ": the document is " + Describe(root) +
+                           ", not a mapping; a profile is a mapping of name, target, ... (see " +
+                           std::string(kSchemaRef) + ")");
     }
-    if (!docs[0].IsMap()) {
-      return BadInputError(At(where, docs[0].Mark()) + ": the document is " +
-                           Describe(docs[0]) + ", not a mapping; a profile is a mapping of " +
-                           "name, target, ... (see " + std::string(kSchemaRef) + ")");
-    }
-    return ReadProfile(docs[0], where);
+    return ReadProfile(root, where);
   } catch (const YAML::Exception& e) {
     return BadInputError(At(where, e.mark) + ": YAML syntax error: " + e.msg +
                          "; fix the YAML syntax");

@@ -325,10 +325,20 @@ TEST(ParseHardwareProfileErrors, BadSizeString) {
 
 TEST(ParseHardwareProfileErrors, SyntaxErrorsAndOddDocuments) {
   ExpectBad(Replace(kMinimal, "fp32_tflops: 51", "fp32_tflops: [51"), {"line", "YAML syntax error"});
-  ExpectBad(std::string(kMinimal) + "---\nname: second\n", {"line 12", "second YAML document"});
+  ExpectBad(std::string(kMinimal) + "---\nname: second\n", {"line 11", "second YAML document"});
   ExpectBad(Replace(kMinimal, "test-gpu", std::string("te\0st", 5)), {"line 1, column 9", "control character 0x00"});
   ExpectBad(Replace(kMinimal, "name: test-gpu", "name: has space"), {"line 1", "field 'name'"});
   ExpectBad("[a, b]: 1\n", {"line 1", "a key is a sequence"});
+}
+
+// yaml-cpp 0.7's LoadAll never returns on these (jbeder/yaml-cpp#1040); found by fuzz_profile.
+TEST(ParseHardwareProfileErrors, StrayCommaDoesNotHangYamlCpp) {
+  ExpectBad(",\n", {"line 1, column 1", "YAML syntax error"});
+  ExpectBad("  , a\ns: 1\n", {"line 1", "YAML syntax error"});
+  ExpectBad("[a]\n,\n", {"line 2", "YAML syntax error"});
+  ExpectBad("--- ,\n", {"line 1", "YAML syntax error"});
+  ExpectBad("&x ,\n", {"line 1", "YAML syntax error"});
+  ExpectBad(std::string(kMinimal) + "---\n,\n", {"line 11", "second YAML document"});
 }
 
 // ---- resolving --profile -----------------------------------------------------------------------

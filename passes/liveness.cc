@@ -52,7 +52,8 @@ StatusOr<Liveness> ComputeLiveness(const ir::Graph& g, const std::vector<int>& o
     b.root_value = static_cast<int>(r);
     b.bytes = static_cast<uint64_t>(val.ByteSize());
     b.resident = val.kind == ir::ValueKind::kWeight || val.kind == ir::ValueKind::kConstant;
-    b.live = b.resident ? Interval{0, last_step, b.bytes} : Interval{first[r], last[r], b.bytes};
+    b.use = Interval{std::min(first[r], last_step), last[r], b.bytes};
+    b.live = b.resident ? Interval{0, last_step, b.bytes} : b.use;
     buffer_of_root[r] = static_cast<int>(lv.buffers.size());
     lv.buffers.push_back(std::move(b));
   }

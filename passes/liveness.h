@@ -16,6 +16,7 @@ struct Buffer {
   int root_value = -1;      // that value's id
   uint64_t bytes = 0;
   Interval live;            // in steps
+  Interval use;             // first and last step that reads or writes it (== live unless resident)
   bool resident = false;    // weights and constants: loaded before step 0, live throughout
 };
 

@@ -13,8 +13,6 @@
 namespace ts::passes {
 namespace {
 
-constexpr uint64_t kMaxIoChunk = 1 << 20;
-constexpr uint32_t kMaxIoDepth = 4;
 constexpr uint64_t kFileAlignment = 4096;
 
 std::string Bytes(uint64_t b) {
@@ -91,41 +89,36 @@ StatusOr<CompiledGraph> RunPipeline(ir::Graph g, const PipelineOptions& options)
   }));
 
   RETURN_IF_ERROR(run.Step("memory-plan", [&](std::string& note) -> Status {
-    std::vector<Interval> intervals;
     uint64_t file_bytes = 0;
     for (const Buffer& b : out.liveness.buffers) {
-      intervals.push_back(b.live);
-      if (b.resident) {
-        out.resident_weight_bytes += b.bytes;
-        file_bytes += AlignUp(b.bytes, kFileAlignment);
+      if (b.resident) file_bytes += AlignUp(b.bytes, kFileAlignment);
+    }
+    std::vector<std::string> step_names;
+    for (int n : out.liveness.steps) step_names.push_back(out.graph.nodes[n].name);
+    ASSIGN_OR_RETURN(Placement p,
+                     PlaceWeights(out.liveness, step_names, options.budget_bytes, file_bytes));
+    RETURN_IF_ERROR(CheckNoOverlap(p.intervals, p.offsets));
+    out.offsets = p.offsets;
+    out.lower_bound = p.bound;
+    out.streamed = p.streamed;
+    out.load_step = p.load_step;
+    out.streamed_bytes = p.streamed_bytes;
+    out.prefetch_distance = p.prefetch_distance;
+    out.io_chunk_bytes = p.staging.chunk_bytes;
+    out.io_queue_depth = p.staging.depth;
+    for (size_t b = 0; b < out.liveness.buffers.size(); ++b) {
+      if (out.liveness.buffers[b].resident && !p.streamed[b]) {
+        out.resident_weight_bytes += out.liveness.buffers[b].bytes;
       }
     }
-    out.offsets = PlanOffsets(intervals);
-    RETURN_IF_ERROR(CheckNoOverlap(intervals, out.offsets));
-    out.lower_bound = LiveBytesLowerBound(intervals);
-    if (!out.liveness.steps.empty()) {
-      out.peak_node = out.graph.nodes[out.liveness.steps[out.lower_bound.step]].name;
-    }
-    if (file_bytes > 0) {
-      out.io_chunk_bytes = std::min(kMaxIoChunk, file_bytes);
-      out.io_queue_depth = static_cast<uint32_t>(
-          std::min<uint64_t>(kMaxIoDepth, (file_bytes + out.io_chunk_bytes - 1) / out.io_chunk_bytes));
+    if (!step_names.empty()) {
+      out.peak_node = step_names[std::min<size_t>(out.lower_bound.step, step_names.size() - 1)];
     }
     note = "arena " + Bytes(out.offsets.arena_bytes) + ", lower bound " +
-           Bytes(out.lower_bound.bytes);
+           Bytes(out.lower_bound.bytes) + ", streamed " + Bytes(out.streamed_bytes);
     return OkStatus();
   }));
 
-  if (options.budget_bytes > 0 && out.TotalBytes() > options.budget_bytes) {
-    return DoesNotFitError(
-        "the plan needs " + Bytes(out.TotalBytes()) + " (arena " + Bytes(out.offsets.arena_bytes) +
-        " + I/O staging " + Bytes(out.StagingBytes()) + ") but the budget is " +
-        Bytes(options.budget_bytes) + "; the peak is at step " +
-        std::to_string(out.lower_bound.step) + " (node '" + out.peak_node + "'), with " +
-        Bytes(out.lower_bound.bytes) +
-        " live; weights are all resident in this version, so the minimum feasible budget is " +
-        std::to_string(out.TotalBytes()) + " bytes: raise --vram to at least that");
-  }
   return out;
 }
 

@@ -11,6 +11,7 @@
 #include "ir/status.h"
 #include "passes/liveness.h"
 #include "passes/memory_planner.h"
+#include "passes/placement.h"
 
 namespace ts::passes {
 
@@ -36,6 +37,12 @@ struct CompiledGraph {
   uint64_t resident_weight_bytes = 0;
   uint64_t io_chunk_bytes = 0;   // weight-loading staging, part of the runtime's overhead
   uint32_t io_queue_depth = 0;
+  // Placement (passes/placement.h), per liveness buffer: streamed weights are loaded at the
+  // start of load_step and live until their last use; the others are resident.
+  std::vector<bool> streamed;
+  std::vector<int64_t> load_step;
+  uint64_t streamed_bytes = 0;
+  int prefetch_distance = 0;
   std::vector<PassTiming> timings;
   std::string dump;
 
@@ -44,8 +51,9 @@ struct CompiledGraph {
   uint64_t TotalBytes() const { return offsets.arena_bytes + StagingBytes(); }
 };
 
-// Shape inference, fusion, execution order, liveness, offset planning, budget check.
-// A budget below TotalBytes() fails with Code::kDoesNotFit and names the minimum and the peak.
+// Shape inference, fusion, execution order, liveness, placement + offset planning under the
+// budget. A budget below the minimum feasible total fails with Code::kDoesNotFit and names the
+// minimum and the peak.
 StatusOr<CompiledGraph> RunPipeline(ir::Graph g, const PipelineOptions& options);
 
 // The names accepted by PipelineOptions::dump_after.

@@ -1,7 +1,11 @@
 #include "runtime/executor.h"
 
 #include <chrono>
+#include <condition_variable>
 #include <cstdio>
+#include <deque>
+#include <mutex>
+#include <thread>
 #include <cstdlib>
 #include <cstring>
 
@@ -34,6 +38,101 @@ std::optional<uint64_t> HostMemoryAvailable() {
   return *kib * 1024;
 }
 
+// Reads streamed weights into the arena on its own thread, in the order the plan's load steps
+// ask for them; the compute thread waits on a weight only where the plan says so.
+class StreamLoader {
+ public:
+  StreamLoader(std::unique_ptr<BlockReader> reader, const planfmt::SectionInfo& section,
+               const std::vector<planfmt::WeightEntry>& weights, uint8_t* arena)
+      : reader_(std::move(reader)), section_(section), weights_(weights), arena_(arena),
+        done_(weights.size(), 0), thread_([this] { Loop(); }) {}
+
+  ~StreamLoader() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      stop_ = true;
+    }
+    cv_.notify_all();
+    thread_.join();
+  }
+
+  void BeginRun() {
+    std::lock_guard<std::mutex> lock(mu_);
+    ++run_;
+    error_ = OkStatus();
+    bytes_ = 0;
+  }
+  void Load(size_t w) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      queue_.push_back(w);
+      ++in_flight_;
+    }
+    cv_.notify_all();
+  }
+  Status Wait(size_t w) {
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait(lock, [&] { return done_[w] == run_ || !error_.ok(); });
+    return error_;
+  }
+  // Blocks until no load is queued or running, so a failed run leaves nothing writing.
+  uint64_t Drain() {
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait(lock, [&] { return in_flight_ == 0; });
+    return bytes_;
+  }
+
+ private:
+  void Loop() {
+    std::unique_lock<std::mutex> lock(mu_);
+    for (;;) {
+      cv_.wait(lock, [&] { return stop_ || !queue_.empty(); });
+      if (stop_) return;
+      const size_t w = queue_.front();
+      queue_.pop_front();
+      const uint64_t run = run_;
+      lock.unlock();
+      Status st = Read(weights_[w]);
+      lock.lock();
+      if (st.ok()) {
+        done_[w] = run;
+        bytes_ += weights_[w].bytes;
+      } else if (error_.ok()) {
+        error_ = st.Annotate("loading streamed weight '" + weights_[w].name + "'");
+      }
+      --in_flight_;
+      cv_.notify_all();
+    }
+  }
+
+  Status Read(const planfmt::WeightEntry& w) {
+    const uint64_t start = section_.offset + w.file_offset;
+    const uint64_t length = std::min<uint64_t>((w.bytes + 4095) / 4096 * 4096,
+                                               section_.length - w.file_offset);
+    uint8_t* dest = arena_ + w.arena_offset;
+    return reader_->ReadRange(start, length, [&](uint64_t off, const uint8_t* data, size_t n) {
+      const uint64_t rel = off - start;
+      if (rel < w.bytes) std::memcpy(dest + rel, data, std::min<uint64_t>(n, w.bytes - rel));
+      return OkStatus();
+    });
+  }
+
+  std::unique_ptr<BlockReader> reader_;
+  const planfmt::SectionInfo section_;
+  const std::vector<planfmt::WeightEntry>& weights_;
+  uint8_t* const arena_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<size_t> queue_;
+  std::vector<uint64_t> done_;  // per weight: the run in which its load last completed
+  uint64_t run_ = 0;
+  uint64_t bytes_ = 0;
+  int in_flight_ = 0;
+  Status error_;
+  bool stop_ = false;
+  std::thread thread_;  // last: starts once everything above is initialised
+};
+
 struct Executor::Impl {
   struct Arena {
     void operator()(uint8_t* p) const { std::free(p); }
@@ -43,6 +142,7 @@ struct Executor::Impl {
   // Per step: the kernel entry point (JIT steps) and its argument pointers into the arena.
   std::vector<KernelFn> fns;
   std::vector<std::vector<void*>> args;
+  std::unique_ptr<StreamLoader> loader;  // after arena: destroyed first
 };
 
 Executor::~Executor() = default;
@@ -119,6 +219,7 @@ Status Executor::LoadWeights(const std::string& path, const LoadOptions& options
     }
     while (next < weights.size() && weights[next].file_offset + weights[next].bytes <= rel) ++next;
     for (size_t w = next; w < weights.size() && weights[w].file_offset < end; ++w) {
+      if (weights[w].streamed) continue;  // read by its load step, on every run
       const uint64_t lo = std::max(rel, weights[w].file_offset);
       const uint64_t hi = std::min(end, weights[w].file_offset + weights[w].bytes);
       if (lo < hi) {
@@ -142,6 +243,11 @@ Status Executor::LoadWeights(const std::string& path, const LoadOptions& options
   }
   report_.read_ms = MsSince(start);
   report_.weight_bytes = section.used;
+  bool any_streamed = false;
+  for (const auto& w : weights) any_streamed |= w.streamed;
+  if (any_streamed) {
+    impl_->loader = std::make_unique<StreamLoader>(std::move(reader), section, weights, arena);
+  }
   return OkStatus();
 }
 
@@ -154,11 +260,41 @@ Status Executor::PrepareSteps() {
     for (const planfmt::TensorRef& r : s.args) impl_->args[i].push_back(impl_->arena.get() + r.offset);
     if (s.kind == planfmt::StepKind::kJitKernel) {
       ASSIGN_OR_RETURN(impl_->fns[i], impl_->kernels->Lookup(s.symbol));
-    } else {
+    } else if (s.kind == planfmt::StepKind::kBuiltin) {
       RETURN_IF_ERROR_CTX(CheckBuiltin(s), "step " + std::to_string(i));
+    } else if (!impl_->loader) {
+      return BadInputError("step " + std::to_string(i) + " ('" + s.node +
+                           "') loads a streamed weight but the plan streams none; recompile it");
     }
   }
   return OkStatus();
+}
+
+Status Executor::ExecuteSteps() {
+  const auto& steps = bundle_.contents.program.steps;
+  uint8_t* arena = impl_->arena.get();
+  StreamLoader* loader = impl_->loader.get();
+  run_stats_ = RunStats{};
+  const auto start = std::chrono::steady_clock::now();
+  if (loader) loader->BeginRun();
+  Status st;
+  for (size_t i = 0; i < steps.size() && st.ok(); ++i) {
+    const planfmt::Step& s = steps[i];
+    switch (s.kind) {
+      case planfmt::StepKind::kJitKernel: impl_->fns[i](impl_->args[i].data()); break;
+      case planfmt::StepKind::kBuiltin: RunBuiltin(s, arena); break;
+      case planfmt::StepKind::kLoad: loader->Load(static_cast<size_t>(s.iparams[0])); break;
+      case planfmt::StepKind::kWait: {
+        const auto wait_start = std::chrono::steady_clock::now();
+        st = loader->Wait(static_cast<size_t>(s.iparams[0]));
+        run_stats_.wait_ms += MsSince(wait_start);
+        break;
+      }
+    }
+  }
+  if (loader) run_stats_.streamed_bytes = loader->Drain();
+  run_stats_.run_ms = MsSince(start);
+  return st;
 }
 
 StatusOr<std::vector<HostTensor>> Executor::Run(const std::map<std::string, HostTensor>& inputs) {
@@ -187,14 +323,7 @@ StatusOr<std::vector<HostTensor>> Executor::Run(const std::map<std::string, Host
     }
     std::memcpy(arena + r.offset, t.data.data(), r.bytes);
   }
-  for (size_t i = 0; i < prog.steps.size(); ++i) {
-    const planfmt::Step& s = prog.steps[i];
-    if (s.kind == planfmt::StepKind::kJitKernel) {
-      impl_->fns[i](impl_->args[i].data());
-    } else {
-      RunBuiltin(s, arena);
-    }
-  }
+  RETURN_IF_ERROR(ExecuteSteps());
   std::vector<HostTensor> outputs;
   for (const planfmt::TensorRef& r : prog.outputs) {
     HostTensor t;

@@ -38,6 +38,13 @@ struct LoadReport {
   std::string host;        // what the kernels were tuned for
 };
 
+// What one Run measured.
+struct RunStats {
+  uint64_t streamed_bytes = 0;  // weights read from the bundle during the run
+  double run_ms = 0;
+  double wait_ms = 0;           // compute blocked on weight loads (stalls)
+};
+
 class Executor {
  public:
   static StatusOr<std::unique_ptr<Executor>> Load(const std::string& path,
@@ -47,20 +54,24 @@ class Executor {
   const planfmt::PlanContents& plan() const { return bundle_.contents; }
   const planfmt::BundleLayout& layout() const { return bundle_.layout; }
   const LoadReport& load_report() const { return report_; }
+  const RunStats& last_run() const { return run_stats_; }
 
   // Copies `inputs` (by name; every plan input exactly once, matching dtype and shape) into
-  // the arena, runs every step, and returns the outputs in plan order.
+  // the arena, runs every step, and returns the outputs in plan order. Streamed weights are read
+  // by an I/O thread, started by the plan's load steps, while the compute steps proceed.
   StatusOr<std::vector<HostTensor>> Run(const std::map<std::string, HostTensor>& inputs);
 
  private:
   Executor() = default;
   Status LoadWeights(const std::string& path, const LoadOptions& options);
   Status PrepareSteps();
+  Status ExecuteSteps();
 
   struct Impl;
   std::unique_ptr<Impl> impl_;
   planfmt::OpenedBundle bundle_;
   LoadReport report_;
+  RunStats run_stats_;
 };
 
 }  // namespace ts::runtime

@@ -93,18 +93,66 @@ def identical_bundles_from_two_compiles(ctx):
         raise AssertionError("two compiles of mlp differ")
 
 
+def minimum_budget(ctx, name):
+    p = subprocess.run([ctx.tsc, "compile", os.path.join(ctx.models, name, "model.onnx"), "-o",
+                        os.path.join(ctx.work, "min.tsplan"), "--vram", "1"], capture_output=True, text=True)
+    if p.returncode != 4:
+        raise AssertionError("--vram 1 exited %d, expected 4:\n%s" % (p.returncode, p.stderr))
+    key = "the minimum feasible budget is "
+    return int(p.stderr[p.stderr.index(key) + len(key):].split()[0])
+
+
 @case
-def budget_exactly_at_total_fits_one_byte_under_does_not(ctx):
+def report_fields_and_budget_at_the_minimum(ctx):
     import json
     rep = os.path.join(ctx.work, "mlp_report.json")
     ctx.compile("mlp", "--report", rep)
     r = json.load(open(rep))
-    for key in ("budget_bytes", "peak_bytes", "lower_bound_bytes", "peak_step", "peak_node", "resident_weight_bytes"):
+    for key in ("budget_bytes", "peak_bytes", "lower_bound_bytes", "peak_step", "peak_node", "resident_weight_bytes",
+                "streamed_bytes", "total_bytes"):
         if key not in r:
             raise AssertionError("report lacks " + key)
-    total = r["total_bytes"]
-    ctx.compile("mlp", "--vram", str(total))
-    ctx.compile("mlp", "--vram", str(total - 1), expect=4, contains=("minimum feasible budget is %d" % total, "step"))
+    minimum = minimum_budget(ctx, "mlp")
+    if minimum >= r["total_bytes"]:
+        raise AssertionError("the minimum %d is not below the unbudgeted total %d" % (minimum, r["total_bytes"]))
+    ctx.compile("mlp", "--vram", str(minimum), "--report", rep)
+    if json.load(open(rep))["total_bytes"] > minimum:
+        raise AssertionError("plan at the minimum exceeds it")
+    ctx.compile("mlp", "--vram", str(minimum - 1), expect=4, contains=("minimum feasible budget is %d" % minimum, "step"))
+
+
+@case
+def streamed_plans_give_bitwise_identical_outputs(ctx):
+    import json
+    for name in ("external_data", "mlp", "gemm_variants"):
+        full = ctx.compile(name, out=os.path.join(ctx.work, name + "_full.tsplan"))
+        ref_dir = os.path.join(ctx.work, name + "_full_out")
+        shutil.rmtree(ref_dir, ignore_errors=True)
+        inputs = []
+        args = ctx.io_args(name)
+        for i in range(0, len(args), 2):
+            if args[i] == "--input":
+                inputs += args[i:i + 2]
+        ctx.run(ctx.tsr, "run", full, "-q", "--output-dir", ref_dir, *inputs)
+        minimum = minimum_budget(ctx, name)
+        rep = os.path.join(ctx.work, name + "_budget.json")
+        streamed_any = False
+        for budget in sorted({minimum, minimum + 4096, minimum + 65536}):
+            plan = ctx.compile(name, "--vram", str(budget), "--report", rep, out=os.path.join(ctx.work, name + "_b.tsplan"))
+            r = json.load(open(rep))
+            if r["total_bytes"] > budget:
+                raise AssertionError("%s: total %d over budget %d" % (name, r["total_bytes"], budget))
+            streamed_any |= r["streamed_bytes"]["storage"] > 0
+            out_dir = os.path.join(ctx.work, name + "_b_out")
+            shutil.rmtree(out_dir, ignore_errors=True)
+            p = ctx.run(ctx.tsr, "run", plan, "-q", "-v", "--output-dir", out_dir, *inputs)
+            for f in sorted(os.listdir(ref_dir)):
+                if open(os.path.join(ref_dir, f), "rb").read() != open(os.path.join(out_dir, f), "rb").read():
+                    raise AssertionError("%s at --vram %d: %s differs from the unbudgeted plan's" % (name, budget, f))
+            if r["streamed_bytes"]["storage"] > 0 and "streamed 0 bytes" in p.stderr:
+                raise AssertionError("%s: plan streams but tsr read nothing:\n%s" % (name, p.stderr))
+        if not streamed_any:
+            raise AssertionError(name + ": no budget made the plan stream")
 
 
 @case

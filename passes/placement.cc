@@ -1,0 +1,138 @@
+#include "passes/placement.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <numeric>
+#include <optional>
+
+namespace ts::passes {
+namespace {
+
+constexpr uint64_t kPage = 4096;
+
+// Staging configurations from the most to the least read bandwidth.
+std::vector<Staging> StagingCandidates(uint64_t weight_file_bytes) {
+  std::vector<Staging> out;
+  if (weight_file_bytes == 0) return {Staging{}};
+  for (Staging s : {Staging{1 << 20, 4}, Staging{256 << 10, 4}, Staging{64 << 10, 2},
+                    Staging{kPage, 1}}) {
+    s.chunk_bytes = std::min(s.chunk_bytes, AlignUp(weight_file_bytes, kPage));
+    s.depth = static_cast<uint32_t>(std::min<uint64_t>(
+        s.depth, (weight_file_bytes + s.chunk_bytes - 1) / s.chunk_bytes));
+    if (out.empty() || s.Bytes() < out.back().Bytes()) out.push_back(s);
+  }
+  return out;
+}
+
+std::string Bytes(uint64_t b) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%llu bytes (%.2f MiB)", static_cast<unsigned long long>(b),
+                b / 1048576.0);
+  return buf;
+}
+
+class Placer {
+ public:
+  Placer(const Liveness& lv) : lv_(lv) {
+    for (size_t b = 0; b < lv.buffers.size(); ++b) {
+      if (lv.buffers[b].resident) by_size_.push_back(static_cast<int>(b));
+    }
+    std::stable_sort(by_size_.begin(), by_size_.end(), [&](int a, int b) {
+      return lv.buffers[a].bytes > lv.buffers[b].bytes;
+    });
+  }
+
+  int candidates() const { return static_cast<int>(by_size_.size()); }
+
+  // The plan with the `k` largest weights streamed at prefetch distance `d`.
+  Placement Evaluate(int k, int d, const Staging& staging) const {
+    Placement p;
+    p.prefetch_distance = d;
+    p.staging = staging;
+    p.streamed.assign(lv_.buffers.size(), false);
+    p.load_step.assign(lv_.buffers.size(), -1);
+    for (int i = 0; i < k; ++i) p.streamed[by_size_[i]] = true;
+    for (size_t b = 0; b < lv_.buffers.size(); ++b) {
+      const Buffer& buf = lv_.buffers[b];
+      if (p.streamed[b]) {
+        p.load_step[b] = std::max<int64_t>(buf.use.first - d, 0);
+        p.intervals.push_back({p.load_step[b], buf.use.last, buf.bytes});
+        p.streamed_bytes += buf.bytes;
+      } else {
+        p.intervals.push_back(buf.live);
+      }
+    }
+    p.offsets = PlanOffsets(p.intervals);
+    p.bound = LiveBytesLowerBound(p.intervals);
+    return p;
+  }
+
+ private:
+  const Liveness& lv_;
+  std::vector<int> by_size_;
+};
+
+}  // namespace
+
+StatusOr<Placement> PlaceWeights(const Liveness& lv, const std::vector<std::string>& step_names,
+                                 uint64_t budget, uint64_t weight_file_bytes) {
+  Placer placer(lv);
+  const std::vector<Staging> stagings = StagingCandidates(weight_file_bytes);
+  // Streaming costs bandwidth on every run; smaller staging only slows the one-time load. So
+  // everything resident with any staging beats streaming anything.
+  for (const Staging& staging : stagings) {
+    Placement all_resident = placer.Evaluate(0, 0, staging);
+    if (budget == 0 || all_resident.TotalBytes() <= budget) return all_resident;
+  }
+
+  const int n = placer.candidates();
+  // Fast path: per prefetch distance and staging, in order of preference, a binary search for
+  // the fewest streamed weights (largest first) that fit. Greedy packing is not exactly
+  // monotone in that number, so `best` is always a plan checked to fit.
+  for (int d : {1, 0}) {
+    for (const Staging& staging : stagings) {
+      Placement most = placer.Evaluate(n, d, staging);
+      if (most.TotalBytes() > budget) continue;
+      Placement best = std::move(most);
+      int lo = 0, hi = n;  // plan(lo) does not fit (all resident), plan(hi) fits
+      while (hi - lo > 1) {
+        int mid = lo + (hi - lo) / 2;
+        Placement p = placer.Evaluate(mid, d, staging);
+        if (p.TotalBytes() <= budget) {
+          hi = mid;
+          best = std::move(p);
+        } else {
+          lo = mid;
+        }
+      }
+      return best;
+    }
+  }
+  // Slow path, and the definition of the minimum: every plan this placer can make, in order of
+  // preference; the first that fits is taken, and if none does, the smallest is the minimum
+  // feasible total. So any budget at or above the reported minimum always gets a plan.
+  std::optional<Placement> least;
+  for (int d : {1, 0}) {
+    for (const Staging& staging : stagings) {
+      for (int k = 0; k <= n; ++k) {
+        Placement p = placer.Evaluate(k, d, staging);
+        if (p.TotalBytes() <= budget) return p;
+        if (!least || p.TotalBytes() < least->TotalBytes()) least = std::move(p);
+      }
+    }
+  }
+  const size_t streamed = static_cast<size_t>(std::count(least->streamed.begin(), least->streamed.end(), true));
+  const std::string where =
+      step_names.empty() ? "" : " at step " + std::to_string(least->bound.step) + " (node '" +
+                                    step_names[std::min<size_t>(least->bound.step, step_names.size() - 1)] + "')";
+  return DoesNotFitError(
+      "the budget of " + Bytes(budget) + " is below the minimum feasible " +
+      Bytes(least->TotalBytes()) + " (" + std::to_string(streamed) + " of " + std::to_string(n) +
+      " weights streamed, prefetch " + std::to_string(least->prefetch_distance) + ": arena " +
+      Bytes(least->offsets.arena_bytes) + " + I/O staging " + Bytes(least->staging.Bytes()) +
+      "), peak" + where + " with " + Bytes(least->bound.bytes) +
+      " live; the minimum feasible budget is " + std::to_string(least->TotalBytes()) +
+      " bytes: raise --vram to at least that");
+}
+
+}  // namespace ts::passes

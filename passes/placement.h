@@ -1,0 +1,50 @@
+// Placement under a budget: which weights stay resident and which stream in from the bundle.
+#ifndef TENSORSHUNT_PASSES_PLACEMENT_H_
+#define TENSORSHUNT_PASSES_PLACEMENT_H_
+
+#include <cstdint>
+#include <vector>
+
+#include "ir/status.h"
+#include "passes/liveness.h"
+#include "passes/memory_planner.h"
+
+namespace ts::passes {
+
+// The runtime's weight-reading staging buffers, counted in the budget.
+struct Staging {
+  uint64_t chunk_bytes = 0;  // multiple of 4096
+  uint32_t depth = 0;        // reads in flight
+  uint64_t Bytes() const { return chunk_bytes * depth; }
+};
+
+struct Placement {
+  std::vector<bool> streamed;      // per liveness buffer
+  std::vector<int64_t> load_step;  // per buffer: the step at whose start its load starts; -1 if resident
+  int prefetch_distance = 0;       // steps between a load's start and the weight's first use
+  std::vector<Interval> intervals; // what the offset plan packed (streamed weights: [load, last use])
+  OffsetPlan offsets;
+  LiveBound bound;
+  Staging staging;
+  uint64_t streamed_bytes = 0;     // read from storage on every run
+
+  uint64_t TotalBytes() const { return offsets.arena_bytes + staging.Bytes(); }
+};
+
+// Keeps every weight resident when that fits `budget_bytes` (0: no budget), with the largest
+// staging that fits, and otherwise streams
+// weights, largest first, each loaded `prefetch_distance` steps before its first use and
+// released after its last, searching the fewest streamed weights that fit; prefetch distance 1
+// (the load overlaps the previous step) is preferred to 0, and larger staging to smaller.
+// The minimum feasible total is the smallest over every plan of this form (any number of the
+// largest weights streamed, either prefetch distance, any staging); guarantee: every budget at
+// or above it gets a plan within it.
+// Below that, kDoesNotFit names the minimum, its peak step and node. `weight_file_bytes` is the
+// weights' size in the bundle (each 4096-aligned), which bounds useful staging.
+// Needs: liveness computed.
+StatusOr<Placement> PlaceWeights(const Liveness& liveness, const std::vector<std::string>& step_names,
+                                 uint64_t budget_bytes, uint64_t weight_file_bytes);
+
+}  // namespace ts::passes
+
+#endif  // TENSORSHUNT_PASSES_PLACEMENT_H_
