@@ -37,9 +37,11 @@ std::string OneLine(std::string_view text) {
     const unsigned char c = static_cast<unsigned char>(text[i]);
     if (c < 0x20 || c == 0x7f) {
       escape(c);
-    } else if (c == 0xc2 && i + 1 < text.size() && static_cast<unsigned char>(text[i + 1]) == 0x85) {
+    } else if (c == 0xc2 && i + 1 < text.size() && static_cast<unsigned char>(text[i + 1]) >= 0x80 &&
+               static_cast<unsigned char>(text[i + 1]) <= 0x9f) {
+      // The C1 controls U+0080..U+009F (NEL among them), which terminals also act on.
       escape(c);
-      escape(0x85);
+      escape(static_cast<unsigned char>(text[i + 1]));
       ++i;
     } else if (c == 0xe2 && i + 2 < text.size() && static_cast<unsigned char>(text[i + 1]) == 0x80 &&
                (static_cast<unsigned char>(text[i + 2]) == 0xa8 ||

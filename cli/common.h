@@ -23,8 +23,8 @@ inline constexpr int kExitInternal = 70;
 
 int ExitCodeFor(Code code);
 
-// `text` made safe to print as one line: control bytes and the Unicode line separators
-// (U+0085, U+2028, U+2029) become \xNN escapes. Messages echo hostile input (names, arguments).
+// `text` made safe to print as one line: control bytes, the C1 controls (U+0080..U+009F) and
+// the Unicode line separators (U+2028, U+2029) become \xNN escapes. Messages echo hostile input (names, arguments).
 std::string OneLine(std::string_view text);
 
 // Prints "TOOL: error: MESSAGE" on one line to stderr and returns the exit code.

@@ -4,6 +4,7 @@
 #include <fstream>
 #include <iostream>
 #include <map>
+#include <optional>
 
 #include <nlohmann/json.hpp>
 
@@ -13,6 +14,7 @@
 #include "codegen/lower_cpu.h"
 #include "frontend/onnx_importer.h"
 #include "ir/text.h"
+#include "passes/hardware_profile.h"
 #include "passes/pipeline.h"
 #include "passes/shape_inference.h"
 #include "planfmt/writer.h"
@@ -32,6 +34,7 @@ struct CompileArgs {
   std::vector<std::string> shapes;
   std::string report;
   std::string target = "cpu";
+  std::string profile;
   std::string dump_after;
   std::string emit_llvm;
   bool verbose = false;
@@ -62,6 +65,7 @@ Status WriteReport(const std::string& path, const CompileArgs& args, uint64_t bu
   nlohmann::ordered_json j;
   j["tsc_version"] = kVersion;
   j["target"] = args.target;
+  j["profile"] = args.profile.empty() ? nlohmann::json(nullptr) : nlohmann::json(args.profile);
   j["budget_bytes"] = budget ? nlohmann::json(budget) : nlohmann::json(nullptr);
   j["peak_bytes"] = cg.offsets.arena_bytes;
   j["runtime_overhead_bytes"] = cg.StagingBytes();
@@ -91,9 +95,21 @@ Status Compile(const CompileArgs& args) {
   if (args.target != "cpu") {
     return UsageError("--target " + args.target + ": only 'cpu' is implemented in this version");
   }
+  std::optional<passes::HardwareProfile> profile;
+  if (!args.profile.empty()) {
+    ASSIGN_OR_RETURN(profile, passes::ResolveHardwareProfile(args.profile));
+    if (profile->target != args.target) {
+      return UsageError("--profile " + args.profile + " describes a " + profile->target +
+                        " machine but the target is " + args.target +
+                        "; the CUDA target is not implemented in this version, use a cpu profile "
+                        "such as cpu-host");
+    }
+  }
   uint64_t budget = 0, max_peak = 0;
   if (args.vram_given) {
     ASSIGN_OR_RETURN(budget, ParseSize(args.vram));
+  } else if (profile) {
+    budget = profile->device_memory_bytes;  // the profile's memory is the budget by default
   }
   if (args.max_peak_given) {
     ASSIGN_OR_RETURN(max_peak, ParseSize(args.max_peak));
@@ -122,9 +138,15 @@ Status Compile(const CompileArgs& args) {
   }
   if (!cg.dump.empty()) std::cerr << "--- IR after " << args.dump_after << " ---\n" << cg.dump;
 
+  char profile_hash[32] = "";
+  if (profile) {
+    std::snprintf(profile_hash, sizeof profile_hash, "%016llx",
+                  static_cast<unsigned long long>(passes::ProfileHash(*profile)));
+  }
   planfmt::Metadata meta = {{"source_model_hash", "xxh3:" + model_hash},
                             {"tsc_version", kVersion},
-                            {"profile", "none"}};
+                            {"profile", profile ? profile->name : "none"}};
+  if (profile) meta.emplace_back("profile_hash", std::string("fnv1a64:") + profile_hash);
   ASSIGN_OR_RETURN(codegen::LoweredPlan lowered, codegen::LowerForCpu(cg, std::move(meta)));
   if (!args.emit_llvm.empty()) {
     std::ofstream f(args.emit_llvm);
@@ -154,7 +176,7 @@ Status Compile(const CompileArgs& args) {
                      : "");
   std::printf("  lower bound  %s live at step %lld (node '%s'); peak/bound %.3f\n",
               FormatSize(cg.lower_bound.bytes).c_str(),
-              static_cast<long long>(cg.lower_bound.step), cg.peak_node.c_str(),
+              static_cast<long long>(cg.lower_bound.step), OneLine(cg.peak_node).c_str(),
               cg.lower_bound.bytes ? double(cg.offsets.arena_bytes) / cg.lower_bound.bytes : 1.0);
   size_t streamed = 0;
   for (const auto& w : lowered.contents.weights) streamed += w.streamed;
@@ -206,11 +228,11 @@ Status Inspect(const std::string& model, const std::vector<std::string>& shape_a
   std::printf("model %s: opset %lld, %zu nodes, %zu values\n", model.c_str(),
               static_cast<long long>(g.opset), g.nodes.size(), g.values.size());
   for (int v : g.inputs) {
-    std::printf("  input  %-24s %s\n", g.values[v].name.c_str(),
+    std::printf("  input  %-24s %s\n", OneLine(g.values[v].name).c_str(),
                 TypeString(g.values[v].dtype, g.values[v].shape).c_str());
   }
   for (int v : g.outputs) {
-    std::printf("  output %-24s %s\n", g.values[v].name.c_str(),
+    std::printf("  output %-24s %s\n", OneLine(g.values[v].name).c_str(),
                 TypeString(g.values[v].dtype, g.values[v].shape).c_str());
   }
   uint64_t weight_bytes = 0;
@@ -225,7 +247,7 @@ Status Inspect(const std::string& model, const std::vector<std::string>& shape_a
   std::map<std::string, int> ops;
   for (const auto& n : g.nodes) ++ops[n.op];
   std::printf("  ops    ");
-  for (const auto& [op, count] : ops) std::printf(" %s x%d", op.c_str(), count);
+  for (const auto& [op, count] : ops) std::printf(" %s x%d", OneLine(op).c_str(), count);
   std::printf("\n");
   if (print_ir) std::cout << ir::PrintGraph(g, {.elide_data = true});
   return OkStatus();
@@ -249,6 +271,7 @@ int main(int argc, char** argv) {
   compile->add_option("--shape", c.shapes, "Fix an input's dynamic dimensions: NAME=1x3x224x224 (repeatable)");
   compile->add_option("--report", c.report, "Write a machine-readable plan report (JSON)");
   compile->add_option("--target", c.target, "Target: cpu (default)");
+  compile->add_option("--profile", c.profile, "Hardware profile: a shipped name (cpu-host, h100-pcie5, rtx4070-pcie4) or a YAML file (examples/profiles/README.md); its memory is the budget unless --vram is given");
   compile->add_option("--dump-after", c.dump_after, "Print the IR after this pass (shape-inference, fusion, order, liveness, memory-plan)");
   compile->add_option("--emit-llvm", c.emit_llvm, "Write the generated kernels' LLVM IR to this file");
   compile->add_option("--max-peak", c.max_peak, "CI gate: exit 1 when the plan's peak (report: peak_bytes, the arena) exceeds SIZE");

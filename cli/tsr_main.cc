@@ -4,7 +4,9 @@
 
 #include <cerrno>
 #include <cstdio>
+#include <cctype>
 #include <cstdlib>
+#include <set>
 #include <cstring>
 #include <map>
 
@@ -13,6 +15,8 @@
 #include "planfmt/format.h"
 #include "runtime/executor.h"
 #include "runtime/tensor_io.h"
+
+#include <xxhash.h>
 
 namespace ts::cli {
 namespace {
@@ -66,7 +70,9 @@ Status Run(const RunArgs& args) {
   std::map<std::string, runtime::HostTensor> expected;
   for (const std::string& a : args.expected) {
     ASSIGN_OR_RETURN(auto kv, runtime::ParseInputArg(a));
-    expected.emplace(kv.first, std::move(kv.second));
+    if (!expected.emplace(kv.first, std::move(kv.second)).second) {
+      return UsageError("--expected-output " + kv.first + " is given twice");
+    }
   }
 
   runtime::LoadOptions load_options;
@@ -86,7 +92,9 @@ Status Run(const RunArgs& args) {
   for (const auto& r : prog.inputs) {
     if (inputs.count(r.name)) continue;
     if (args.seed < 0) continue;  // Run() names the missing input
-    inputs[r.name] = runtime::RandomTensor(r.dtype, r.shape, static_cast<uint64_t>(args.seed) ^ std::hash<std::string>{}(r.name));
+    // XXH3 of the name, not std::hash: the same seed gives the same inputs with any build.
+    inputs[r.name] = runtime::RandomTensor(r.dtype, r.shape, static_cast<uint64_t>(args.seed) ^
+                                                                 XXH3_64bits(r.name.data(), r.name.size()));
   }
   if (args.verbose) {
     std::fprintf(stderr, "tsr: arena %s, weights %s read with %s%s in %.1f ms, kernels JIT-compiled for %s in %.1f ms\n",
@@ -102,6 +110,13 @@ Status Run(const RunArgs& args) {
   }
 
   if (!args.output_dir.empty()) {
+    std::set<std::string> files;
+    for (const auto& r : prog.outputs) {
+      if (!files.insert(SafeFileName(r.name)).second) {
+        return UsageError("outputs with names like '" + r.name + "' would share the file " +
+                          SafeFileName(r.name) + ".npy in --output-dir; rename them in the model");
+      }
+    }
     if (mkdir(args.output_dir.c_str(), 0755) != 0 && errno != EEXIST) {
       return ErrnoError(errno, "creating --output-dir '" + args.output_dir + "'");
     }
@@ -110,7 +125,7 @@ Status Run(const RunArgs& args) {
   for (size_t i = 0; i < outputs.size(); ++i) {
     const auto& ref = prog.outputs[i];
     if (!args.quiet) {
-      std::printf("output %s %s = %s\n", ref.name.c_str(), TypeString(ref.dtype, ref.shape).c_str(),
+      std::printf("output %s %s = %s\n", OneLine(ref.name).c_str(), TypeString(ref.dtype, ref.shape).c_str(),
                   Preview(outputs[i]).c_str());
     }
     if (!args.output_dir.empty()) {
@@ -118,7 +133,7 @@ Status Run(const RunArgs& args) {
     }
     if (auto it = expected.find(ref.name); it != expected.end()) {
       auto cmp = runtime::CompareTensors(outputs[i], it->second, args.rtol, args.atol);
-      std::printf("%s %s: %s\n", cmp.ok ? "[SUCCESS]" : "[FAILED]", ref.name.c_str(), cmp.summary.c_str());
+      std::printf("%s %s: %s\n", cmp.ok ? "[SUCCESS]" : "[FAILED]", OneLine(ref.name).c_str(), cmp.summary.c_str());
       all_ok &= cmp.ok;
     }
   }
@@ -164,13 +179,13 @@ Status Inspect(const std::string& path, bool show_buffers) {
                 static_cast<unsigned long long>(s.length), static_cast<unsigned long long>(s.used),
                 static_cast<unsigned long long>(s.checksum));
   }
-  for (const auto& [k, v] : c.metadata) std::printf("  meta %-18s %s\n", k.c_str(), v.c_str());
+  for (const auto& [k, v] : c.metadata) std::printf("  meta %-18s %s\n", OneLine(k).c_str(), OneLine(v).c_str());
   std::printf("  memory: arena %s, lower bound %s (peak/bound %.3f) at step %u (node '%s'), I/O staging %s (%u x %s)\n",
               FormatSize(c.memory.arena_bytes).c_str(), FormatSize(c.memory.lower_bound_bytes).c_str(),
               c.memory.lower_bound_bytes ? double(c.memory.arena_bytes) / c.memory.lower_bound_bytes : 1.0,
-              c.memory.peak_step, c.memory.peak_node.c_str(), FormatSize(c.memory.StagingBytes()).c_str(),
+              c.memory.peak_step, OneLine(c.memory.peak_node).c_str(), FormatSize(c.memory.StagingBytes()).c_str(),
               c.memory.io_queue_depth, FormatSize(c.memory.io_chunk_bytes).c_str());
-  std::printf("  kernels: %s, %zu symbols, %s\n", c.kernels.format.c_str(), c.kernels.symbols.size(),
+  std::printf("  kernels: %s, %zu symbols, %s\n", OneLine(c.kernels.format).c_str(), c.kernels.symbols.size(),
               FormatSize(c.kernels.code.size()).c_str());
   uint64_t wbytes = 0;
   for (const auto& w : c.weights) wbytes += w.bytes;
@@ -182,10 +197,10 @@ Status Inspect(const std::string& path, bool show_buffers) {
   std::printf("  weights: %zu tensors, %s; %zu streamed on every run (%s)\n", c.weights.size(),
               FormatSize(wbytes).c_str(), streamed, FormatSize(streamed_bytes).c_str());
   for (const auto& r : c.program.inputs) {
-    std::printf("  input  %-20s %-18s @%llu\n", r.name.c_str(), TypeString(r.dtype, r.shape).c_str(), static_cast<unsigned long long>(r.offset));
+    std::printf("  input  %-20s %-18s @%llu\n", OneLine(r.name).c_str(), TypeString(r.dtype, r.shape).c_str(), static_cast<unsigned long long>(r.offset));
   }
   for (const auto& r : c.program.outputs) {
-    std::printf("  output %-20s %-18s @%llu\n", r.name.c_str(), TypeString(r.dtype, r.shape).c_str(), static_cast<unsigned long long>(r.offset));
+    std::printf("  output %-20s %-18s @%llu\n", OneLine(r.name).c_str(), TypeString(r.dtype, r.shape).c_str(), static_cast<unsigned long long>(r.offset));
   }
   std::printf("  program: %zu steps\n", c.program.steps.size());
   for (size_t i = 0; i < c.program.steps.size(); ++i) {
@@ -196,11 +211,11 @@ Status Inspect(const std::string& path, bool show_buffers) {
       args += (a ? (a == s.num_inputs ? " -> " : ", ") : (s.num_inputs == 0 ? "-> " : "")) +
               TypeString(s.args[a].dtype, s.args[a].shape) + "@" + std::to_string(s.args[a].offset);
     }
-    std::printf("    %4zu %-24s %-18s %s\n", i, s.node.c_str(), what.c_str(), args.c_str());
+    std::printf("    %4zu %-24s %-18s %s\n", i, OneLine(s.node).c_str(), OneLine(what).c_str(), args.c_str());
   }
   if (show_buffers) {
     for (const auto& bi : c.memory.buffers) {
-      std::printf("  buffer %-24s @%-10llu %10llu bytes  steps [%u, %u]\n", bi.name.c_str(),
+      std::printf("  buffer %-24s @%-10llu %10llu bytes  steps [%u, %u]\n", OneLine(bi.name).c_str(),
                   static_cast<unsigned long long>(bi.offset), static_cast<unsigned long long>(bi.bytes), bi.first_step, bi.last_step);
     }
   }

@@ -1,5 +1,7 @@
 #include "codegen/cpu_llvm.h"
 
+#include <algorithm>
+
 #include <llvm/Bitcode/BitcodeWriter.h>
 #include <llvm/IR/IRBuilder.h>
 #include <llvm/IR/Intrinsics.h>
@@ -77,7 +79,9 @@ class KernelEmitter {
     for (size_t i = 0; i < n_in; ++i) ins_.push_back(inner->getArg(i));
     out_ = inner->getArg(n_in);
     std::vector<llvm::Value*> offs(n_in, b_.getInt64(0));
-    EmitLoop(inner, 0, offs, b_.getInt64(0));
+    // The loops below test their bound after the body, so an empty output must not enter them.
+    const bool empty = std::find(k.out_shape.begin(), k.out_shape.end(), 0) != k.out_shape.end();
+    if (!empty) EmitLoop(inner, 0, offs, b_.getInt64(0));
     b_.CreateRetVoid();
     ins_.clear();
 

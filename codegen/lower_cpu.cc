@@ -57,10 +57,15 @@ Status Lowerer::LowerNode(const ir::Node& n, size_t step_index) {
   if (n.op == ir::kElementwiseOp) {
     ElementwiseKernel k;
     k.symbol = "ts_k" + std::to_string(step_index);
-    ASSIGN_OR_RETURN(k.program, ParseExprProgram(n.StringAttr("program").value_or(""),
-                                                 static_cast<int>(n.inputs.size())));
+    auto program = ParseExprProgram(n.StringAttr("program").value_or(""),
+                                    static_cast<int>(n.inputs.size()));
+    if (!program.ok()) return program.status().Annotate("node '" + n.name + "' (" + n.op + ")");
+    k.program = *std::move(program);
     k.out_shape = g_.values[n.outputs[0]].shape;
-    for (int v : n.inputs) k.in_shapes.push_back(g_.values[v].shape);
+    for (int v : n.inputs) {
+      if (v < 0) return InternalError("node '" + n.name + "' has an omitted input");
+      k.in_shapes.push_back(g_.values[v].shape);
+    }
     s.kind = planfmt::StepKind::kJitKernel;
     s.symbol = k.symbol;
     kernels_.push_back(std::move(k));

@@ -212,7 +212,11 @@ Status Importer::AddGraphInput(const onnx::ValueInfoProto& vi) {
       }
     }
   }
-  if (!CheckedByteSize(v.dtype, v.shape)) return BadInputError(what + ": size overflows");
+  auto input_bytes = CheckedByteSize(v.dtype, v.shape);
+  if (!input_bytes || *input_bytes > (int64_t{1} << 48)) {
+    return BadInputError(what + ": " + TypeString(v.dtype, v.shape) +
+                         " is over the 2^48-byte limit on one tensor");
+  }
   ASSIGN_OR_RETURN(int id, g_.AddValue(std::move(v)));
   g_.inputs.push_back(id);
   return OkStatus();

@@ -48,6 +48,7 @@ StatusOr<ir::Graph> FuseElementwise(const ir::Graph& g, int* fused) {
     Group grp;
     const ir::Value& out = g.values[node.outputs[0]];
     for (int v : node.inputs) {
+      if (v < 0) return InternalError("node '" + node.name + "' has an omitted input after shape inference");
       const int p = producer[v];
       const bool foldable = p >= 0 && ir::ElementwiseArity(g.nodes[p].op) && !is_output[v] &&
                             consumers[v].size() == 1 && g.values[v].shape == out.shape &&

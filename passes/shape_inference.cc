@@ -11,6 +11,10 @@
 namespace ts::passes {
 namespace {
 
+// 256 TiB: beyond any tensor a budgeted plan can hold, and far from 64-bit overflow when the
+// planner adds offsets and sizes.
+constexpr int64_t kMaxTensorBytes = int64_t{1} << 48;
+
 std::string ShapeStr(const ir::Value& v) { return TypeString(v.dtype, v.shape); }
 
 class Inferrer {
@@ -32,16 +36,24 @@ class Inferrer {
     if (n.outputs.size() != 1) {
       return Fail(n, "expected 1 output, found " + std::to_string(n.outputs.size()));
     }
-    if (!CheckedByteSize(t, shape)) return Fail(n, "output size overflows");
+    auto bytes = CheckedByteSize(t, shape);
+    if (!bytes || *bytes > kMaxTensorBytes) {
+      return Fail(n, "output " + TypeString(t, shape) + " is over the 2^48-byte limit on one tensor");
+    }
     ir::Value& out = g_.values[n.outputs[0]];
     out.dtype = t;
     out.shape = std::move(shape);
     out.shape_known = true;
     return OkStatus();
   }
-  Status Arity(const ir::Node& n, size_t lo, size_t hi) {
-    size_t count = n.inputs.size();
-    while (count > 0 && n.inputs[count - 1] < 0) --count;
+  // Checks the input count, after dropping omitted ("") trailing inputs from the node so later
+  // passes never see an id of -1. No op of this version takes an omitted input in the middle.
+  Status Arity(ir::Node& n, size_t lo, size_t hi) {
+    while (!n.inputs.empty() && n.inputs.back() < 0) n.inputs.pop_back();
+    const size_t count = n.inputs.size();
+    for (size_t i = 0; i < count; ++i) {
+      if (n.inputs[i] < 0) return Fail(n, "input " + std::to_string(i) + " is omitted but required");
+    }
     if (count < lo || count > hi) {
       return Fail(n, "takes " + std::to_string(lo) + (lo == hi ? "" : "-" + std::to_string(hi)) +
                          " inputs, found " + std::to_string(count));
@@ -127,7 +139,9 @@ Status Inferrer::Reshape(ir::Node& n) {
     std::memcpy(spec.data(), s->data->data(), spec.size() * sizeof(int64_t));
   }
   const bool allowzero = n.IntAttrOr("allowzero", 0) != 0;
-  int64_t total = *CheckedElementCount(x->shape);
+  auto total_opt = CheckedElementCount(x->shape);
+  if (!total_opt) return Fail(n, "input size overflows");
+  const int64_t total = *total_opt;
   std::vector<int64_t> out(spec.size());
   int infer = -1;
   int64_t known = 1;

@@ -72,6 +72,7 @@ inline constexpr uint64_t kAlignment = 4096;
 inline constexpr size_t kPrefixSize = 64;
 inline constexpr size_t kSectionEntrySize = 32;
 inline constexpr uint32_t kMaxSections = 64;
+inline constexpr uint64_t kMaxArenaBytes = uint64_t{1} << 50;
 inline constexpr uint64_t kHeaderRegionSize = 4096;  // prefix + table + zero padding
 
 // Prefix field offsets.

@@ -567,6 +567,16 @@ Status CheckRef(const TensorRef& r, uint64_t arena, const std::string& where) {
 
 Status ValidateContents(const PlanContents& c, const BundleLayout& layout) {
   const uint64_t arena = c.memory.arena_bytes;
+  // Far above any real plan, far below 64-bit overflow when the runtime rounds and adds.
+  if (arena > kMaxArenaBytes) {
+    return BadInputError("memory plan: arena_bytes " + std::to_string(arena) +
+                         " is over the 2^50-byte limit; " + std::string(kInconsistent));
+  }
+  if (c.memory.io_chunk_bytes > kMaxIoChunkBytes || c.memory.io_queue_depth > kMaxIoQueueDepth) {
+    return BadInputError("memory plan: I/O staging of " + std::to_string(c.memory.io_queue_depth) +
+                         " x " + std::to_string(c.memory.io_chunk_bytes) +
+                         " bytes is over the limits (64 x 64 MiB); " + std::string(kInconsistent));
+  }
   const Program& p = c.program;
   for (size_t i = 0; i < p.inputs.size(); ++i) {
     RETURN_IF_ERROR(CheckRef(p.inputs[i], arena, "program input " + std::to_string(i)));

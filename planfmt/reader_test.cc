@@ -298,7 +298,7 @@ TEST_F(ValidateTest, WeightRules) {
   c_.memory.io_chunk_bytes = 1000;
   ExpectInvalid("io_chunk_bytes 1000 must be a nonzero multiple of 4096");
   c_.memory.io_chunk_bytes = 128ull << 20;
-  ExpectInvalid("at most 64 MiB");
+  ExpectInvalid("I/O staging of 4 x 134217728 bytes is over the limits");
   c_ = opened_.contents;
   c_.memory.io_queue_depth = 0;
   ExpectInvalid("io_queue_depth 0 is outside 1..64");

@@ -51,17 +51,21 @@ Status CheckMatMul(const Step& s) {
   if (a.size() == 1) a.insert(a.begin(), 1);
   if (b.size() == 1) b.push_back(1);
   if (a.back() != b[b.size() - 2]) return Fail(s, "MatMul inner dimensions differ");
+  // The output shape must be exactly the broadcast batch dims then [m, n] (with the dims that
+  // 1-D operands lose dropped), so every index RunMatMul forms stays inside the output.
   const size_t rank = std::max(a.size(), b.size());
-  int64_t batch = 1;
+  std::vector<int64_t> want;
   for (size_t i = 0; i + 2 < rank; ++i) {
     int64_t da = i + a.size() >= rank ? a[i + a.size() - rank] : 1;
     int64_t db = i + b.size() >= rank ? b[i + b.size() - rank] : 1;
     if (da != db && da != 1 && db != 1) return Fail(s, "MatMul batch dims do not broadcast");
-    batch *= std::max(da, db);
+    want.push_back(std::max(da, db));
   }
-  if (Count(s.args[2].shape) != batch * a[a.size() - 2] * b.back()) {
-    return Fail(s, "MatMul output size is wrong");
-  }
+  if (s.args[0].shape.size() > 1) want.push_back(a[a.size() - 2]);
+  if (s.args[1].shape.size() > 1) want.push_back(b.back());
+  if (s.args[2].shape != want) return Fail(s, "MatMul output shape is wrong");
+  want.push_back(a.back());  // the product's total work, checked like the sizes
+  if (!CheckedElementCount(want)) return Fail(s, "MatMul is too large");
   return OkStatus();
 }
 
@@ -87,7 +91,9 @@ void RunMatMul(const Step& s, uint8_t* arena) {
   const float* B = F32(arena, s.args[1]);
   float* C = F32(arena, s.args[2]);
   const int64_t batch = Count(dims);
+  if (batch * m * n == 0) return;  // an empty output, however large its other dims
   std::fill(C, C + batch * m * n, 0.0f);
+  if (k == 0) return;
   for (int64_t bi = 0; bi < batch; ++bi) {
     int64_t rem = bi, oa = 0, ob = 0;
     for (size_t d = dims.size(); d-- > 0;) {
@@ -167,6 +173,7 @@ void RunSoftmax(const Step& s, uint8_t* arena) {
     else if (d == axis || legacy) len *= shape[d];
     else inner *= shape[d];
   }
+  if (Count(shape) == 0) return;  // no element to normalise, however large the other dims
   const float* x = F32(arena, s.args[0]);
   float* y = F32(arena, s.args[1]);
   for (int64_t o = 0; o < outer; ++o) {

@@ -1,6 +1,8 @@
 #include "runtime/cpu_jit.h"
 
 #include <mutex>
+#include <set>
+#include <string>
 
 #include <llvm/Bitcode/BitcodeReader.h>
 #include <llvm/ExecutionEngine/Orc/ExecutionUtils.h>
@@ -8,7 +10,10 @@
 #include <llvm/ExecutionEngine/Orc/JITTargetMachineBuilder.h>
 #include <llvm/ExecutionEngine/Orc/LLJIT.h>
 #include <llvm/ExecutionEngine/Orc/ThreadSafeModule.h>
+#include <llvm/IR/InlineAsm.h>
+#include <llvm/IR/Instructions.h>
 #include <llvm/IR/Module.h>
+#include <llvm/IR/Verifier.h>
 #include <llvm/Passes/PassBuilder.h>
 #include <llvm/Support/MemoryBuffer.h>
 #include <llvm/Support/TargetSelect.h>
@@ -17,6 +22,51 @@
 
 namespace ts::runtime {
 namespace {
+
+// The only functions outside the module a kernel may call: what the CPU lowering emits (libm,
+// and the memory intrinsics' library forms). Everything else in the process stays unreachable.
+const std::set<std::string, std::less<>>& AllowedExternals() {
+  static const std::set<std::string, std::less<>> names = {
+      "tanhf", "expf", "logf", "sqrtf", "fabsf", "memcpy", "memmove", "memset"};
+  return names;
+}
+
+// A bundle's bitcode is code the runtime will execute: accept only what tsc's lowering can
+// produce. Returns the externally visible functions the module defines.
+StatusOr<std::set<std::string>> CheckModule(llvm::Module& m) {
+  std::string err;
+  llvm::raw_string_ostream os(err);
+  if (llvm::verifyModule(m, &os)) {
+    std::string first = os.str().substr(0, os.str().find('\n'));
+    return BadInputError("kernels section: the bitcode does not verify (" + first +
+                         "); the bundle is corrupt, recompile it");
+  }
+  for (const llvm::GlobalVariable& gv : m.globals()) {
+    if (gv.getName().starts_with("llvm.global_ctors") || gv.getName().starts_with("llvm.global_dtors")) {
+      return BadInputError("kernels section: the module has static constructors, which tsc never emits");
+    }
+  }
+  std::set<std::string> defined;
+  for (llvm::Function& f : m) {
+    if (f.isDeclaration()) {
+      if (!f.isIntrinsic() && !AllowedExternals().contains(f.getName())) {
+        return BadInputError("kernels section: the module calls '" + f.getName().str() +
+                             "', which kernels may not call; the bundle was not made by tsc");
+      }
+      continue;
+    }
+    if (f.hasExternalLinkage()) defined.insert(f.getName().str());
+    for (const llvm::BasicBlock& bb : f) {
+      for (const llvm::Instruction& inst : bb) {
+        if (const auto* call = llvm::dyn_cast<llvm::CallBase>(&inst); call && call->isInlineAsm()) {
+          return BadInputError("kernels section: function '" + f.getName().str() +
+                               "' contains inline assembly, which tsc never emits");
+        }
+      }
+    }
+  }
+  return defined;
+}
 
 Status FromLlvm(llvm::Error err, const std::string& what) {
   std::string msg = llvm::toString(std::move(err));
@@ -45,6 +95,7 @@ void OptimizeForHost(llvm::Module& m, llvm::TargetMachine* tm) {
 struct CpuKernels::Impl {
   std::unique_ptr<llvm::orc::LLJIT> jit;
   std::unique_ptr<llvm::TargetMachine> tm;
+  std::set<std::string> defined;  // the only symbols Lookup resolves
 };
 
 CpuKernels::CpuKernels(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -75,7 +126,8 @@ StatusOr<std::unique_ptr<CpuKernels>> CpuKernels::Load(const planfmt::KernelModu
   if (!jit) return FromLlvm(jit.takeError(), "starting the JIT");
   impl->jit = std::move(*jit);
   auto gen = llvm::orc::DynamicLibrarySearchGenerator::GetForCurrentProcess(
-      impl->jit->getDataLayout().getGlobalPrefix());
+      impl->jit->getDataLayout().getGlobalPrefix(),
+      [](const llvm::orc::SymbolStringPtr& name) { return AllowedExternals().contains(*name); });
   if (!gen) return FromLlvm(gen.takeError(), "exposing process symbols to the JIT");
   impl->jit->getMainJITDylib().addGenerator(std::move(*gen));
 
@@ -86,6 +138,7 @@ StatusOr<std::unique_ptr<CpuKernels>> CpuKernels::Load(const planfmt::KernelModu
     auto parsed = llvm::parseBitcodeFile(buffer->getMemBufferRef(), *ctx);
     if (!parsed) return FromLlvm(parsed.takeError(), "kernels section: bitcode does not parse");
     std::unique_ptr<llvm::Module> m = std::move(*parsed);
+    ASSIGN_OR_RETURN(impl->defined, CheckModule(*m));
     m->setDataLayout(impl->jit->getDataLayout());
     m->setTargetTriple(impl->jit->getTargetTriple().str());
     for (llvm::Function& f : *m) {
@@ -110,6 +163,11 @@ StatusOr<std::unique_ptr<CpuKernels>> CpuKernels::Load(const planfmt::KernelModu
 }
 
 StatusOr<KernelFn> CpuKernels::Lookup(const std::string& symbol) const {
+  if (!impl_->defined.contains(symbol)) {
+    return BadInputError("kernel '" + symbol +
+                         "' is not defined by the bundle's kernel module; the bundle is corrupt, "
+                         "recompile it");
+  }
   auto addr = impl_->jit->lookup(symbol);
   if (!addr) return FromLlvm(addr.takeError(), "kernel '" + symbol + "'");
   return addr->toPtr<KernelFn>();

@@ -157,6 +157,7 @@ StatusOr<std::unique_ptr<Executor>> Executor::Load(const std::string& path,
   // The arena: allocated once, its size fixed by the plan. Checked against what the machine
   // can give first, because with overcommit a too-large allocation succeeds and the process is
   // killed later, mid-run.
+  // planfmt caps arena_bytes at 2^50, so rounding up cannot wrap.
   const uint64_t arena_bytes = std::max<uint64_t>((mem.arena_bytes + 63) / 64 * 64, 64);
   if (auto available = HostMemoryAvailable()) {
     const uint64_t needed = arena_bytes + mem.StagingBytes();
@@ -316,7 +317,7 @@ StatusOr<std::vector<HostTensor>> Executor::Run(const std::map<std::string, Host
                         ") is missing; pass --input " + r.name + "=@FILE.npy or --seed N");
     }
     const HostTensor& t = it->second;
-    if (t.dtype != r.dtype || t.shape != r.shape) {
+    if (t.dtype != r.dtype || t.shape != r.shape || t.data.size() != r.bytes) {
       return UsageError("input '" + r.name + "': expected " + TypeString(r.dtype, r.shape) +
                         ", got " + TypeString(t.dtype, t.shape) +
                         " (recompile with --shape to change a dynamic dimension)");

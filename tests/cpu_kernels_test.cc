@@ -119,6 +119,41 @@ TEST(LoopNestTest, MergesContiguousDimsAndKeepsBroadcast) {
   EXPECT_EQ(n.in_strides[1], (std::vector<int64_t>{0, 1}));
 }
 
+// A dimension of 0: the kernel must touch nothing (found by review: the loops tested their
+// bound after the body). The guard values around the empty output must survive.
+TEST(ElementwiseKernelTest, EmptyOutputTouchesNothing) {
+  auto program = codegen::ParseExprProgram("$0 $1 Add", 2);
+  ASSERT_TRUE(program.ok());
+  codegen::ElementwiseKernel k{"k0", *program, {0, 3}, {{0, 3}, {3}}};
+  auto bitcode = codegen::EmitCpuModule({k});
+  ASSERT_TRUE(bitcode.ok());
+  auto kernels = runtime::CpuKernels::Load({"llvm-bc", {"k0"}, *bitcode});
+  ASSERT_TRUE(kernels.ok()) << kernels.status().ToString();
+  float a = 1, b[3] = {1, 2, 3}, out[2] = {-7, -7};
+  void* args[] = {&a, b, out};
+  (*(*kernels)->Lookup("k0"))(args);
+  EXPECT_EQ(out[0], -7);
+  EXPECT_EQ(out[1], -7);
+}
+
+// Symbols resolve only to functions the bundle's module defines: naming a process function
+// (found by review: the JIT searched the whole process) is refused at load.
+TEST(CpuJitTest, SymbolsMustBeDefinedByTheModule) {
+  auto program = codegen::ParseExprProgram("$0 Relu", 1);
+  ASSERT_TRUE(program.ok());
+  auto bitcode = codegen::EmitCpuModule({{"k0", *program, {4}, {{4}}}});
+  ASSERT_TRUE(bitcode.ok());
+  for (const char* name : {"free", "abort", "k0.body", "tanhf"}) {
+    auto kernels = runtime::CpuKernels::Load({"llvm-bc", {"k0", name}, *bitcode});
+    ASSERT_FALSE(kernels.ok()) << name;
+    EXPECT_EQ(kernels.status().code(), Code::kBadInput);
+    EXPECT_NE(kernels.status().message().find("is not defined by the bundle's kernel module"),
+              std::string::npos) << kernels.status().message();
+  }
+  auto empty = runtime::CpuKernels::Load({"llvm-bc", {"free"}, {}});
+  ASSERT_FALSE(empty.ok());
+}
+
 TEST(CpuJitTest, RefusesNonCpuKernelsAndBadBitcode) {
   auto wrong = runtime::CpuKernels::Load({"cubin", {}, {1, 2, 3}});
   ASSERT_FALSE(wrong.ok());
@@ -244,6 +279,13 @@ TEST(BuiltinTest, InconsistentStepsAreRefused) {
   ASSERT_FALSE(st.ok());
   EXPECT_EQ(st.code(), Code::kBadInput);
   EXPECT_NE(st.message().find("step 'bad'"), std::string::npos);
+  // Consistent operands, an output with the right element count but the wrong shape.
+  s.args = {Ref({2, 3}, 0), Ref({3, 5}, 64), Ref({5, 2}, 256)};
+  EXPECT_FALSE(runtime::CheckBuiltin(s).ok());
+  // Batch dims whose true product overflows 64 bits must not pass as a small output.
+  s.args = {Ref({int64_t{1} << 32, 1, 1, 1}, 0), Ref({1, int64_t{1} << 32, 1, 1}, 64),
+            Ref({0}, 256)};
+  EXPECT_FALSE(runtime::CheckBuiltin(s).ok());
   s.builtin = planfmt::Builtin::kTranspose;
   s.iparams = {0, 0};
   s.num_inputs = 1;

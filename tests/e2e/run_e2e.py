@@ -174,6 +174,22 @@ def max_peak_gate_and_plan_diff(ctx):
 
 
 @case
+def hardware_profiles(ctx):
+    import json
+    rep = os.path.join(ctx.work, "profile.json")
+    plan = ctx.compile("mlp", "--profile", "cpu-host", "--report", rep)
+    if json.load(open(rep))["budget_bytes"] != 16 << 30:
+        raise AssertionError("cpu-host's 16 GiB is not the default budget")
+    ctx.run(ctx.tsr, "inspect", plan, contains=("profile            cpu-host", "profile_hash"))
+    ctx.compile("mlp", "--profile", "h100-pcie5", expect=2, contains=("CUDA target is not implemented",))
+    ctx.compile("mlp", "--profile", "no-such-gpu", expect=2, contains=("shipped profiles",))
+    bad = os.path.join(ctx.work, "bad_profile.yaml")
+    open(bad, "w").write("name: x\ntarget: cpu\ndevice_memory: 1GiB\ncompute: {fp32_tflops: 1}\n"
+                         "device_memory_bandwith_gbps: 10\n")
+    ctx.compile("mlp", "--profile", bad, expect=3, contains=("device_memory_bandwith_gbps",))
+
+
+@case
 def bad_sizes_are_usage_errors(ctx):
     for bad in ("3.5X", "-1G", "", "1.5.2G"):
         ctx.compile("mlp", "--vram", bad, expect=2)

@@ -10,18 +10,25 @@ seconds=${1:?seconds per target}
 tsc=$(realpath "${2:?path to tsc}")
 shift 2
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(onnx_import tsplan tsplan_resealed tensor_files args ir_text)
+[ ${#targets[@]} -gt 0 ] || targets=(onnx_import tsplan tsplan_resealed tensor_files args ir_text safetensors profile)
 
 out=out/fuzz
 mkdir -p "$out/obj" "$out/artifacts"
 CXX=${CXX:-clang++-14}
 FLAGS=(-std=c++20 -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -I. -DONNX_ML=1 -DONNX_NAMESPACE=onnx)
-LIBS=(-lonnx_proto -lprotobuf -lxxhash -lpthread)
+LIBS=(-lonnx_proto -lprotobuf -lxxhash -lyaml-cpp -lpthread)
 SOURCES=(ir/status.cc ir/dtype.cc ir/graph.cc ir/text.cc ir/verifier.cc
-         frontend/onnx_importer.cc frontend/external_data.cc
+         frontend/onnx_importer.cc frontend/external_data.cc frontend/safetensors.cc
          passes/fusion.cc passes/liveness.cc passes/memory_planner.cc passes/pipeline.cc
          passes/schedule.cc passes/shape_inference.cc
-         planfmt/reader.cc planfmt/writer.cc runtime/tensor_io.cc runtime/tensor_values.cc cli/args.cc)
+         planfmt/reader.cc planfmt/writer.cc runtime/tensor_io.cc runtime/tensor_values.cc cli/args.cc
+         passes/hardware_profile.cc passes/placement.cc "$out/shipped_profiles.cc")
+
+# The shipped hardware profiles, embedded as Bazel does it (rewritten only when they change).
+bash examples/profiles/embed_profiles.sh examples/profiles/*.yaml > "$out/shipped_profiles.cc.new"
+cmp -s "$out/shipped_profiles.cc.new" "$out/shipped_profiles.cc" 2>/dev/null ||
+  mv "$out/shipped_profiles.cc.new" "$out/shipped_profiles.cc"
+rm -f "$out/shipped_profiles.cc.new"
 
 # Objects are rebuilt when their source or any header changed since the last build.
 newest_header=$(find ir frontend passes planfmt runtime cli -name '*.h' -newer "$out/.built" 2>/dev/null | head -1)
