@@ -77,6 +77,14 @@ Status WriteReport(const std::string& path, const CompileArgs& args, uint64_t bu
   j["peak_node"] = cg.peak_node;
   j["resident_weight_bytes"] = cg.resident_weight_bytes;
   j["streamed_bytes"] = {{"host_to_device", 0}, {"storage", cg.streamed_bytes}};
+  if (cg.predicted) {
+    j["predicted_on"] = args.profile.empty() ? "cpu-host" : args.profile;
+    j["predicted_ms"] = cg.predicted->total_s * 1e3;
+    j["predicted_compute_ms"] = cg.predicted->compute_s * 1e3;
+    j["predicted_transfer_ms"] = cg.predicted->transfer_s * 1e3;
+    j["predicted_stall_ms"] = cg.predicted->stall_s * 1e3;
+    j["predicted_hidden_fraction"] = cg.predicted->hidden_fraction;
+  }
   j["prefetch_distance"] = cg.prefetch_distance;
   j["steps"] = lowered.contents.program.steps.size();
   j["generated_kernels"] = lowered.contents.kernels.symbols.size();
@@ -127,8 +135,13 @@ Status Compile(const CompileArgs& args) {
 
   ASSIGN_OR_RETURN(ir::Graph graph, frontend::ImportOnnx(args.model, import_options));
   ASSIGN_OR_RETURN(std::string model_hash, HashFile(args.model));
+  // Predictions use the given profile, or the built-in cpu-host one for the CPU target.
+  ASSIGN_OR_RETURN(passes::HardwareProfile predict_on,
+                   profile ? StatusOr<passes::HardwareProfile>(*profile)
+                           : passes::ResolveHardwareProfile("cpu-host"));
   passes::PipelineOptions popts;
   popts.budget_bytes = budget;
+  popts.profile = &predict_on;
   popts.dump_after = args.dump_after;
   ASSIGN_OR_RETURN(passes::CompiledGraph cg, passes::RunPipeline(std::move(graph), popts));
   if (args.verbose) {
@@ -147,6 +160,12 @@ Status Compile(const CompileArgs& args) {
                             {"tsc_version", kVersion},
                             {"profile", profile ? profile->name : "none"}};
   if (profile) meta.emplace_back("profile_hash", std::string("fnv1a64:") + profile_hash);
+  if (cg.predicted) {
+    char ms[64];
+    std::snprintf(ms, sizeof ms, "%.6f", cg.predicted->total_s * 1e3);
+    meta.emplace_back("predicted_ms", ms);
+    meta.emplace_back("predicted_on", predict_on.name);
+  }
   ASSIGN_OR_RETURN(codegen::LoweredPlan lowered, codegen::LowerForCpu(cg, std::move(meta)));
   if (!args.emit_llvm.empty()) {
     std::ofstream f(args.emit_llvm);
@@ -190,6 +209,11 @@ Status Compile(const CompileArgs& args) {
   std::printf("\n");
   std::printf("  steps        %zu (%zu generated kernels, %zu builtins)\n", prog.steps.size(), jit,
               prog.steps.size() - jit);
+  if (cg.predicted) {
+    std::printf("  predicted    %.3f ms per run on %s (compute %.3f ms, reads %.3f ms, %.0f%% hidden)\n",
+                cg.predicted->total_s * 1e3, predict_on.name.c_str(), cg.predicted->compute_s * 1e3,
+                cg.predicted->transfer_s * 1e3, cg.predicted->hidden_fraction * 100);
+  }
   if (args.max_peak_given && cg.offsets.arena_bytes > max_peak) {
     return CheckFailedError("the plan's peak of " + std::to_string(cg.offsets.arena_bytes) +
                             " bytes exceeds --max-peak " + std::to_string(max_peak) +

@@ -8,14 +8,17 @@
 #include <cstdlib>
 #include <set>
 #include <cstring>
+#include <fstream>
 #include <map>
 
 #include "cli/args.h"
+#include "cli/bench_stats.h"
 #include "cli/common.h"
 #include "planfmt/format.h"
 #include "runtime/executor.h"
 #include "runtime/tensor_io.h"
 
+#include <nlohmann/json.hpp>
 #include <xxhash.h>
 
 namespace ts::cli {
@@ -58,15 +61,41 @@ std::string Preview(const runtime::HostTensor& t, size_t max_values = 8) {
   return s + "]";
 }
 
-Status Run(const RunArgs& args) {
-  // Read every input file before loading, so a typo fails fast.
+// Reads every --input before the plan loads, so a typo fails fast.
+StatusOr<std::map<std::string, runtime::HostTensor>> ReadInputs(const std::vector<std::string>& specs) {
   std::map<std::string, runtime::HostTensor> inputs;
-  for (const std::string& a : args.inputs) {
+  for (const std::string& a : specs) {
     ASSIGN_OR_RETURN(auto kv, runtime::ParseInputArg(a));
     if (!inputs.emplace(kv.first, std::move(kv.second)).second) {
       return UsageError("--input " + kv.first + " is given twice");
     }
   }
+  return inputs;
+}
+
+// Fills plan inputs not given with --input from the seed (none when seed < 0: Run names them).
+void FillSeeded(const planfmt::Program& prog, int64_t seed, std::map<std::string, runtime::HostTensor>* inputs) {
+  for (const auto& r : prog.inputs) {
+    if (inputs->count(r.name) || seed < 0) continue;
+    // XXH3 of the name, not std::hash: the same seed gives the same inputs with any build.
+    (*inputs)[r.name] = runtime::RandomTensor(r.dtype, r.shape, static_cast<uint64_t>(seed) ^
+                                                                    XXH3_64bits(r.name.data(), r.name.size()));
+  }
+}
+
+StatusOr<std::unique_ptr<runtime::Executor>> LoadPlan(const std::string& plan) {
+  runtime::LoadOptions load_options;
+  if (const char* faults = std::getenv("TSR_FAULTS")) {
+    RETURN_IF_ERROR(runtime::ApplyFaultSpec(faults, &load_options.io));
+  }
+  ASSIGN_OR_RETURN(auto ex, runtime::Executor::Load(plan, load_options));
+  const auto& rep = ex->load_report();
+  if (!rep.warning.empty()) std::fprintf(stderr, "tsr: warning: %s\n", OneLine(rep.warning).c_str());
+  return ex;
+}
+
+Status Run(const RunArgs& args) {
+  ASSIGN_OR_RETURN(auto inputs, ReadInputs(args.inputs));
   std::map<std::string, runtime::HostTensor> expected;
   for (const std::string& a : args.expected) {
     ASSIGN_OR_RETURN(auto kv, runtime::ParseInputArg(a));
@@ -75,13 +104,8 @@ Status Run(const RunArgs& args) {
     }
   }
 
-  runtime::LoadOptions load_options;
-  if (const char* faults = std::getenv("TSR_FAULTS")) {
-    RETURN_IF_ERROR(runtime::ApplyFaultSpec(faults, &load_options.io));
-  }
-  ASSIGN_OR_RETURN(auto ex, runtime::Executor::Load(args.plan, load_options));
+  ASSIGN_OR_RETURN(auto ex, LoadPlan(args.plan));
   const auto& rep = ex->load_report();
-  if (!rep.warning.empty()) std::fprintf(stderr, "tsr: warning: %s\n", OneLine(rep.warning).c_str());
   const auto& prog = ex->plan().program;
   const auto& mem = ex->plan().memory;
   for (const auto& [name, t] : expected) {
@@ -89,13 +113,7 @@ Status Run(const RunArgs& args) {
     for (const auto& r : prog.outputs) known |= r.name == name;
     if (!known) return UsageError("--expected-output " + name + ": the plan has no output of that name");
   }
-  for (const auto& r : prog.inputs) {
-    if (inputs.count(r.name)) continue;
-    if (args.seed < 0) continue;  // Run() names the missing input
-    // XXH3 of the name, not std::hash: the same seed gives the same inputs with any build.
-    inputs[r.name] = runtime::RandomTensor(r.dtype, r.shape, static_cast<uint64_t>(args.seed) ^
-                                                                 XXH3_64bits(r.name.data(), r.name.size()));
-  }
+  FillSeeded(prog, args.seed, &inputs);
   if (args.verbose) {
     std::fprintf(stderr, "tsr: arena %s, weights %s read with %s%s in %.1f ms, kernels JIT-compiled for %s in %.1f ms\n",
                  FormatSize(mem.arena_bytes).c_str(), FormatSize(rep.weight_bytes).c_str(),
@@ -142,6 +160,76 @@ Status Run(const RunArgs& args) {
               FormatSize(mem.lower_bound_bytes).c_str());
   if (!all_ok) return CheckFailedError("outputs differ from --expected-output beyond rtol " +
                                        std::to_string(args.rtol) + ", atol " + std::to_string(args.atol));
+  return OkStatus();
+}
+
+struct BenchArgs {
+  std::string plan;
+  std::vector<std::string> inputs;
+  int64_t seed = 0;
+  int iterations = 20;
+  int warmup = 2;
+  std::string json;
+};
+
+std::string Metadata(const planfmt::PlanContents& c, const std::string& key) {
+  for (const auto& [k, v] : c.metadata) {
+    if (k == key) return v;
+  }
+  return "";
+}
+
+Status Bench(const BenchArgs& args) {
+  if (args.iterations < 1 || args.warmup < 0) {
+    return UsageError("--iterations must be >= 1 and --warmup >= 0");
+  }
+  ASSIGN_OR_RETURN(auto inputs, ReadInputs(args.inputs));
+  ASSIGN_OR_RETURN(auto ex, LoadPlan(args.plan));
+  FillSeeded(ex->plan().program, args.seed, &inputs);
+  std::vector<double> latency, wait;
+  uint64_t streamed = 0;
+  for (int i = 0; i < args.warmup + args.iterations; ++i) {
+    ASSIGN_OR_RETURN(auto outputs, ex->Run(inputs));
+    if (i < args.warmup) continue;
+    latency.push_back(ex->last_run().run_ms);
+    wait.push_back(ex->last_run().wait_ms);
+    streamed = ex->last_run().streamed_bytes;
+  }
+  const Summary lat = Summarize(latency), stall = Summarize(wait);
+  const auto& rep = ex->load_report();
+  const std::string predicted = Metadata(ex->plan(), "predicted_ms");
+  const std::string predicted_on = Metadata(ex->plan(), "predicted_on");
+  std::printf("tsr bench %s: %d iterations after %d warm-up, kernels for %s\n", args.plan.c_str(),
+              args.iterations, args.warmup, rep.host.c_str());
+  std::printf("  load       read %.2f ms (%s%s), JIT %.2f ms\n", rep.read_ms,
+              rep.io_method.empty() ? "no weights" : rep.io_method.c_str(), rep.io_direct ? ", O_DIRECT" : "",
+              rep.jit_ms);
+  std::printf("  latency    min %.3f  median %.3f  mean %.3f  p90 %.3f  p99 %.3f ms\n", lat.min, lat.median,
+              lat.mean, lat.p90, lat.p99);
+  std::printf("  stalls     median %.3f ms waiting for streamed weights; %s read per run\n", stall.median,
+              FormatSize(streamed).c_str());
+  if (!predicted.empty()) {
+    const double p = std::strtod(predicted.c_str(), nullptr);
+    std::printf("  predicted  %.3f ms on %s: measured median / predicted = %.2f\n", p, predicted_on.c_str(),
+                p > 0 ? lat.median / p : 0.0);
+  }
+  if (!args.json.empty()) {
+    nlohmann::ordered_json j;
+    j["plan"] = args.plan;
+    j["iterations"] = args.iterations;
+    j["warmup"] = args.warmup;
+    j["latency_ms"] = {{"min", lat.min}, {"median", lat.median}, {"mean", lat.mean}, {"p90", lat.p90}, {"p99", lat.p99}};
+    j["stall_ms"] = {{"min", stall.min}, {"median", stall.median}, {"mean", stall.mean}, {"p90", stall.p90}, {"p99", stall.p99}};
+    j["load_ms"] = {{"read", rep.read_ms}, {"jit", rep.jit_ms}};
+    j["streamed_bytes_per_run"] = streamed;
+    j["io_method"] = rep.io_method;
+    j["predicted_ms"] = predicted.empty() ? nlohmann::json(nullptr) : nlohmann::json(std::strtod(predicted.c_str(), nullptr));
+    j["predicted_on"] = predicted_on;
+    std::ofstream f(args.json);
+    f << j.dump(2) << "\n";
+    f.close();
+    if (!f) return IoError("writing --json '" + args.json + "' failed; check the folder exists and is writable");
+  }
   return OkStatus();
 }
 
@@ -251,8 +339,18 @@ int main(int argc, char** argv) {
   inspect->add_flag("--buffers", buffers, "Also list every buffer of the memory plan");
   inspect->footer(ExitCodeHelp());
 
+  BenchArgs b;
+  CLI::App* bench = app.add_subcommand("bench", "Run a bundle repeatedly; print latency (min/median/mean/p90/p99), load time, stalls and predicted vs measured");
+  bench->add_option("plan", b.plan, "The .tsplan bundle")->required();
+  bench->add_option("--input", b.inputs, "As for run; inputs not given are seeded random");
+  bench->add_option("--seed", b.seed, "Seed for inputs not given (default 0)");
+  bench->add_option("--iterations", b.iterations, "Timed runs (default 20)");
+  bench->add_option("--warmup", b.warmup, "Untimed runs first (default 2)");
+  bench->add_option("--json", b.json, "Also write the summary as JSON (latency_ms.{min,median,mean,p90,p99}, ...)");
+  bench->footer(ExitCodeHelp());
+
   if (int rc = ParseArgs(app, argc, argv); rc >= 0) return rc;
-  ts::Status st = *run ? Run(r) : Inspect(inspect_plan, buffers);
+  ts::Status st = *run ? Run(r) : *bench ? Bench(b) : Inspect(inspect_plan, buffers);
   if (!st.ok()) return ReportError("tsr", st);
   return kExitOk;
 }

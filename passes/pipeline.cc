@@ -52,7 +52,7 @@ class Runner {
 
 const std::vector<std::string>& PassNames() {
   static const std::vector<std::string> names = {"shape-inference", "fusion", "order",
-                                                 "liveness", "memory-plan"};
+                                                 "liveness", "memory-plan", "predict"};
   return names;
 }
 
@@ -119,6 +119,34 @@ StatusOr<CompiledGraph> RunPipeline(ir::Graph g, const PipelineOptions& options)
     return OkStatus();
   }));
 
+  if (options.profile) {
+    RETURN_IF_ERROR(run.Step("predict", [&](std::string& note) -> Status {
+      std::vector<double> step_seconds;
+      for (int n : out.liveness.steps) {
+        step_seconds.push_back(
+            ComputeSeconds(EstimateOpCost(out.graph, out.graph.nodes[n]), *options.profile));
+      }
+      // Loads in the order the program issues them: by load step, then first use.
+      std::vector<StreamedLoad> loads;
+      for (size_t b = 0; b < out.liveness.buffers.size(); ++b) {
+        if (!out.streamed[b]) continue;
+        const Buffer& buf = out.liveness.buffers[b];
+        loads.push_back({buf.bytes, out.load_step[b], buf.use.first});
+      }
+      std::stable_sort(loads.begin(), loads.end(), [](const StreamedLoad& a, const StreamedLoad& b) {
+        return a.load_step != b.load_step ? a.load_step < b.load_step
+                                          : a.first_use_step < b.first_use_step;
+      });
+      out.predicted = PredictTimeline(step_seconds, loads, options.profile->nvme.read_bandwidth,
+                                      options.profile->nvme.latency_s);
+      char buf[160];
+      std::snprintf(buf, sizeof buf, "%.3f ms on %s, %.0f%% of transfer time hidden",
+                    out.predicted->total_s * 1e3, options.profile->name.c_str(),
+                    out.predicted->hidden_fraction * 100);
+      note = buf;
+      return OkStatus();
+    }));
+  }
   return out;
 }
 

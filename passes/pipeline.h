@@ -4,11 +4,14 @@
 #define TENSORSHUNT_PASSES_PIPELINE_H_
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "ir/graph.h"
 #include "ir/status.h"
+#include "passes/cost_model.h"
+#include "passes/hardware_profile.h"
 #include "passes/liveness.h"
 #include "passes/memory_planner.h"
 #include "passes/placement.h"
@@ -19,6 +22,7 @@ struct PipelineOptions {
   uint64_t budget_bytes = 0;           // 0: no budget
   bool verify_between_passes = true;   // run ir::Verify after every pass
   std::string dump_after;              // a pass name: its output IR lands in CompiledGraph::dump
+  const HardwareProfile* profile = nullptr;  // when set, the timeline is predicted on it
 };
 
 struct PassTiming {
@@ -43,6 +47,7 @@ struct CompiledGraph {
   std::vector<int64_t> load_step;
   uint64_t streamed_bytes = 0;
   int prefetch_distance = 0;
+  std::optional<Timeline> predicted;  // with PipelineOptions::profile
   std::vector<PassTiming> timings;
   std::string dump;
 

@@ -76,6 +76,32 @@ TEST(RunPipelineTest, SmallMlpArenaLowerBoundAndPeak) {
   EXPECT_EQ(cg->TotalBytes(), kTotal);
 }
 
+// With a profile, the timeline is predicted; with everything resident it is all compute, and
+// a budget that forces streaming adds reads and (with this slow disk) stalls.
+TEST(RunPipelineTest, PredictionWithAProfile) {
+  HardwareProfile p;
+  p.name = "test";
+  p.peak_flops_fp32 = 1e9;
+  p.device_memory_bandwidth = 1e9;
+  p.nvme.read_bandwidth = 1e6;  // 1 MB/s: any load stalls
+  PipelineOptions options;
+  options.profile = &p;
+  auto cg = RunPipeline(SmallMlp(), options);
+  ASSERT_TRUE(cg.ok()) << cg.status().ToString();
+  ASSERT_TRUE(cg->predicted.has_value());
+  EXPECT_EQ(cg->timings.back().pass, "predict");
+  EXPECT_EQ(cg->predicted->transfer_s, 0);
+  EXPECT_DOUBLE_EQ(cg->predicted->total_s, cg->predicted->compute_s);
+  EXPECT_GT(cg->predicted->compute_s, 0);
+  options.budget_bytes = kArena + 4096 - 1;  // forces streaming (see above)
+  auto streamed = RunPipeline(SmallMlp(), options);
+  ASSERT_TRUE(streamed.ok()) << streamed.status().ToString();
+  EXPECT_GT(streamed->predicted->transfer_s, 0);
+  EXPECT_GT(streamed->predicted->total_s, cg->predicted->total_s);
+  EXPECT_NEAR(streamed->predicted->transfer_s,
+              static_cast<double>(streamed->streamed_bytes) / p.nvme.read_bandwidth, 1e-12);
+}
+
 TEST(RunPipelineTest, TimingsListThePassesInOrder) {
   auto cg = RunPipeline(SmallMlp(), {});
   ASSERT_TRUE(cg.ok()) << cg.status().ToString();
@@ -86,7 +112,9 @@ TEST(RunPipelineTest, TimingsListThePassesInOrder) {
   }
   EXPECT_EQ(names, (std::vector<std::string>{"shape-inference", "fusion", "order", "liveness",
                                              "memory-plan"}));
-  EXPECT_EQ(names, PassNames());
+  // "predict" runs only with a profile.
+  EXPECT_EQ(names, std::vector<std::string>(PassNames().begin(), PassNames().end() - 1));
+  EXPECT_EQ(PassNames().back(), "predict");
   ASSERT_EQ(cg->timings.size(), 5u);
   EXPECT_EQ(cg->timings[1].note, "1 elementwise ops folded into their consumers");
   EXPECT_EQ(cg->timings[2].note, "4 nodes");

@@ -109,7 +109,7 @@ def report_fields_and_budget_at_the_minimum(ctx):
     ctx.compile("mlp", "--report", rep)
     r = json.load(open(rep))
     for key in ("budget_bytes", "peak_bytes", "lower_bound_bytes", "peak_step", "peak_node", "resident_weight_bytes",
-                "streamed_bytes", "total_bytes"):
+                "streamed_bytes", "total_bytes", "predicted_ms", "predicted_hidden_fraction"):
         if key not in r:
             raise AssertionError("report lacks " + key)
     minimum = minimum_budget(ctx, "mlp")
@@ -171,6 +171,21 @@ def max_peak_gate_and_plan_diff(ctx):
     ctx.run(ctx.tsc, "plan-diff", base, grown, "--max-increase", "1", expect=1, contains=("grew by",))
     ctx.run(ctx.tsc, "plan-diff", base, os.path.join(ctx.models, "mlp", "in_x.npy"), expect=3)
     ctx.run(ctx.tsc, "plan-diff", base, os.path.join(ctx.work, "missing.json"), expect=5)
+
+
+@case
+def bench_summary_and_json(ctx):
+    import json
+    plan = ctx.compile("external_data", "--vram", str(minimum_budget(ctx, "external_data")))
+    out = os.path.join(ctx.work, "bench.json")
+    ctx.run(ctx.tsr, "bench", plan, "--iterations", "5", "--json", out, contains=("latency", "p99", "predicted"))
+    j = json.load(open(out))
+    for k in ("min", "median", "mean", "p90", "p99"):
+        if not j["latency_ms"][k] > 0:
+            raise AssertionError("latency_ms.%s is %r" % (k, j["latency_ms"][k]))
+    if j["streamed_bytes_per_run"] != 2 * 64 * 64 * 4:
+        raise AssertionError("streamed %r bytes per run, expected both weights" % j["streamed_bytes_per_run"])
+    ctx.run(ctx.tsr, "bench", plan, "--iterations", "0", expect=2)
 
 
 @case

@@ -1,0 +1,92 @@
+#include "passes/cost_model.h"
+
+#include <algorithm>
+#include <limits>
+
+#include "ir/ops.h"
+
+namespace ts::passes {
+namespace {
+
+double Elements(const ir::Value& v) {
+  double n = 1;
+  for (int64_t d : v.shape) n *= static_cast<double>(d);
+  return n;
+}
+
+double Bytes(const ir::Value& v) { return Elements(v) * static_cast<double>(DTypeSize(v.dtype)); }
+
+}  // namespace
+
+OpCost EstimateOpCost(const ir::Graph& g, const ir::Node& n) {
+  OpCost c;
+  for (int v : n.inputs) {
+    if (v >= 0) c.bytes += Bytes(g.values[v]);
+  }
+  for (int v : n.outputs) {
+    if (v >= 0) c.bytes += Bytes(g.values[v]);
+  }
+  if (n.outputs.empty() || n.outputs[0] < 0) return c;
+  const ir::Value& out = g.values[n.outputs[0]];
+  if (n.op == ir::kElementwiseOp) {
+    c.flops = static_cast<double>(n.IntAttrOr("ops", 1)) * Elements(out);
+  } else if (n.op == "MatMul" || n.op == "Gemm") {
+    // 2 x output elements x the contracted dimension, read from A's shape.
+    const ir::Value& a = g.values[n.inputs[0]];
+    const bool trans_a = n.op == "Gemm" && n.IntAttrOr("transA", 0) != 0;
+    const double k = a.shape.empty() ? 1 : static_cast<double>(trans_a ? a.shape[0] : a.shape.back());
+    c.flops = 2 * Elements(out) * k;
+    if (n.op == "Gemm" && n.inputs.size() > 2 && n.inputs[2] >= 0) c.flops += Elements(out);
+  } else if (n.op == "Softmax") {
+    c.flops = 5 * Elements(out);  // max, subtract, exp, sum, scale
+  }
+  return c;
+}
+
+double ComputeSeconds(const OpCost& cost, const HardwareProfile& p) {
+  const double inf = std::numeric_limits<double>::infinity();
+  const double flop_s = cost.flops == 0 ? 0 : p.peak_flops_fp32 > 0 ? cost.flops / p.peak_flops_fp32 : inf;
+  const double mem_s = cost.bytes == 0 ? 0
+                       : p.device_memory_bandwidth > 0 ? cost.bytes / p.device_memory_bandwidth
+                                                       : inf;
+  return std::max(flop_s, mem_s) + p.kernel_launch_latency_s;
+}
+
+double TransferSeconds(uint64_t bytes, double bandwidth, double latency_s) {
+  if (bytes == 0) return 0;
+  if (bandwidth <= 0) return std::numeric_limits<double>::infinity();
+  return latency_s + static_cast<double>(bytes) / bandwidth;
+}
+
+Timeline PredictTimeline(const std::vector<double>& step_seconds,
+                         const std::vector<StreamedLoad>& loads, double storage_bandwidth,
+                         double storage_latency_s) {
+  Timeline t;
+  double now = 0, storage_free = 0;
+  std::vector<double> ready(loads.size(), 0);
+  size_t next_load = 0;
+  for (size_t s = 0; s < step_seconds.size(); ++s) {
+    // Loads issued at this step's start queue on the storage stream in issue order.
+    for (; next_load < loads.size() && loads[next_load].load_step <= static_cast<int64_t>(s);
+         ++next_load) {
+      const double d = TransferSeconds(loads[next_load].bytes, storage_bandwidth, storage_latency_s);
+      const double start = std::max(now, storage_free);
+      storage_free = start + d;
+      ready[next_load] = storage_free;
+      t.transfer_s += d;
+    }
+    for (size_t l = 0; l < next_load; ++l) {
+      if (loads[l].first_use_step == static_cast<int64_t>(s) && ready[l] > now) {
+        t.stall_s += ready[l] - now;
+        now = ready[l];
+      }
+    }
+    now += step_seconds[s];
+    t.compute_s += step_seconds[s];
+  }
+  t.total_s = now;
+  t.hidden_fraction = t.transfer_s > 0 ? 1 - t.stall_s / t.transfer_s : 1;
+  return t;
+}
+
+}  // namespace ts::passes

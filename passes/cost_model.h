@@ -1,0 +1,57 @@
+// The cost model: how long each step and each transfer takes on a machine described by a
+// hardware profile, and the timeline a plan will follow there.
+//
+// Per op, a roofline: max(FLOPs / peak FLOP/s, bytes moved / memory bandwidth) plus the launch
+// latency. Per transfer: latency + bytes / bandwidth of its link. The timeline runs two streams,
+// compute and storage reads, in program order: a load starts when both its load step has begun
+// and the storage stream is free; a step that first uses a streamed weight waits for it.
+#ifndef TENSORSHUNT_PASSES_COST_MODEL_H_
+#define TENSORSHUNT_PASSES_COST_MODEL_H_
+
+#include <cstdint>
+#include <vector>
+
+#include "ir/graph.h"
+#include "passes/hardware_profile.h"
+
+namespace ts::passes {
+
+struct OpCost {
+  double flops = 0;
+  double bytes = 0;  // read + written
+};
+
+// FLOPs and bytes of one node (after fusion: "Elementwise" nodes count one FLOP per op of their
+// program per output element). Needs: shapes inferred.
+OpCost EstimateOpCost(const ir::Graph& g, const ir::Node& n);
+
+// Roofline time of `cost` computed in f32 on `p`, in seconds.
+double ComputeSeconds(const OpCost& cost, const HardwareProfile& p);
+
+// latency + bytes / bandwidth; 0 bytes cost nothing. A link with no bandwidth is infinitely slow.
+double TransferSeconds(uint64_t bytes, double bandwidth, double latency_s);
+
+// One streamed weight as the timeline sees it.
+struct StreamedLoad {
+  uint64_t bytes = 0;
+  int64_t load_step = 0;       // the step at whose start the load is issued
+  int64_t first_use_step = 0;  // the step that waits for it
+};
+
+struct Timeline {
+  double total_s = 0;          // one run, first step to last
+  double compute_s = 0;        // sum of step times
+  double transfer_s = 0;       // sum of load times on the storage stream
+  double stall_s = 0;          // compute waiting for loads
+  // Share of transfer time hidden behind compute: 1 - stall / transfer (1 when nothing moves).
+  double hidden_fraction = 1;
+};
+
+// Simulates one run: `step_seconds[i]` per compute step, loads in issue order.
+Timeline PredictTimeline(const std::vector<double>& step_seconds,
+                         const std::vector<StreamedLoad>& loads, double storage_bandwidth,
+                         double storage_latency_s);
+
+}  // namespace ts::passes
+
+#endif  // TENSORSHUNT_PASSES_COST_MODEL_H_

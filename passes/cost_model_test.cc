@@ -1,0 +1,90 @@
+#include "passes/cost_model.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "ir/text.h"
+
+namespace ts::passes {
+namespace {
+
+HardwareProfile Machine() {
+  HardwareProfile p;
+  p.peak_flops_fp32 = 1e12;           // 1 TFLOP/s
+  p.device_memory_bandwidth = 100e9;  // 100 GB/s
+  p.kernel_launch_latency_s = 2e-6;
+  return p;
+}
+
+ir::Graph Parsed(const std::string& text) {
+  auto g = ir::ParseGraph(text);
+  EXPECT_TRUE(g.ok()) << g.status().ToString();
+  return g.ok() ? *std::move(g) : ir::Graph();
+}
+
+// MatMul [64,128] x [128,256]: 2*64*256*128 = 4,194,304 FLOPs; in f32 A is 32 KiB, B 128 KiB,
+// C 64 KiB: 229,376 bytes. At 1 TFLOP/s the FLOPs take 4.194 us, at 100 GB/s the bytes 2.294 us:
+// compute-bound, 4.194 + 2 (launch) us.
+TEST(CostModelTest, MatMulIsComputeBoundByHand) {
+  ir::Graph g = Parsed(
+      "tsir 1 opset 13\ninput \"a\" f32[64,128]\ninput \"b\" f32[128,256]\noutput \"c\" f32[64,256]\n"
+      "node \"mm\" MatMul(\"a\", \"b\") -> (\"c\")\ninputs \"a\", \"b\"\noutputs \"c\"\n");
+  OpCost c = EstimateOpCost(g, g.nodes[0]);
+  EXPECT_DOUBLE_EQ(c.flops, 4194304);
+  EXPECT_DOUBLE_EQ(c.bytes, 229376);
+  EXPECT_NEAR(ComputeSeconds(c, Machine()), 4.194304e-6 + 2e-6, 1e-15);
+}
+
+// A fused 3-op chain over 1M f32 elements with two inputs: 3 MFLOPs (3 us) against 12 MB of
+// traffic (120 us): memory-bound, 120 + 2 us.
+TEST(CostModelTest, ElementwiseChainIsMemoryBoundByHand) {
+  ir::Graph g = Parsed(
+      "tsir 1 opset 13\ninput \"a\" f32[1024,1024]\ninput \"b\" f32[1024,1024]\n"
+      "output \"y\" f32[1024,1024]\n"
+      "node \"f\" Elementwise(\"a\", \"b\") -> (\"y\") {ops=i:3, program=s:\"$0 $1 Add Relu Neg\"}\n"
+      "inputs \"a\", \"b\"\noutputs \"y\"\n");
+  OpCost c = EstimateOpCost(g, g.nodes[0]);
+  EXPECT_DOUBLE_EQ(c.flops, 3 * 1048576.0);
+  EXPECT_DOUBLE_EQ(c.bytes, 3 * 4 * 1048576.0);
+  EXPECT_NEAR(ComputeSeconds(c, Machine()), 12582912 / 100e9 + 2e-6, 1e-15);
+}
+
+TEST(CostModelTest, TransferIsLatencyPlusBytesOverBandwidth) {
+  EXPECT_DOUBLE_EQ(TransferSeconds(0, 1e9, 1e-3), 0);
+  EXPECT_DOUBLE_EQ(TransferSeconds(1000000, 1e9, 1e-4), 1e-4 + 1e-3);
+  EXPECT_TRUE(std::isinf(TransferSeconds(1, 0, 0)));
+}
+
+// Three 1 ms steps; one 2 ms load issued at step 0 and needed at step 1: it overlaps step 0 and
+// stalls step 1 by 1 ms. Total 4 ms; half the transfer is hidden.
+TEST(TimelineTest, LoadOverlapsThePreviousStepAndStallsTheRest) {
+  Timeline t = PredictTimeline({1e-3, 1e-3, 1e-3}, {{2000000, 0, 1}}, 1e9, 0);
+  EXPECT_NEAR(t.total_s, 4e-3, 1e-12);
+  EXPECT_NEAR(t.stall_s, 1e-3, 1e-12);
+  EXPECT_NEAR(t.transfer_s, 2e-3, 1e-12);
+  EXPECT_NEAR(t.hidden_fraction, 0.5, 1e-9);
+  EXPECT_NEAR(t.compute_s, 3e-3, 1e-12);
+}
+
+// Loads queue on one storage stream: the second starts when the first ends (at 1 ms, not at
+// its issue step's start, 1 ms), is ready at 2 ms, needed at step 2 which starts at 2 ms.
+TEST(TimelineTest, LoadsQueueOnTheStorageStream) {
+  Timeline t = PredictTimeline({1e-3, 1e-3, 1e-3}, {{1000000, 0, 1}, {1000000, 0, 2}}, 1e9, 0);
+  EXPECT_NEAR(t.stall_s, 0, 1e-12);
+  EXPECT_NEAR(t.total_s, 3e-3, 1e-12);
+  EXPECT_NEAR(t.hidden_fraction, 1, 1e-9);
+  // Without prefetch (issued at the step that needs it) nothing is hidden.
+  Timeline none = PredictTimeline({1e-3, 1e-3}, {{1000000, 1, 1}}, 1e9, 0);
+  EXPECT_NEAR(none.stall_s, 1e-3, 1e-12);
+  EXPECT_NEAR(none.hidden_fraction, 0, 1e-9);
+}
+
+TEST(TimelineTest, NothingStreamedIsAllCompute) {
+  Timeline t = PredictTimeline({1e-3, 2e-3}, {}, 1e9, 0);
+  EXPECT_NEAR(t.total_s, 3e-3, 1e-12);
+  EXPECT_EQ(t.hidden_fraction, 1);
+}
+
+}  // namespace
+}  // namespace ts::passes
