@@ -14,6 +14,23 @@ total_pass=0
 total_fail=0
 add() { total_pass=$((total_pass + $1)); total_fail=$((total_fail + $2)); }
 
+# Runs a step's command, shows the lines matching SHOW (or, with a leading "!", all lines not
+# matching the rest), and adds the counts of its summary line
+# "PREFIX: N passed, M failed" (a missing summary line counts as one failure).
+step() {
+  local prefix=$1 show=$2; shift 2
+  local log; log=$(mktemp)
+  if [ "${show#!}" != "$show" ]; then
+    "$@" 2>&1 | tee "$log" | grep -vE "${show#!}" || true
+  else
+    "$@" 2>&1 | tee "$log" | grep -E "$show" || true
+  fi
+  local line; line=$(grep -E "^$prefix: [0-9]+ passed, [0-9]+ failed" "$log" | tail -1)
+  rm -f "$log"
+  if [ -z "$line" ]; then add 0 1; return; fi
+  add "$(echo "$line" | sed -E 's/.*: ([0-9]+) passed.*/\1/')" "$(echo "$line" | sed -E 's/.* ([0-9]+) failed/\1/')"
+}
+
 # Runs `bazel test` with the given flags and counts test cases from the JUnit XML it writes.
 unit_tests() {
   local label=$1; shift
@@ -46,39 +63,15 @@ unit_tests "unit tests"
 opt_bin=$(realpath bazel-out/k8-opt/bin/cli)
 
 echo "== 2. end-to-end (tests/e2e/run_e2e.py)"
-e2e_log=$(mktemp)
-/usr/bin/python3 tests/e2e/run_e2e.py --tsc "$opt_bin/tsc" --tsr "$opt_bin/tsr" \
-  --work "${TMPDIR:-/tmp}/tensorshunt-e2e" 2>&1 | tee "$e2e_log" | grep -v "^PASS" || true
-line=$(grep -E "^e2e: [0-9]+ passed, [0-9]+ failed" "$e2e_log" | tail -1)
-if [ -n "$line" ]; then
-  add "$(echo "$line" | sed -E 's/e2e: ([0-9]+) passed.*/\1/')" "$(echo "$line" | sed -E 's/.* ([0-9]+) failed/\1/')"
-else
-  add 0 1
-fi
-rm -f "$e2e_log"
+step e2e "!^PASS" /usr/bin/python3 tests/e2e/run_e2e.py --tsc "$opt_bin/tsc" --tsr "$opt_bin/tsr" \
+  --work "${TMPDIR:-/tmp}/tensorshunt-e2e"
 
 echo "== 3. fuzz targets (tests/fuzz/run_fuzz.sh, ${FUZZ_SECONDS}s each)"
-fuzz_log=$(mktemp)
-tests/fuzz/run_fuzz.sh "$FUZZ_SECONDS" "$opt_bin/tsc" 2>&1 | tee "$fuzz_log" | grep -E "^fuzz|ERROR|SUMMARY" || true
-line=$(grep -E "^fuzz: [0-9]+ passed, [0-9]+ failed" "$fuzz_log" | tail -1)
-if [ -n "$line" ]; then
-  add "$(echo "$line" | sed -E 's/fuzz: ([0-9]+) passed.*/\1/')" "$(echo "$line" | sed -E 's/.* ([0-9]+) failed/\1/')"
-else
-  add 0 1
-fi
-rm -f "$fuzz_log"
+step fuzz "^fuzz|ERROR|SUMMARY" tests/fuzz/run_fuzz.sh "$FUZZ_SECONDS" "$opt_bin/tsc"
 
 echo "== 4. hostile inputs through the binaries (tests/hardening/mutation_table.py)"
-hard_log=$(mktemp)
-/usr/bin/python3 tests/hardening/mutation_table.py --tsc "$opt_bin/tsc" --tsr "$opt_bin/tsr" \
-  --count "${HARDENING_COUNT:-50}" 2>&1 | tee "$hard_log" | grep -E "^(\||FAIL|hardening)" || true
-line=$(grep -E "^hardening: [0-9]+ passed, [0-9]+ failed" "$hard_log" | tail -1)
-if [ -n "$line" ]; then
-  add "$(echo "$line" | sed -E 's/hardening: ([0-9]+) passed.*/\1/')" "$(echo "$line" | sed -E 's/.* ([0-9]+) failed/\1/')"
-else
-  add 0 1
-fi
-rm -f "$hard_log"
+step hardening "^(\||FAIL|hardening)" /usr/bin/python3 tests/hardening/mutation_table.py \
+  --tsc "$opt_bin/tsc" --tsr "$opt_bin/tsr" --count "${HARDENING_COUNT:-50}"
 
 echo "== 5. unit tests under AddressSanitizer + UBSan (--config=asan)"
 unit_tests "asan unit tests" --config=asan
