@@ -67,7 +67,7 @@ step e2e "!^PASS" /usr/bin/python3 tests/e2e/run_e2e.py --tsc "$opt_bin/tsc" --t
   --work "${TMPDIR:-/tmp}/tensorshunt-e2e"
 
 echo "== 3. fuzz targets (tests/fuzz/run_fuzz.sh, ${FUZZ_SECONDS}s each)"
-step fuzz "^fuzz|ERROR|SUMMARY" tests/fuzz/run_fuzz.sh "$FUZZ_SECONDS" "$opt_bin/tsc"
+step fuzz "^fuzz|ERROR|SUMMARY|error|undefined reference" tests/fuzz/run_fuzz.sh "$FUZZ_SECONDS" "$opt_bin/tsc"
 
 echo "== 4. hostile inputs through the binaries (tests/hardening/mutation_table.py)"
 step hardening "^(\||FAIL|hardening)" /usr/bin/python3 tests/hardening/mutation_table.py \
