@@ -1,5 +1,7 @@
 // tsc: the TensorShunt compiler. `tsc compile` plans a model under a memory budget and writes a
 // .tsplan bundle; `tsc inspect` describes a model.
+#include <unistd.h>
+
 #include <cstdio>
 #include <fstream>
 #include <iostream>
@@ -11,6 +13,7 @@
 #include "cli/args.h"
 #include "cli/common.h"
 #include "cli/plan_diff.h"
+#include "cli/profile_probe.h"
 #include "codegen/lower_cpu.h"
 #include "frontend/onnx_importer.h"
 #include "ir/text.h"
@@ -244,6 +247,36 @@ Status PlanDiffCommand(const std::string& base, const std::string& next, double 
   return OkStatus();
 }
 
+Status ProbeCommand(ProbeOptions options, const std::string& out, bool quick,
+                    const std::string& io_size) {
+  if (quick) {
+    options.io_bytes = 16 << 20;
+    options.memory_bytes = 16 << 20;
+    options.gemm_n = 128;
+    options.repeats = 2;
+  }
+  if (!io_size.empty()) {
+    ASSIGN_OR_RETURN(options.io_bytes, ParseSize(io_size));
+  }
+  if (out.empty()) return UsageError("profile probe needs -o FILE.yaml");
+  const bool tty = isatty(fileno(stderr));
+  options.progress = [tty](const std::string& line) {
+    std::fprintf(stderr, "%s%s\n", tty ? "  probe: " : "tsc: probe: ", line.c_str());
+  };
+  ASSIGN_OR_RETURN(passes::HardwareProfile p, ProbeThisMachine(options));
+  const std::string yaml = "# Measured by `tsc profile probe` on this machine; see examples/profiles/README.md\n" +
+                           passes::ProfileToYaml(p);
+  // What is written must load back as the same profile.
+  ASSIGN_OR_RETURN(passes::HardwareProfile back, passes::ParseHardwareProfile(yaml, out));
+  if (!(back == p)) return InternalError("the probed profile does not read back identically");
+  std::ofstream f(out);
+  f << yaml;
+  f.close();
+  if (!f) return IoError("writing '" + out + "' failed; check the folder exists and is writable");
+  std::printf("tsc: wrote %s (use it with --profile %s)\n", out.c_str(), out.c_str());
+  return OkStatus();
+}
+
 Status Inspect(const std::string& model, const std::vector<std::string>& shape_args, bool print_ir) {
   frontend::ImportOptions options;
   ASSIGN_OR_RETURN(options.input_shapes, ParseShapes(shape_args));
@@ -312,6 +345,19 @@ int main(int argc, char** argv) {
   inspect->add_flag("--ops", list_ops, "List the supported ONNX operators");
   inspect->footer(ExitCodeHelp());
 
+  ProbeOptions probe_options;
+  std::string probe_out, probe_io_size;
+  bool probe_quick = false;
+  CLI::App* profile_cmd = app.add_subcommand("profile", "Hardware profiles");
+  profile_cmd->require_subcommand(1);
+  CLI::App* probe = profile_cmd->add_subcommand("probe", "Measure this machine and write a hardware profile (YAML)");
+  probe->add_option("-o,--output", probe_out, "Profile to write")->required();
+  probe->add_option("--name", probe_options.name, "Profile name (default: probed)");
+  probe->add_option("--dir", probe_options.scratch_dir, "Folder on the disk to measure; a scratch file is written there and removed (default: .)");
+  probe->add_option("--io-size", probe_io_size, "Size of that scratch file (default 256M; whole MiB)");
+  probe->add_flag("--quick", probe_quick, "Small sizes: seconds, not tens of seconds; rougher figures");
+  probe->footer(ExitCodeHelp());
+
   std::string diff_base, diff_new;
   double max_increase = 0;
   CLI::App* diff = app.add_subcommand("plan-diff", "CI gate: compare two plan reports; exit 1 when the peak grew by more than --max-increase percent");
@@ -326,6 +372,8 @@ int main(int argc, char** argv) {
   ts::Status st;
   if (*compile) {
     st = Compile(c);
+  } else if (*profile_cmd) {
+    st = ProbeCommand(probe_options, probe_out, probe_quick, probe_io_size);
   } else if (*diff) {
     st = PlanDiffCommand(diff_base, diff_new, max_increase);
   } else if (*inspect) {

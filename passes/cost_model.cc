@@ -58,9 +58,18 @@ double TransferSeconds(uint64_t bytes, double bandwidth, double latency_s) {
   return latency_s + static_cast<double>(bytes) / bandwidth;
 }
 
+double StorageReadSeconds(uint64_t bytes, uint64_t chunk_bytes, int depth, double bandwidth,
+                          double latency_s) {
+  if (bytes == 0) return 0;
+  if (bandwidth <= 0) return std::numeric_limits<double>::infinity();
+  const uint64_t chunks = chunk_bytes ? (bytes + chunk_bytes - 1) / chunk_bytes : 1;
+  const uint64_t rounds = (chunks + static_cast<uint64_t>(std::max(depth, 1)) - 1) /
+                          static_cast<uint64_t>(std::max(depth, 1));
+  return static_cast<double>(rounds) * latency_s + static_cast<double>(bytes) / bandwidth;
+}
+
 Timeline PredictTimeline(const std::vector<double>& step_seconds,
-                         const std::vector<StreamedLoad>& loads, double storage_bandwidth,
-                         double storage_latency_s) {
+                         const std::vector<StreamedLoad>& loads, const StorageLink& storage) {
   Timeline t;
   double now = 0, storage_free = 0;
   std::vector<double> ready(loads.size(), 0);
@@ -69,7 +78,8 @@ Timeline PredictTimeline(const std::vector<double>& step_seconds,
     // Loads issued at this step's start queue on the storage stream in issue order.
     for (; next_load < loads.size() && loads[next_load].load_step <= static_cast<int64_t>(s);
          ++next_load) {
-      const double d = TransferSeconds(loads[next_load].bytes, storage_bandwidth, storage_latency_s);
+      const double d = StorageReadSeconds(loads[next_load].bytes, storage.chunk_bytes, storage.depth,
+                                          storage.bandwidth, storage.latency_s);
       const double start = std::max(now, storage_free);
       storage_free = start + d;
       ready[next_load] = storage_free;

@@ -31,6 +31,12 @@ double ComputeSeconds(const OpCost& cost, const HardwareProfile& p);
 // latency + bytes / bandwidth; 0 bytes cost nothing. A link with no bandwidth is infinitely slow.
 double TransferSeconds(uint64_t bytes, double bandwidth, double latency_s);
 
+// A read of `bytes` from storage in chunks of `chunk_bytes` with `depth` in flight (the
+// runtime's staging): each round of `depth` chunks pays the latency once, the bytes pay the
+// bandwidth. chunk_bytes 0 means one chunk.
+double StorageReadSeconds(uint64_t bytes, uint64_t chunk_bytes, int depth, double bandwidth,
+                          double latency_s);
+
 // One streamed weight as the timeline sees it.
 struct StreamedLoad {
   uint64_t bytes = 0;
@@ -47,10 +53,16 @@ struct Timeline {
   double hidden_fraction = 1;
 };
 
+struct StorageLink {
+  double bandwidth = 0;  // bytes/s
+  double latency_s = 0;
+  uint64_t chunk_bytes = 0;  // staging chunk; 0: whole reads
+  int depth = 1;             // chunks in flight
+};
+
 // Simulates one run: `step_seconds[i]` per compute step, loads in issue order.
 Timeline PredictTimeline(const std::vector<double>& step_seconds,
-                         const std::vector<StreamedLoad>& loads, double storage_bandwidth,
-                         double storage_latency_s);
+                         const std::vector<StreamedLoad>& loads, const StorageLink& storage);
 
 }  // namespace ts::passes
 

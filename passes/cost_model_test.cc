@@ -59,7 +59,7 @@ TEST(CostModelTest, TransferIsLatencyPlusBytesOverBandwidth) {
 // Three 1 ms steps; one 2 ms load issued at step 0 and needed at step 1: it overlaps step 0 and
 // stalls step 1 by 1 ms. Total 4 ms; half the transfer is hidden.
 TEST(TimelineTest, LoadOverlapsThePreviousStepAndStallsTheRest) {
-  Timeline t = PredictTimeline({1e-3, 1e-3, 1e-3}, {{2000000, 0, 1}}, 1e9, 0);
+  Timeline t = PredictTimeline({1e-3, 1e-3, 1e-3}, {{2000000, 0, 1}}, {1e9, 0});
   EXPECT_NEAR(t.total_s, 4e-3, 1e-12);
   EXPECT_NEAR(t.stall_s, 1e-3, 1e-12);
   EXPECT_NEAR(t.transfer_s, 2e-3, 1e-12);
@@ -70,18 +70,27 @@ TEST(TimelineTest, LoadOverlapsThePreviousStepAndStallsTheRest) {
 // Loads queue on one storage stream: the second starts when the first ends (at 1 ms, not at
 // its issue step's start, 1 ms), is ready at 2 ms, needed at step 2 which starts at 2 ms.
 TEST(TimelineTest, LoadsQueueOnTheStorageStream) {
-  Timeline t = PredictTimeline({1e-3, 1e-3, 1e-3}, {{1000000, 0, 1}, {1000000, 0, 2}}, 1e9, 0);
+  Timeline t = PredictTimeline({1e-3, 1e-3, 1e-3}, {{1000000, 0, 1}, {1000000, 0, 2}}, {1e9, 0});
   EXPECT_NEAR(t.stall_s, 0, 1e-12);
   EXPECT_NEAR(t.total_s, 3e-3, 1e-12);
   EXPECT_NEAR(t.hidden_fraction, 1, 1e-9);
   // Without prefetch (issued at the step that needs it) nothing is hidden.
-  Timeline none = PredictTimeline({1e-3, 1e-3}, {{1000000, 1, 1}}, 1e9, 0);
+  Timeline none = PredictTimeline({1e-3, 1e-3}, {{1000000, 1, 1}}, {1e9, 0});
   EXPECT_NEAR(none.stall_s, 1e-3, 1e-12);
   EXPECT_NEAR(none.hidden_fraction, 0, 1e-9);
 }
 
+// 16 KiB in 4 KiB chunks: depth 1 pays the latency 4 times, depth 4 once, depth 3 twice.
+TEST(CostModelTest, StorageReadsPayLatencyPerRoundOfChunks) {
+  EXPECT_DOUBLE_EQ(StorageReadSeconds(16384, 4096, 1, 1e9, 1e-4), 4e-4 + 16384e-9);
+  EXPECT_DOUBLE_EQ(StorageReadSeconds(16384, 4096, 4, 1e9, 1e-4), 1e-4 + 16384e-9);
+  EXPECT_DOUBLE_EQ(StorageReadSeconds(16384, 4096, 3, 1e9, 1e-4), 2e-4 + 16384e-9);
+  EXPECT_DOUBLE_EQ(StorageReadSeconds(16384, 0, 1, 1e9, 1e-4), 1e-4 + 16384e-9);
+  EXPECT_DOUBLE_EQ(StorageReadSeconds(0, 4096, 1, 1e9, 1e-4), 0);
+}
+
 TEST(TimelineTest, NothingStreamedIsAllCompute) {
-  Timeline t = PredictTimeline({1e-3, 2e-3}, {}, 1e9, 0);
+  Timeline t = PredictTimeline({1e-3, 2e-3}, {}, {1e9, 0});
   EXPECT_NEAR(t.total_s, 3e-3, 1e-12);
   EXPECT_EQ(t.hidden_fraction, 1);
 }

@@ -137,8 +137,11 @@ StatusOr<CompiledGraph> RunPipeline(ir::Graph g, const PipelineOptions& options)
         return a.load_step != b.load_step ? a.load_step < b.load_step
                                           : a.first_use_step < b.first_use_step;
       });
-      out.predicted = PredictTimeline(step_seconds, loads, options.profile->nvme.read_bandwidth,
-                                      options.profile->nvme.latency_s);
+      // Streamed weights are read in 4096-aligned sizes through the planned staging.
+      for (StreamedLoad& l : loads) l.bytes = AlignUp(l.bytes, kFileAlignment);
+      StorageLink storage{options.profile->nvme.read_bandwidth, options.profile->nvme.latency_s,
+                          out.io_chunk_bytes, static_cast<int>(std::max<uint32_t>(out.io_queue_depth, 1))};
+      out.predicted = PredictTimeline(step_seconds, loads, storage);
       char buf[160];
       std::snprintf(buf, sizeof buf, "%.3f ms on %s, %.0f%% of transfer time hidden",
                     out.predicted->total_s * 1e3, options.profile->name.c_str(),

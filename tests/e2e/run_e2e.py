@@ -189,6 +189,18 @@ def bench_summary_and_json(ctx):
 
 
 @case
+def profile_probe_writes_a_usable_profile(ctx):
+    out = os.path.join(ctx.work, "probed.yaml")
+    ctx.run(ctx.tsc, "profile", "probe", "-o", out, "--dir", ctx.work, "--quick",
+            contains=("read bandwidth at queue depth 32", "wrote"))
+    if [f for f in os.listdir(ctx.work) if f.startswith("tsc-probe-")]:
+        raise AssertionError("the probe left its scratch file behind")
+    ctx.compile("mlp", "--profile", out, "--vram", "1M", contains=("predicted",))
+    ctx.run(ctx.tsc, "profile", "probe", "-o", out, "--dir", "/nonexistent-dir", "--quick", expect=5)
+    ctx.run(ctx.tsc, "profile", "probe", "-o", out, "--io-size", "1.5M", "--quick", expect=2)
+
+
+@case
 def hardware_profiles(ctx):
     import json
     rep = os.path.join(ctx.work, "profile.json")
