@@ -76,8 +76,25 @@ StatusOr<CompiledGraph> RunPipeline(ir::Graph g, const PipelineOptions& options)
   }));
 
   RETURN_IF_ERROR(run.Step("order", [&](std::string& note) -> Status {
+    // The model's own order, or the memory-aware one when its live-bytes bound is lower.
     ASSIGN_OR_RETURN(out.order, TopologicalOrder(out.graph));
+    ASSIGN_OR_RETURN(std::vector<int> greedy, MemoryAwareOrder(out.graph));
     note = std::to_string(out.order.size()) + " nodes";
+    if (greedy != out.order) {
+      ASSIGN_OR_RETURN(Liveness a, ComputeLiveness(out.graph, out.order));
+      ASSIGN_OR_RETURN(Liveness b, ComputeLiveness(out.graph, greedy));
+      auto bound = [](const Liveness& lv) {
+        std::vector<Interval> iv;
+        for (const Buffer& buf : lv.buffers) iv.push_back(buf.live);
+        return LiveBytesLowerBound(iv).bytes;
+      };
+      const uint64_t model_bound = bound(a), greedy_bound = bound(b);
+      if (greedy_bound < model_bound) {
+        out.order = std::move(greedy);
+        note += "; memory-aware order lowers the live-bytes bound from " + Bytes(model_bound) +
+                " to " + Bytes(greedy_bound);
+      }
+    }
     return OkStatus();
   }));
 

@@ -1,7 +1,10 @@
 #include "passes/schedule.h"
 
+#include <algorithm>
 #include <functional>
 #include <queue>
+
+#include "ir/ops.h"
 
 namespace ts::passes {
 
@@ -39,6 +42,75 @@ StatusOr<std::vector<int>> TopologicalOrder(const ir::Graph& g) {
       }
     }
   }
+  return order;
+}
+
+StatusOr<std::vector<int>> MemoryAwareOrder(const ir::Graph& g) {
+  const std::vector<int> producer = ir::Producers(g);
+  const auto consumers = ir::Consumers(g);
+  std::vector<int> pending(g.nodes.size(), 0);
+  for (size_t n = 0; n < g.nodes.size(); ++n) {
+    for (int v : g.nodes[n].inputs) {
+      if (v >= 0 && producer[v] >= 0) ++pending[n];
+    }
+  }
+  // Reads left per value; a value whose count reaches zero is freed (unless it must survive).
+  std::vector<int> reads_left(g.values.size(), 0);
+  for (size_t v = 0; v < g.values.size(); ++v) reads_left[v] = static_cast<int>(consumers[v].size());
+  std::vector<bool> keep(g.values.size(), false);
+  for (int v : g.outputs) keep[v] = true;
+  for (size_t v = 0; v < g.values.size(); ++v) {
+    const ir::ValueKind k = g.values[v].kind;
+    keep[v] = keep[v] || k == ir::ValueKind::kWeight || k == ir::ValueKind::kConstant;
+  }
+  auto delta = [&](int n) {
+    const ir::Node& node = g.nodes[n];
+    int64_t d = 0;
+    if (!ir::IsAliasOp(node.op)) {
+      for (int v : node.outputs) {
+        if (v >= 0) d += g.values[v].ByteSize();
+      }
+    }
+    for (size_t i = 0; i < node.inputs.size(); ++i) {
+      const int v = node.inputs[i];
+      if (v < 0 || keep[v]) continue;
+      // Count each value once even when the node reads it twice.
+      if (std::find(node.inputs.begin(), node.inputs.begin() + i, v) != node.inputs.begin() + i) continue;
+      const int uses = static_cast<int>(std::count(node.inputs.begin(), node.inputs.end(), v));
+      if (reads_left[v] == uses) d -= g.values[v].ByteSize();
+    }
+    return d;
+  };
+  std::vector<int> ready;
+  for (size_t n = 0; n < g.nodes.size(); ++n) {
+    if (pending[n] == 0) ready.push_back(static_cast<int>(n));
+  }
+  std::vector<int> order;
+  order.reserve(g.nodes.size());
+  while (!ready.empty()) {
+    size_t best = 0;
+    int64_t best_delta = delta(ready[0]);
+    for (size_t i = 1; i < ready.size(); ++i) {
+      const int64_t d = delta(ready[i]);
+      if (d < best_delta || (d == best_delta && ready[i] < ready[best])) {
+        best = i;
+        best_delta = d;
+      }
+    }
+    const int n = ready[best];
+    ready.erase(ready.begin() + static_cast<std::ptrdiff_t>(best));
+    order.push_back(n);
+    for (int v : g.nodes[n].inputs) {
+      if (v >= 0) --reads_left[v];
+    }
+    for (int v : g.nodes[n].outputs) {
+      if (v < 0) continue;
+      for (int c : consumers[v]) {
+        if (--pending[c] == 0) ready.push_back(c);
+      }
+    }
+  }
+  if (order.size() != g.nodes.size()) return TopologicalOrder(g);  // names the cycle
   return order;
 }
 
