@@ -36,8 +36,7 @@ class Runner {
                     .count();
     out_.timings.push_back({name, ms, note});
     if (options_.verify_between_passes) {
-      RETURN_IF_ERROR_CTX(ir::Verify(out_.graph, {.require_shapes = name != "import"}),
-                          "IR invalid after " + name);
+      RETURN_IF_ERROR_CTX(ir::Verify(out_.graph), "IR invalid after " + name);
     }
     if (options_.dump_after == name) out_.dump = ir::PrintGraph(out_.graph, {.elide_data = true});
     return OkStatus();

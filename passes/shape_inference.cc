@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstring>
 #include <optional>
+#include <map>
 #include <string>
 
 #include "ir/ops.h"
@@ -222,7 +223,39 @@ Status Inferrer::Softmax(ir::Node& n) {
   return SetOut(n, x->dtype, x->shape);
 }
 
+// Attributes this version reads, with the type the ONNX spec gives them: a model that sets one
+// with another type (a FLOATS perm, say) is refused rather than silently read as absent.
+Status CheckAttrTypes(const ir::Node& n) {
+  static const std::map<std::string, size_t> kTypes = {
+      {"perm", 3}, {"shape", 3}, {"axis", 0}, {"transA", 0}, {"transB", 0}, {"allowzero", 0},
+      {"legacy", 0}, {"alpha", 1}, {"beta", 1}, {"program", 2}, {"ops", 0}};
+  for (const auto& [key, value] : n.attrs) {
+    auto it = kTypes.find(key);
+    if (it == kTypes.end()) continue;
+    const bool int_as_float = it->second == 1 && value.index() == 0;
+    if (value.index() != it->second && !int_as_float) {
+      return BadInputError("node '" + n.name + "' (" + n.op + "): attribute '" + key +
+                           "' has the wrong type for this op; check the exporter");
+    }
+  }
+  return OkStatus();
+}
+
 Status Inferrer::InferNode(ir::Node& n) {
+  RETURN_IF_ERROR(CheckAttrTypes(n));
+  if (n.op == ir::kElementwiseOp) {  // already fused (e.g. IR read back after --dump-after)
+    if (n.inputs.empty()) return Fail(n, "a fused elementwise node needs inputs");
+    RETURN_IF_ERROR(Arity(n, 1, n.inputs.size()));
+    ASSIGN_OR_RETURN(const ir::Value* first, In(n, 0));
+    std::vector<int64_t> shape = first->shape;
+    for (size_t i = 1; i < n.inputs.size(); ++i) {
+      ASSIGN_OR_RETURN(const ir::Value* x, In(n, i));
+      auto b = BroadcastShapes(shape, x->shape);
+      if (!b) return Fail(n, "input shapes do not broadcast");
+      shape = *b;
+    }
+    return SetOut(n, first->dtype, shape);
+  }
   if (int arity = ir::ElementwiseArity(n.op)) {
     RETURN_IF_ERROR(Arity(n, arity, arity));
     ASSIGN_OR_RETURN(const ir::Value* a, In(n, 0));

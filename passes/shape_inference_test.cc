@@ -405,3 +405,30 @@ TEST(InferShapesTest, FollowsDataflowNotNodeOrder) {
 
 }  // namespace
 }  // namespace ts::passes
+
+namespace ts::passes {
+namespace {
+
+TEST(ShapeInferenceReviewTest, AttributeOfTheWrongTypeIsRefused) {
+  auto g = ir::ParseGraph(
+      "tsir 1 opset 13\ninput \"x\" f32[2,3]\noutput \"y\" f32[?]\n"
+      "node \"t\" Transpose(\"x\") -> (\"y\") {perm=floats:[1,0]}\ninputs \"x\"\noutputs \"y\"\n");
+  ASSERT_TRUE(g.ok());
+  Status s = InferShapes(*g);
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.code(), Code::kBadInput);
+  EXPECT_NE(s.message().find("attribute 'perm' has the wrong type"), std::string::npos);
+}
+
+TEST(ShapeInferenceReviewTest, FusedNodesInferAgain) {
+  auto g = ir::ParseGraph(
+      "tsir 1 opset 13\ninput \"x\" f32[2,3]\ninput \"b\" f32[3]\noutput \"y\" f32[?]\n"
+      "node \"f\" Elementwise(\"x\", \"b\") -> (\"y\") {ops=i:2, program=s:\"$0 $1 Add Relu\"}\n"
+      "inputs \"x\", \"b\"\noutputs \"y\"\n");
+  ASSERT_TRUE(g.ok());
+  ASSERT_TRUE(InferShapes(*g).ok());
+  EXPECT_EQ(g->values[*g->FindValue("y")].shape, (std::vector<int64_t>{2, 3}));
+}
+
+}  // namespace
+}  // namespace ts::passes
