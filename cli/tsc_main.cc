@@ -1,5 +1,6 @@
 // tsc: the TensorShunt compiler. `tsc compile` plans a model under a memory budget and writes a
 // .tsplan bundle; `tsc inspect` describes a model.
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -16,6 +17,7 @@
 #include "cli/profile_probe.h"
 #include "codegen/lower_cpu.h"
 #include "frontend/onnx_importer.h"
+#include "frontend/safetensors.h"
 #include "ir/text.h"
 #include "passes/hardware_profile.h"
 #include "passes/pipeline.h"
@@ -277,6 +279,37 @@ Status ProbeCommand(ProbeOptions options, const std::string& out, bool quick,
   return OkStatus();
 }
 
+// `tsc inspect DIR`: a safetensors checkpoint, described tensor by tensor.
+Status InspectCheckpoint(const std::string& dir) {
+  ASSIGN_OR_RETURN(frontend::SafetensorsCheckpoint ck, frontend::OpenSafetensorsCheckpoint(dir));
+  uint64_t bytes = 0;
+  std::map<std::string, std::pair<size_t, uint64_t>> by_dtype;
+  std::map<std::string, size_t> files;
+  for (const auto& t : ck.tensors) {
+    bytes += t.bytes;
+    auto& d = by_dtype[std::string(frontend::SafetensorsDTypeName(t.st_dtype))];
+    ++d.first;
+    d.second += t.bytes;
+    ++files[t.file];
+  }
+  std::printf("checkpoint %s: %zu tensors in %zu file%s, %s\n", dir.c_str(), ck.tensors.size(),
+              files.size(), files.size() == 1 ? "" : "s", FormatSize(bytes).c_str());
+  for (const auto& [dtype, d] : by_dtype) {
+    std::printf("  %-8s %zu tensors, %s\n", dtype.c_str(), d.first, FormatSize(d.second).c_str());
+  }
+  for (const auto& [k, v] : ck.metadata) std::printf("  meta %s: %s\n", OneLine(k).c_str(), OneLine(v).c_str());
+  for (const auto& t : ck.tensors) {
+    std::string shape = "[";
+    for (size_t i = 0; i < t.shape.size(); ++i) shape += (i ? "," : "") + std::to_string(t.shape[i]);
+    std::printf("  %-48s %-8s %-20s %s\n", OneLine(t.name).c_str(),
+                std::string(frontend::SafetensorsDTypeName(t.st_dtype)).c_str(), (shape + "]").c_str(),
+                OneLine(t.file).c_str());
+  }
+  std::printf("(compiling checkpoints needs the architecture support of a later version; this "
+              "version compiles ONNX models)\n");
+  return OkStatus();
+}
+
 Status Inspect(const std::string& model, const std::vector<std::string>& shape_args, bool print_ir) {
   frontend::ImportOptions options;
   ASSIGN_OR_RETURN(options.input_shapes, ParseShapes(shape_args));
@@ -338,8 +371,8 @@ int main(int argc, char** argv) {
   std::string inspect_model;
   std::vector<std::string> inspect_shapes;
   bool inspect_ir = false, list_ops = false;
-  CLI::App* inspect = app.add_subcommand("inspect", "Describe an ONNX model: inputs, outputs, weights, ops");
-  inspect->add_option("model", inspect_model, "ONNX model");
+  CLI::App* inspect = app.add_subcommand("inspect", "Describe an ONNX model (inputs, outputs, weights, ops) or a safetensors checkpoint folder");
+  inspect->add_option("model", inspect_model, "ONNX model, or a folder with model.safetensors[.index.json]");
   inspect->add_option("--shape", inspect_shapes, "Fix an input's dynamic dimensions: NAME=DIMS");
   inspect->add_flag("--ir", inspect_ir, "Print the model in TensorShunt's textual IR (weights elided)");
   inspect->add_flag("--ops", list_ops, "List the supported ONNX operators");
@@ -385,7 +418,12 @@ int main(int argc, char** argv) {
     if (inspect_model.size() > 7 && inspect_model.substr(inspect_model.size() - 7) == ".tsplan") {
       return ReportError("tsc", ts::UsageError(inspect_model + " is a bundle: use `tsr inspect` for bundles"));
     }
-    st = Inspect(inspect_model, inspect_shapes, inspect_ir);
+    struct stat st_buf;
+    if (stat(inspect_model.c_str(), &st_buf) == 0 && S_ISDIR(st_buf.st_mode)) {
+      st = InspectCheckpoint(inspect_model);
+    } else {
+      st = Inspect(inspect_model, inspect_shapes, inspect_ir);
+    }
   }
   if (!st.ok()) return ReportError("tsc", st);
   return kExitOk;

@@ -201,6 +201,25 @@ def profile_probe_writes_a_usable_profile(ctx):
 
 
 @case
+def inspect_safetensors_checkpoint(ctx):
+    import json
+    import struct
+    d = os.path.join(ctx.work, "ckpt")
+    os.makedirs(d, exist_ok=True)
+    a = np.arange(6, dtype=np.float32).tobytes()
+    b = np.arange(4, dtype=np.int64).tobytes()
+    header = {"model.embed": {"dtype": "F32", "shape": [2, 3], "data_offsets": [0, len(a)]},
+              "model.ids": {"dtype": "I64", "shape": [4], "data_offsets": [len(a), len(a) + len(b)]},
+              "__metadata__": {"format": "pt"}}
+    h = json.dumps(header).encode()
+    open(os.path.join(d, "model.safetensors"), "wb").write(struct.pack("<Q", len(h)) + h + a + b)
+    ctx.run(ctx.tsc, "inspect", d, contains=("2 tensors in 1 file", "model.embed", "I64", "format: pt"))
+    open(os.path.join(d, "model.safetensors"), "wb").write(struct.pack("<Q", len(h)) + h + a)
+    ctx.run(ctx.tsc, "inspect", d, expect=3)
+    ctx.run(ctx.tsc, "inspect", ctx.work, expect=3)  # a folder with no checkpoint
+
+
+@case
 def hardware_profiles(ctx):
     import json
     rep = os.path.join(ctx.work, "profile.json")
