@@ -14,6 +14,7 @@
 #include "cli/args.h"
 #include "cli/bench_stats.h"
 #include "cli/common.h"
+#include "cli/trace.h"
 #include "planfmt/format.h"
 #include "runtime/executor.h"
 #include "runtime/tensor_io.h"
@@ -34,6 +35,7 @@ struct RunArgs {
   double atol = 1e-5;
   bool verbose = false;
   bool quiet = false;
+  std::string trace;
 };
 
 // Output file names come from tensor names, which come from the model: keep them to one
@@ -114,6 +116,7 @@ Status Run(const RunArgs& args) {
     if (!known) return UsageError("--expected-output " + name + ": the plan has no output of that name");
   }
   FillSeeded(prog, args.seed, &inputs);
+  if (!args.trace.empty()) ex->EnableTrace();
   if (args.verbose) {
     std::fprintf(stderr, "tsr: arena %s, weights %s read with %s%s in %.1f ms, kernels JIT-compiled for %s in %.1f ms\n",
                  FormatSize(mem.arena_bytes).c_str(), FormatSize(rep.weight_bytes).c_str(),
@@ -121,6 +124,12 @@ Status Run(const RunArgs& args) {
                  rep.io_direct ? " (O_DIRECT)" : "", rep.read_ms, rep.host.c_str(), rep.jit_ms);
   }
   ASSIGN_OR_RETURN(auto outputs, ex->Run(inputs));
+  if (!args.trace.empty()) {
+    std::ofstream f(args.trace);
+    f << ChromeTrace(ex->plan(), ex->last_trace());
+    f.close();
+    if (!f) return IoError("writing --trace '" + args.trace + "' failed; check the folder exists and is writable");
+  }
   if (args.verbose) {
     const auto& run = ex->last_run();
     std::fprintf(stderr, "tsr: run %.2f ms; streamed %s from the bundle, compute waited %.2f ms for loads\n",
@@ -330,6 +339,7 @@ int main(int argc, char** argv) {
   run->add_option("--atol", r.atol, "Absolute tolerance for --expected-output (default 1e-5)");
   run->add_flag("-v,--verbose", r.verbose, "Load details: I/O method, timings, JIT target");
   run->add_flag("-q,--quiet", r.quiet, "Do not print output values");
+  run->add_option("--trace", r.trace, "Write a Chrome trace / Perfetto JSON of the run: compute and storage-read tracks, planned live bytes");
   run->footer(ExitCodeHelp());
 
   std::string inspect_plan;

@@ -158,9 +158,11 @@ StatusOr<LoweredPlan> Lowerer::Run(planfmt::Metadata metadata) {
   mem.io_queue_depth = cg_.io_queue_depth;
   for (size_t b = 0; b < cg_.liveness.buffers.size(); ++b) {
     const passes::Buffer& buf = cg_.liveness.buffers[b];
+    // A streamed weight occupies its bytes from its load step to its last use.
+    const bool streamed = placed && cg_.streamed[b];
     mem.buffers.push_back({buf.name, cg_.offsets.offsets[b], buf.bytes,
-                           static_cast<uint32_t>(buf.live.first),
-                           static_cast<uint32_t>(buf.live.last)});
+                           static_cast<uint32_t>(streamed ? cg_.load_step[b] : buf.live.first),
+                           static_cast<uint32_t>(streamed ? buf.use.last : buf.live.last)});
   }
 
   out.contents.kernels.format = "llvm-bc";

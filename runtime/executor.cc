@@ -56,8 +56,15 @@ class StreamLoader {
     thread_.join();
   }
 
-  void BeginRun() {
+  // Optional per-weight timing, in microseconds since `origin`; sized by the caller.
+  void SetTrace(std::vector<double>* begin_us, std::vector<double>* end_us) {
+    trace_begin_ = begin_us;
+    trace_end_ = end_us;
+  }
+
+  void BeginRun(std::chrono::steady_clock::time_point origin) {
     std::lock_guard<std::mutex> lock(mu_);
+    origin_ = origin;
     ++run_;
     error_ = OkStatus();
     bytes_ = 0;
@@ -92,7 +99,12 @@ class StreamLoader {
       queue_.pop_front();
       const uint64_t run = run_;
       lock.unlock();
+      const auto begin = std::chrono::steady_clock::now();
       Status st = Read(weights_[w]);
+      if (trace_begin_) {
+        (*trace_begin_)[w] = std::chrono::duration<double, std::micro>(begin - origin_).count();
+        (*trace_end_)[w] = std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - origin_).count();
+      }
       lock.lock();
       if (st.ok()) {
         done_[w] = run;
@@ -125,6 +137,9 @@ class StreamLoader {
   std::condition_variable cv_;
   std::deque<size_t> queue_;
   std::vector<uint64_t> done_;  // per weight: the run in which its load last completed
+  std::chrono::steady_clock::time_point origin_;
+  std::vector<double>* trace_begin_ = nullptr;
+  std::vector<double>* trace_end_ = nullptr;
   uint64_t run_ = 0;
   uint64_t bytes_ = 0;
   int in_flight_ = 0;
@@ -271,16 +286,31 @@ Status Executor::PrepareSteps() {
   return OkStatus();
 }
 
+void Executor::EnableTrace() {
+  const size_t steps = bundle_.contents.program.steps.size();
+  const size_t weights = bundle_.contents.weights.size();
+  trace_.step_begin_us.assign(steps, -1);
+  trace_.step_end_us.assign(steps, -1);
+  trace_.load_begin_us.assign(weights, -1);
+  trace_.load_end_us.assign(weights, -1);
+  if (impl_->loader) impl_->loader->SetTrace(&trace_.load_begin_us, &trace_.load_end_us);
+  tracing_ = true;
+}
+
 Status Executor::ExecuteSteps() {
   const auto& steps = bundle_.contents.program.steps;
   uint8_t* arena = impl_->arena.get();
   StreamLoader* loader = impl_->loader.get();
   run_stats_ = RunStats{};
   const auto start = std::chrono::steady_clock::now();
-  if (loader) loader->BeginRun();
+  if (loader) loader->BeginRun(start);
+  auto us = [&start] {
+    return std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - start).count();
+  };
   Status st;
   for (size_t i = 0; i < steps.size() && st.ok(); ++i) {
     const planfmt::Step& s = steps[i];
+    if (tracing_) trace_.step_begin_us[i] = us();
     switch (s.kind) {
       case planfmt::StepKind::kJitKernel: impl_->fns[i](impl_->args[i].data()); break;
       case planfmt::StepKind::kBuiltin: RunBuiltin(s, arena); break;
@@ -292,6 +322,7 @@ Status Executor::ExecuteSteps() {
         break;
       }
     }
+    if (tracing_) trace_.step_end_us[i] = us();
   }
   if (loader) run_stats_.streamed_bytes = loader->Drain();
   run_stats_.run_ms = MsSince(start);

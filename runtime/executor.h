@@ -38,6 +38,13 @@ struct LoadReport {
   std::string host;        // what the kernels were tuned for
 };
 
+// When each step and each weight load of the last Run began and ended, in microseconds from the
+// run's start (filled only when tracing is on; the buffers are sized at load).
+struct RunTrace {
+  std::vector<double> step_begin_us, step_end_us;  // per program step
+  std::vector<double> load_begin_us, load_end_us;  // per weight (streamed ones; -1 if not loaded)
+};
+
 // What one Run measured.
 struct RunStats {
   uint64_t streamed_bytes = 0;  // weights read from the bundle during the run
@@ -55,6 +62,9 @@ class Executor {
   const planfmt::BundleLayout& layout() const { return bundle_.layout; }
   const LoadReport& load_report() const { return report_; }
   const RunStats& last_run() const { return run_stats_; }
+  // Turns per-step timing on for later runs (buffers allocated here, not while running).
+  void EnableTrace();
+  const RunTrace& last_trace() const { return trace_; }
 
   // Copies `inputs` (by name; every plan input exactly once, matching dtype and shape) into
   // the arena, runs every step, and returns the outputs in plan order. Streamed weights are read
@@ -72,6 +82,8 @@ class Executor {
   planfmt::OpenedBundle bundle_;
   LoadReport report_;
   RunStats run_stats_;
+  RunTrace trace_;
+  bool tracing_ = false;
 };
 
 }  // namespace ts::runtime

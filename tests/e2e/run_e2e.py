@@ -220,6 +220,23 @@ def inspect_safetensors_checkpoint(ctx):
 
 
 @case
+def trace_has_compute_and_storage_tracks(ctx):
+    import json
+    plan = ctx.compile("external_data", "--vram", str(minimum_budget(ctx, "external_data")))
+    out = os.path.join(ctx.work, "trace.json")
+    ctx.run(ctx.tsr, "run", plan, "--seed", "1", "-q", "--trace", out)
+    ev = json.load(open(out))["traceEvents"]
+    reads = [e for e in ev if e["ph"] == "X" and e["tid"] == 2]
+    kernels = [e for e in ev if e["ph"] == "X" and e["tid"] == 1 and e["cat"] in ("kernel", "builtin")]
+    if len(reads) != 2 or len(kernels) != 3 or not any(e["ph"] == "C" for e in ev):
+        raise AssertionError("trace lacks events: %d reads, %d kernels" % (len(reads), len(kernels)))
+    # The second weight's read starts after the first kernel ends: it runs under the next step.
+    first_end = min(k["ts"] + k["dur"] for k in kernels)
+    if not max(r["ts"] for r in reads) >= first_end - 1:
+        raise AssertionError("the second read started before the first kernel finished")
+
+
+@case
 def hardware_profiles(ctx):
     import json
     rep = os.path.join(ctx.work, "profile.json")
