@@ -132,8 +132,10 @@ Status Run(const RunArgs& args) {
   }
   if (args.verbose) {
     const auto& run = ex->last_run();
-    std::fprintf(stderr, "tsr: run %.2f ms; streamed %s from the bundle, compute waited %.2f ms for loads\n",
-                 run.run_ms, FormatSize(run.streamed_bytes).c_str(), run.wait_ms);
+    std::fprintf(stderr, "tsr: run %.2f ms; streamed %s from the bundle in %.2f ms of reads, compute waited "
+                 "%.2f ms (%.0f%% of read time hidden)\n",
+                 run.run_ms, FormatSize(run.streamed_bytes).c_str(), run.read_ms, run.wait_ms,
+                 run.HiddenFraction() * 100);
   }
 
   if (!args.output_dir.empty()) {
@@ -195,16 +197,17 @@ Status Bench(const BenchArgs& args) {
   ASSIGN_OR_RETURN(auto inputs, ReadInputs(args.inputs));
   ASSIGN_OR_RETURN(auto ex, LoadPlan(args.plan));
   FillSeeded(ex->plan().program, args.seed, &inputs);
-  std::vector<double> latency, wait;
+  std::vector<double> latency, wait, hidden;
   uint64_t streamed = 0;
   for (int i = 0; i < args.warmup + args.iterations; ++i) {
     ASSIGN_OR_RETURN(auto outputs, ex->Run(inputs));
     if (i < args.warmup) continue;
     latency.push_back(ex->last_run().run_ms);
     wait.push_back(ex->last_run().wait_ms);
+    hidden.push_back(ex->last_run().HiddenFraction());
     streamed = ex->last_run().streamed_bytes;
   }
-  const Summary lat = Summarize(latency), stall = Summarize(wait);
+  const Summary lat = Summarize(latency), stall = Summarize(wait), hid = Summarize(hidden);
   const auto& rep = ex->load_report();
   const std::string predicted = Metadata(ex->plan(), "predicted_ms");
   const std::string predicted_on = Metadata(ex->plan(), "predicted_on");
@@ -215,8 +218,8 @@ Status Bench(const BenchArgs& args) {
               rep.jit_ms);
   std::printf("  latency    min %.3f  median %.3f  mean %.3f  p90 %.3f  p99 %.3f ms\n", lat.min, lat.median,
               lat.mean, lat.p90, lat.p99);
-  std::printf("  stalls     median %.3f ms waiting for streamed weights; %s read per run\n", stall.median,
-              FormatSize(streamed).c_str());
+  std::printf("  stalls     median %.3f ms waiting for streamed weights; %s read per run, median %.0f%% of "
+              "read time hidden\n", stall.median, FormatSize(streamed).c_str(), hid.median * 100);
   if (!predicted.empty()) {
     const double p = std::strtod(predicted.c_str(), nullptr);
     std::printf("  predicted  %.3f ms on %s: measured median / predicted = %.2f\n", p, predicted_on.c_str(),
@@ -231,6 +234,7 @@ Status Bench(const BenchArgs& args) {
     j["stall_ms"] = {{"min", stall.min}, {"median", stall.median}, {"mean", stall.mean}, {"p90", stall.p90}, {"p99", stall.p99}};
     j["load_ms"] = {{"read", rep.read_ms}, {"jit", rep.jit_ms}};
     j["streamed_bytes_per_run"] = streamed;
+    j["hidden_fraction_median"] = hid.median;
     j["io_method"] = rep.io_method;
     j["predicted_ms"] = predicted.empty() ? nlohmann::json(nullptr) : nlohmann::json(std::strtod(predicted.c_str(), nullptr));
     j["predicted_on"] = predicted_on;

@@ -1,6 +1,7 @@
 #include "passes/cost_model.h"
 
 #include <algorithm>
+#include <cmath>
 #include <limits>
 
 #include "ir/ops.h"
@@ -95,7 +96,10 @@ Timeline PredictTimeline(const std::vector<double>& step_seconds,
     t.compute_s += step_seconds[s];
   }
   t.total_s = now;
-  t.hidden_fraction = t.transfer_s > 0 ? 1 - t.stall_s / t.transfer_s : 1;
+  // An undescribed link (bandwidth 0) makes both infinite: nothing is hidden.
+  t.hidden_fraction = t.transfer_s > 0 && std::isfinite(t.transfer_s) ? 1 - t.stall_s / t.transfer_s
+                      : t.transfer_s > 0                                ? 0
+                                                                        : 1;
   return t;
 }
 

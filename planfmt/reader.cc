@@ -565,6 +565,51 @@ Status CheckRef(const TensorRef& r, uint64_t arena, const std::string& where) {
 
 }  // namespace
 
+// Streamed weights: exactly one load each, waited for only after it, and no step between the
+// load and its first wait touches the bytes being written. Otherwise a crafted bundle could make
+// tsr wait forever for a load nobody issued, or race the I/O thread on live data.
+Status ValidateStreaming(const PlanContents& c) {
+  const auto& steps = c.program.steps;
+  std::vector<int64_t> load_at(c.weights.size(), -1), first_wait(c.weights.size(), -1);
+  for (size_t i = 0; i < steps.size(); ++i) {
+    const Step& s = steps[i];
+    if (s.kind != StepKind::kLoad && s.kind != StepKind::kWait) continue;
+    const size_t w = static_cast<size_t>(s.iparams[0]);  // range-checked above
+    const std::string at = "program step " + std::to_string(i) + " ('" + s.node + "')";
+    if (s.kind == StepKind::kLoad) {
+      if (load_at[w] >= 0) {
+        return BadInputError(at + ": weight " + std::to_string(w) + " is loaded twice; " +
+                             std::string(kInconsistent));
+      }
+      load_at[w] = static_cast<int64_t>(i);
+    } else if (load_at[w] < 0) {
+      return BadInputError(at + ": waits for weight " + std::to_string(w) +
+                           " before any step loads it; " + std::string(kInconsistent));
+    } else if (first_wait[w] < 0) {
+      first_wait[w] = static_cast<int64_t>(i);
+    }
+  }
+  for (size_t w = 0; w < c.weights.size(); ++w) {
+    const WeightEntry& weight = c.weights[w];
+    if (!weight.streamed) continue;
+    if (load_at[w] < 0 || first_wait[w] < 0) {
+      return BadInputError("weight " + std::to_string(w) + " '" + weight.name +
+                           "' is streamed but never loaded and waited for; " +
+                           std::string(kInconsistent));
+    }
+    const uint64_t lo = weight.arena_offset, hi = weight.arena_offset + weight.bytes;
+    for (int64_t i = load_at[w] + 1; i < first_wait[w]; ++i) {
+      for (const TensorRef& r : steps[static_cast<size_t>(i)].args) {
+        if (r.offset < hi && lo < r.offset + r.bytes && r.bytes > 0 && weight.bytes > 0) {
+          return BadInputError("program step " + std::to_string(i) + " uses arena bytes of weight '" +
+                               weight.name + "' while it is being loaded; " + std::string(kInconsistent));
+        }
+      }
+    }
+  }
+  return OkStatus();
+}
+
 Status ValidateContents(const PlanContents& c, const BundleLayout& layout) {
   const uint64_t arena = c.memory.arena_bytes;
   // Far above any real plan, far below 64-bit overflow when the runtime rounds and adds.
@@ -677,7 +722,7 @@ Status ValidateContents(const PlanContents& c, const BundleLayout& layout) {
                            std::to_string(arena) + "; " + std::string(kInconsistent));
     }
   }
-  return OkStatus();
+  return ValidateStreaming(c);
 }
 
 StatusOr<OpenedBundle> ParseBundle(const uint8_t* data, size_t size, bool verify_weights) {

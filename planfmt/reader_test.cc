@@ -266,14 +266,33 @@ TEST_F(ValidateTest, BadStepKindAndBuiltin) {
 }
 
 TEST_F(ValidateTest, LoadAndWaitStepsNameAStreamedWeight) {
-  Step load;
+  Step load, wait;
   load.kind = StepKind::kLoad;
   load.node = "load W";
   load.iparams = {0};
-  c_.program.steps.insert(c_.program.steps.begin(), load);
+  wait.kind = StepKind::kWait;
+  wait.node = "wait W";
+  wait.iparams = {0};
+  c_.program.steps.insert(c_.program.steps.begin(), {load, wait});
   ExpectInvalid("program step 0 ('load W'): a load or wait step must name one streamed weight");
   c_.weights[0].streamed = true;
   EXPECT_TRUE(Validate().ok());
+  // A wait with no load before it would block tsr forever.
+  std::swap(c_.program.steps[0], c_.program.steps[1]);
+  ExpectInvalid("program step 0 ('wait W'): waits for weight 0 before any step loads it");
+  std::swap(c_.program.steps[0], c_.program.steps[1]);
+  // A second load would race the first wait.
+  c_.program.steps.insert(c_.program.steps.begin() + 1, load);
+  ExpectInvalid("program step 1 ('load W'): weight 0 is loaded twice");
+  c_.program.steps.erase(c_.program.steps.begin() + 1);
+  // A step between load and wait that uses the weight's bytes races the I/O thread.
+  c_.program.steps.insert(c_.program.steps.begin() + 1, c_.program.steps[2]);
+  ExpectInvalid("program step 1 uses arena bytes of weight 'W' while it is being loaded");
+  c_.program.steps.erase(c_.program.steps.begin() + 1);
+  // Streamed but never loaded.
+  c_.program.steps.erase(c_.program.steps.begin(), c_.program.steps.begin() + 2);
+  ExpectInvalid("weight 0 'W' is streamed but never loaded and waited for");
+  c_.program.steps.insert(c_.program.steps.begin(), {load, wait});
   c_.program.steps[0].iparams = {3};
   ExpectInvalid("must name one streamed weight");
   c_.program.steps[0].iparams = {};

@@ -35,6 +35,7 @@ TEST(WriterTest, StreamedWeightsAndLoadStepsRoundTrip) {
   wait.iparams = {1};
   s.contents.program.steps.insert(s.contents.program.steps.begin(), {load, wait});
   std::vector<uint8_t> bytes = Serialize(s);
+  ASSERT_FALSE(bytes.empty());
   StatusOr<OpenedBundle> b = ParseBundle(bytes.data(), bytes.size());
   ASSERT_TRUE(b.ok()) << b.status().ToString();
   EXPECT_EQ(b->contents, s.contents);

@@ -45,7 +45,7 @@ class StreamLoader {
   StreamLoader(std::unique_ptr<BlockReader> reader, const planfmt::SectionInfo& section,
                const std::vector<planfmt::WeightEntry>& weights, uint8_t* arena)
       : reader_(std::move(reader)), section_(section), weights_(weights), arena_(arena),
-        done_(weights.size(), 0), thread_([this] { Loop(); }) {}
+        done_(weights.size(), 0), requested_(weights.size(), 0), thread_([this] { Loop(); }) {}
 
   ~StreamLoader() {
     {
@@ -68,10 +68,12 @@ class StreamLoader {
     ++run_;
     error_ = OkStatus();
     bytes_ = 0;
+    busy_ms_ = 0;
   }
   void Load(size_t w) {
     {
       std::lock_guard<std::mutex> lock(mu_);
+      requested_[w] = run_;
       queue_.push_back(w);
       ++in_flight_;
     }
@@ -79,13 +81,18 @@ class StreamLoader {
   }
   Status Wait(size_t w) {
     std::unique_lock<std::mutex> lock(mu_);
+    // Validation guarantees a load precedes every wait; never block on one nobody issued.
+    if (requested_[w] != run_) {
+      return InternalError("waiting for weight '" + weights_[w].name + "', which this run never loaded");
+    }
     cv_.wait(lock, [&] { return done_[w] == run_ || !error_.ok(); });
     return error_;
   }
   // Blocks until no load is queued or running, so a failed run leaves nothing writing.
-  uint64_t Drain() {
+  uint64_t Drain(double* busy_ms) {
     std::unique_lock<std::mutex> lock(mu_);
     cv_.wait(lock, [&] { return in_flight_ == 0; });
+    *busy_ms = busy_ms_;
     return bytes_;
   }
 
@@ -105,12 +112,18 @@ class StreamLoader {
         (*trace_begin_)[w] = std::chrono::duration<double, std::micro>(begin - origin_).count();
         (*trace_end_)[w] = std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - origin_).count();
       }
+      const double ms =
+          std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - begin).count();
       lock.lock();
+      busy_ms_ += ms;
       if (st.ok()) {
         done_[w] = run;
         bytes_ += weights_[w].bytes;
-      } else if (error_.ok()) {
-        error_ = st.Annotate("loading streamed weight '" + weights_[w].name + "'");
+      } else {
+        if (error_.ok()) error_ = st.Annotate("loading streamed weight '" + weights_[w].name + "'");
+        // The run has failed: reads still queued would only delay its end.
+        in_flight_ -= static_cast<int>(queue_.size());
+        queue_.clear();
       }
       --in_flight_;
       cv_.notify_all();
@@ -136,7 +149,9 @@ class StreamLoader {
   std::mutex mu_;
   std::condition_variable cv_;
   std::deque<size_t> queue_;
-  std::vector<uint64_t> done_;  // per weight: the run in which its load last completed
+  std::vector<uint64_t> done_;       // per weight: the run in which its load last completed
+  std::vector<uint64_t> requested_;  // per weight: the run in which its load was last issued
+  double busy_ms_ = 0;               // time spent reading in this run
   std::chrono::steady_clock::time_point origin_;
   std::vector<double>* trace_begin_ = nullptr;
   std::vector<double>* trace_end_ = nullptr;
@@ -324,7 +339,7 @@ Status Executor::ExecuteSteps() {
     }
     if (tracing_) trace_.step_end_us[i] = us();
   }
-  if (loader) run_stats_.streamed_bytes = loader->Drain();
+  if (loader) run_stats_.streamed_bytes = loader->Drain(&run_stats_.read_ms);
   run_stats_.run_ms = MsSince(start);
   return st;
 }

@@ -6,6 +6,7 @@
 #ifndef TENSORSHUNT_RUNTIME_EXECUTOR_H_
 #define TENSORSHUNT_RUNTIME_EXECUTOR_H_
 
+#include <algorithm>
 #include <map>
 #include <memory>
 #include <optional>
@@ -50,6 +51,9 @@ struct RunStats {
   uint64_t streamed_bytes = 0;  // weights read from the bundle during the run
   double run_ms = 0;
   double wait_ms = 0;           // compute blocked on weight loads (stalls)
+  double read_ms = 0;           // the I/O thread busy reading streamed weights
+  // Share of read time hidden behind compute, as the report predicts it: 1 - wait / read.
+  double HiddenFraction() const { return read_ms > 0 ? std::max(0.0, 1 - wait_ms / read_ms) : 1; }
 };
 
 class Executor {
@@ -77,13 +81,15 @@ class Executor {
   Status PrepareSteps();
   Status ExecuteSteps();
 
-  struct Impl;
-  std::unique_ptr<Impl> impl_;
   planfmt::OpenedBundle bundle_;
   LoadReport report_;
   RunStats run_stats_;
   RunTrace trace_;
   bool tracing_ = false;
+  // Last: destroyed first, so the I/O thread stops before the weight table and trace buffers it
+  // writes to go away.
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
 };
 
 }  // namespace ts::runtime
