@@ -1,6 +1,7 @@
 #include "cli/profile_probe.h"
 
 #include <fcntl.h>
+#include <sys/statvfs.h>
 #include <sys/sysinfo.h>
 #include <unistd.h>
 
@@ -86,20 +87,30 @@ struct ReadFigures {
 };
 
 StatusOr<ReadFigures> ReadBandwidth(const ProbeOptions& o) {
-  const std::string path = o.scratch_dir + "/tsc-probe-" + std::to_string(getpid()) + ".bin";
+  // mkstemp: an unpredictable name created with O_EXCL, so nobody can plant a link there.
+  std::string path = o.scratch_dir + "/tsc-probe-XXXXXX";
+  int fd = mkstemp(path.data());
+  if (fd < 0) return ErrnoError(errno, "creating a probe file in '" + o.scratch_dir + "' (use --dir)");
+  struct Cleanup {
+    const std::string& path;
+    ~Cleanup() { unlink(path.c_str()); }
+  } cleanup{path};
   {
-    int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    if (fd < 0) return ErrnoError(errno, "creating probe file '" + path + "' (use --dir)");
     std::vector<uint8_t> block(1 << 20, 0x5a);
     for (uint64_t done = 0; done < o.io_bytes; done += block.size()) {
       if (write(fd, block.data(), block.size()) != static_cast<ssize_t>(block.size())) {
-        int err = errno;
+        int err = errno ? errno : ENOSPC;
         close(fd);
-        unlink(path.c_str());
-        return ErrnoError(err ? err : ENOSPC, "writing probe file '" + path + "'");
+        return ErrnoError(err, "writing probe file '" + path + "'");
       }
     }
-    fsync(fd);
+    if (fsync(fd) != 0) {
+      int err = errno;
+      close(fd);
+      return ErrnoError(err, "syncing probe file '" + path + "'");
+    }
+    // Evict it from the page cache, so a buffered fallback measures the disk, not memory.
+    posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
     close(fd);
   }
   ReadFigures f;
@@ -114,9 +125,13 @@ StatusOr<ReadFigures> ReadBandwidth(const ProbeOptions& o) {
       status = reader.status();
       break;
     }
-    const double t = Best(o.repeats, [&] {
+    double t = 1e300;
+    for (int rep = 0; rep < o.repeats && status.ok(); ++rep) {
+      auto start = Clock::now();
       status = (*reader)->ReadRange(0, o.io_bytes, [](uint64_t, const uint8_t*, size_t) { return OkStatus(); });
-    });
+      t = std::min(t, Seconds(start));
+    }
+    if (!status.ok()) break;
     const double bw = static_cast<double>(o.io_bytes) / t;
     if (o.progress) {
       char line[128];
@@ -136,14 +151,15 @@ StatusOr<ReadFigures> ReadBandwidth(const ProbeOptions& o) {
       small.chunk_bytes = 4096;
       small.queue_depth = 1;
       auto r4 = runtime::OpenBlockReader(path, small, &warning);
-      if (r4.ok()) {
-        f.latency_s = Best(std::max(o.repeats, 50), [&] {
-          (void)(*r4)->ReadRange(0, 4096, [](uint64_t, const uint8_t*, size_t) { return OkStatus(); });
-        });
+      if (!r4.ok()) {
+        status = r4.status();
+        break;
       }
+      f.latency_s = Best(std::max(o.repeats, 50), [&] {
+        (void)(*r4)->ReadRange(0, 4096, [](uint64_t, const uint8_t*, size_t) { return OkStatus(); });
+      });
     }
   }
-  unlink(path.c_str());
   if (!status.ok()) return status;
   return f;
 }
@@ -160,17 +176,23 @@ int SimdWidthBits() {
 
 StatusOr<passes::HardwareProfile> ProbeThisMachine(const ProbeOptions& o) {
   if (o.io_bytes < (1 << 20) || o.io_bytes % (1 << 20) || o.repeats < 1 || o.gemm_n < 16 ||
-      o.memory_bytes < (1 << 20)) {
-    return UsageError("probe sizes: --io-size and memory buffer at least 1 MiB (whole MiB), "
-                      "GEMM size at least 16, repeats at least 1");
+      o.gemm_n > 4096 || o.memory_bytes < (1 << 20) || o.memory_bytes > (uint64_t{4} << 30)) {
+    return UsageError("probe sizes: --io-size at least 1 MiB in whole MiB; memory buffer 1 MiB to "
+                      "4 GiB; GEMM size 16 to 4096; repeats at least 1");
   }
   // Fail before measuring anything if the scratch folder cannot take the read-bandwidth file.
-  {
-    const std::string probe = o.scratch_dir + "/tsc-probe-" + std::to_string(getpid()) + ".bin";
-    int fd = open(probe.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-    if (fd < 0) return ErrnoError(errno, "creating probe file '" + probe + "' (use --dir)");
-    close(fd);
-    unlink(probe.c_str());
+  struct statvfs fs;
+  if (statvfs(o.scratch_dir.c_str(), &fs) != 0) {
+    return ErrnoError(errno, "probe folder '" + o.scratch_dir + "' (use --dir)");
+  }
+  const uint64_t free_bytes = static_cast<uint64_t>(fs.f_bavail) * fs.f_frsize;
+  if (o.io_bytes > free_bytes / 2) {
+    return UsageError("--io-size " + std::to_string(o.io_bytes) + " bytes is over half the " +
+                      std::to_string(free_bytes) + " bytes free in '" + o.scratch_dir +
+                      "'; use a smaller --io-size or another --dir");
+  }
+  if (access(o.scratch_dir.c_str(), W_OK) != 0) {
+    return ErrnoError(errno, "probe folder '" + o.scratch_dir + "' is not writable (use --dir)");
   }
   auto say = [&](const char* fmt, double a, double b = 0) {
     if (!o.progress) return;
@@ -194,6 +216,10 @@ StatusOr<passes::HardwareProfile> ProbeThisMachine(const ProbeOptions& o) {
   p.nvme.queue_depth = r.depth;
   say("best read bandwidth %.2f GB/s at queue depth %.0f", r.bandwidth / 1e9, r.depth);
   say("4 KiB read latency: %.1f us", r.latency_s * 1e6);
+  if (!r.direct && o.progress) {
+    o.progress("warning: O_DIRECT was refused on this folder; read figures may include the page "
+               "cache (use --dir on the disk the bundles live on)");
+  }
   p.cpu_cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   p.simd_width_bits = SimdWidthBits();
   struct sysinfo si;

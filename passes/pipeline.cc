@@ -77,8 +77,15 @@ StatusOr<CompiledGraph> RunPipeline(ir::Graph g, const PipelineOptions& options)
   RETURN_IF_ERROR(run.Step("order", [&](std::string& note) -> Status {
     // The model's own order, or the memory-aware one when its live-bytes bound is lower.
     ASSIGN_OR_RETURN(out.order, TopologicalOrder(out.graph));
-    ASSIGN_OR_RETURN(std::vector<int> greedy, MemoryAwareOrder(out.graph));
     note = std::to_string(out.order.size()) + " nodes";
+    // MemoryAwareOrder rescans the ready nodes at every pick (quadratic): beyond this size it
+    // would cost more than it saves until it keeps them in a heap.
+    constexpr size_t kMaxNodesForGreedyOrder = 20000;
+    if (out.graph.nodes.size() > kMaxNodesForGreedyOrder) {
+      note += "; memory-aware order skipped (over 20000 nodes)";
+      return OkStatus();
+    }
+    ASSIGN_OR_RETURN(std::vector<int> greedy, MemoryAwareOrder(out.graph));
     if (greedy != out.order) {
       ASSIGN_OR_RETURN(Liveness a, ComputeLiveness(out.graph, out.order));
       ASSIGN_OR_RETURN(Liveness b, ComputeLiveness(out.graph, greedy));

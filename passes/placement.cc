@@ -44,6 +44,20 @@ class Placer {
 
   int candidates() const { return static_cast<int>(by_size_.size()); }
 
+  // A lower bound on Evaluate(k, d, staging).TotalBytes(), without packing (which is the cost).
+  uint64_t TotalLowerBound(int k, int d, const Staging& staging) const {
+    std::vector<Interval> iv;
+    iv.reserve(lv_.buffers.size());
+    std::vector<bool> streamed(lv_.buffers.size(), false);
+    for (int i = 0; i < k; ++i) streamed[by_size_[i]] = true;
+    for (size_t b = 0; b < lv_.buffers.size(); ++b) {
+      const Buffer& buf = lv_.buffers[b];
+      iv.push_back(streamed[b] ? Interval{std::max<int64_t>(buf.use.first - d, 0), buf.use.last, buf.bytes}
+                               : buf.live);
+    }
+    return LiveBytesLowerBound(iv).bytes + staging.Bytes();
+  }
+
   // The plan with the `k` largest weights streamed at prefetch distance `d`.
   Placement Evaluate(int k, int d, const Staging& staging) const {
     Placement p;
@@ -115,6 +129,10 @@ StatusOr<Placement> PlaceWeights(const Liveness& lv, const std::vector<std::stri
   for (int d : {1, 0}) {
     for (const Staging& staging : stagings) {
       for (int k = 0; k <= n; ++k) {
+        // Packing is the expensive part: skip plans whose lower bound can neither fit the
+        // budget nor beat the smallest plan found so far (the minimum stays exact).
+        const uint64_t bound = placer.TotalLowerBound(k, d, staging);
+        if (bound > budget && least && bound >= least->TotalBytes()) continue;
         Placement p = placer.Evaluate(k, d, staging);
         if (p.TotalBytes() <= budget) return p;
         if (!least || p.TotalBytes() < least->TotalBytes()) least = std::move(p);
