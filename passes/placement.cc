@@ -125,7 +125,9 @@ StatusOr<Placement> PlaceWeights(const Liveness& lv, const std::vector<std::stri
   // Slow path, and the definition of the minimum: every plan this placer can make, in order of
   // preference; the first that fits is taken, and if none does, the smallest is the minimum
   // feasible total. So any budget at or above the reported minimum always gets a plan.
-  std::optional<Placement> least;
+  // Seeded with the plan that is usually smallest, so the pruning below works from the start;
+  // the order in which plans are tried (and so the plan chosen) does not change.
+  std::optional<Placement> least = placer.Evaluate(n, 0, stagings.back());
   for (int d : {1, 0}) {
     for (const Staging& staging : stagings) {
       for (int k = 0; k <= n; ++k) {
