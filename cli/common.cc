@@ -5,6 +5,7 @@
 
 #include <cerrno>
 #include <cstdio>
+#include <fstream>
 #include <iostream>
 #include <vector>
 
@@ -81,6 +82,17 @@ int ParseArgs(CLI::App& app, int argc, char** argv) {
     return kExitUsage;
   }
   return -1;
+}
+
+Status WriteTextFile(const std::string& path, std::string_view text, std::string_view what) {
+  std::ofstream f(path, std::ios::binary | std::ios::trunc);
+  f.write(text.data(), static_cast<std::streamsize>(text.size()));
+  f.close();
+  if (!f) {
+    return IoError("writing " + std::string(what) + " '" + path +
+                   "' failed; check the folder exists and is writable");
+  }
+  return OkStatus();
 }
 
 StatusOr<std::string> HashFile(const std::string& path) {

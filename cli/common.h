@@ -37,6 +37,9 @@ std::string ExitCodeHelp();
 // usage errors: 2 with CLI11's message on one line).
 int ParseArgs(CLI::App& app, int argc, char** argv);
 
+// Writes `text` to `path` (replacing it); `what` names the file in the error ("--trace", ...).
+Status WriteTextFile(const std::string& path, std::string_view text, std::string_view what);
+
 // XXH3-64 of a file's bytes, as 16 hex digits.
 StatusOr<std::string> HashFile(const std::string& path);
 

@@ -97,11 +97,7 @@ Status WriteReport(const std::string& path, const CompileArgs& args, uint64_t bu
   nlohmann::ordered_json passes = nlohmann::json::array();
   for (const auto& t : cg.timings) passes.push_back({{"pass", t.pass}, {"ms", t.ms}, {"note", t.note}});
   j["passes"] = passes;
-  std::ofstream f(path);
-  f << j.dump(2) << "\n";
-  f.close();
-  if (!f) return IoError("writing report '" + path + "' failed; check the folder exists and is writable");
-  return OkStatus();
+  return WriteTextFile(path, j.dump(2) + "\n", "report");
 }
 
 Status Compile(const CompileArgs& args) {
@@ -173,9 +169,7 @@ Status Compile(const CompileArgs& args) {
   }
   ASSIGN_OR_RETURN(codegen::LoweredPlan lowered, codegen::LowerForCpu(cg, std::move(meta)));
   if (!args.emit_llvm.empty()) {
-    std::ofstream f(args.emit_llvm);
-    f << lowered.llvm_ir;
-    if (!f) return IoError("writing '" + args.emit_llvm + "' failed");
+    RETURN_IF_ERROR(WriteTextFile(args.emit_llvm, lowered.llvm_ir, "--emit-llvm"));
   }
   const std::string out = args.out.empty() ? DefaultOutput(args.model) : args.out;
   RETURN_IF_ERROR(planfmt::WriteBundle(out, lowered.contents, lowered.blobs));
@@ -271,10 +265,7 @@ Status ProbeCommand(ProbeOptions options, const std::string& out, bool quick,
   // What is written must load back as the same profile.
   ASSIGN_OR_RETURN(passes::HardwareProfile back, passes::ParseHardwareProfile(yaml, out));
   if (!(back == p)) return InternalError("the probed profile does not read back identically");
-  std::ofstream f(out);
-  f << yaml;
-  f.close();
-  if (!f) return IoError("writing '" + out + "' failed; check the folder exists and is writable");
+  RETURN_IF_ERROR(WriteTextFile(out, yaml, "profile"));
   std::printf("tsc: wrote %s (use it with --profile %s)\n", out.c_str(), out.c_str());
   return OkStatus();
 }

@@ -125,10 +125,7 @@ Status Run(const RunArgs& args) {
   }
   ASSIGN_OR_RETURN(auto outputs, ex->Run(inputs));
   if (!args.trace.empty()) {
-    std::ofstream f(args.trace);
-    f << ChromeTrace(ex->plan(), ex->last_trace());
-    f.close();
-    if (!f) return IoError("writing --trace '" + args.trace + "' failed; check the folder exists and is writable");
+    RETURN_IF_ERROR(WriteTextFile(args.trace, ChromeTrace(ex->plan(), ex->last_trace()), "--trace"));
   }
   if (args.verbose) {
     const auto& run = ex->last_run();
@@ -238,10 +235,7 @@ Status Bench(const BenchArgs& args) {
     j["io_method"] = rep.io_method;
     j["predicted_ms"] = predicted.empty() ? nlohmann::json(nullptr) : nlohmann::json(std::strtod(predicted.c_str(), nullptr));
     j["predicted_on"] = predicted_on;
-    std::ofstream f(args.json);
-    f << j.dump(2) << "\n";
-    f.close();
-    if (!f) return IoError("writing --json '" + args.json + "' failed; check the folder exists and is writable");
+    RETURN_IF_ERROR(WriteTextFile(args.json, j.dump(2) + "\n", "--json"));
   }
   return OkStatus();
 }
