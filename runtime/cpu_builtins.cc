@@ -1,6 +1,9 @@
 #include "runtime/cpu_builtins.h"
 
+#include <cblas.h>
+
 #include <algorithm>
+#include <climits>
 #include <cmath>
 #include <cstring>
 #include <vector>
@@ -38,6 +41,14 @@ void MatMulKernel(const float* a, int64_t a_rs, int64_t a_cs, const float* b, in
       }
     }
   }
+}
+
+// Matrix products go to OpenBLAS (Debian's; threaded over the cores), which measured about 10x
+// the loop above on the build machine (benchmarks/RESULTS.md). BLAS takes 32-bit dimensions:
+// larger ones keep the loop.
+bool FitsBlas(int64_t m, int64_t n, int64_t k) {
+  return m <= INT_MAX && n <= INT_MAX && k <= INT_MAX && m * k <= INT_MAX && k * n <= INT_MAX &&
+         m * n <= INT_MAX;
 }
 
 Status Fail(const Step& s, const std::string& what) {
@@ -92,8 +103,9 @@ void RunMatMul(const Step& s, uint8_t* arena) {
   float* C = F32(arena, s.args[2]);
   const int64_t batch = Count(dims);
   if (batch * m * n == 0) return;  // an empty output, however large its other dims
-  std::fill(C, C + batch * m * n, 0.0f);
+  if (k == 0 || !FitsBlas(m, n, k)) std::fill(C, C + batch * m * n, 0.0f);
   if (k == 0) return;
+  const bool blas = FitsBlas(m, n, k);
   for (int64_t bi = 0; bi < batch; ++bi) {
     int64_t rem = bi, oa = 0, ob = 0;
     for (size_t d = dims.size(); d-- > 0;) {
@@ -102,7 +114,13 @@ void RunMatMul(const Step& s, uint8_t* arena) {
       oa += idx * sa[d];
       ob += idx * sb[d];
     }
-    MatMulKernel(A + oa, k, 1, B + ob, n, 1, C + bi * m * n, m, k, n, 1.0f);
+    if (blas) {
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, static_cast<int>(m), static_cast<int>(n),
+                  static_cast<int>(k), 1.0f, A + oa, static_cast<int>(k), B + ob, static_cast<int>(n),
+                  0.0f, C + bi * m * n, static_cast<int>(n));
+    } else {
+      MatMulKernel(A + oa, k, 1, B + ob, n, 1, C + bi * m * n, m, k, n, 1.0f);
+    }
   }
 }
 
@@ -136,7 +154,8 @@ void RunGemm(const Step& s, uint8_t* arena) {
   const int64_t m = ta ? a[1] : a[0], k = ta ? a[0] : a[1], n = tb ? b[0] : b[1];
   const float alpha = static_cast<float>(s.fparams[0]), beta = static_cast<float>(s.fparams[1]);
   float* Y = F32(arena, s.args.back());
-  if (s.num_inputs == 3 && beta != 0.0f) {
+  const bool with_c = s.num_inputs == 3 && beta != 0.0f;
+  if (with_c) {
     const auto& c = s.args[2].shape;
     const float* C = F32(arena, s.args[2]);
     const int64_t rows = c.size() == 2 ? c[0] : 1, cols = c.empty() ? 1 : c.back();
@@ -150,6 +169,14 @@ void RunGemm(const Step& s, uint8_t* arena) {
   }
   const float* A = F32(arena, s.args[0]);
   const float* B = F32(arena, s.args[1]);
+  if (FitsBlas(m, n, k) && m > 0 && n > 0 && k > 0) {
+    // Y holds beta * C already (or zeros): accumulate alpha * A' B' onto it.
+    cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
+                static_cast<int>(m), static_cast<int>(n), static_cast<int>(k), alpha, A,
+                static_cast<int>(ta ? m : k), B, static_cast<int>(tb ? k : n), 1.0f, Y,
+                static_cast<int>(n));
+    return;
+  }
   MatMulKernel(A, ta ? 1 : k, ta ? m : 1, B, tb ? 1 : n, tb ? k : 1, Y, m, k, n, alpha);
 }
 

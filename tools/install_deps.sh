@@ -9,6 +9,7 @@ PACKAGES=(
   llvm-19-dev libzstd-dev zlib1g-dev                         # LLVM ORC JIT, codegen
   liburing-dev libcli11-dev nlohmann-json3-dev libxxhash-dev # runtime I/O, CLI, reports, checksums
   libyaml-cpp-dev                                            # hardware profiles
+  libopenblas-dev                                            # CPU matrix products
   libgtest-dev                                               # unit tests
   clang-14 libclang-rt-14-dev                                # libFuzzer targets (tests/fuzz)
   python3 python3-onnx python3-numpy                         # model generators, e2e references
