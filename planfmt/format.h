@@ -49,7 +49,8 @@
 // 3 memory plan  u64 arena_bytes, u64 lower_bound_bytes, u32 peak_step, str peak_node,
 //                u64 io_chunk_bytes, u32 io_queue_depth,
 //                vec<{str name, u64 offset, u64 bytes, u32 first_step, u32 last_step}> buffers,
-//                vec<{str name, u64 file_offset, u64 bytes, u64 arena_offset, u8 streamed}> weights
+//                vec<{str name, u64 file_offset, u64 bytes, u64 arena_offset, u8 streamed,
+//                     u64 checksum (XXH3-64 of the weight's bytes)}> weights
 //                (the weight table lives here, not in section 5, so that everything but the
 //                weight bytes is read before streaming starts)
 // 4 kernels      str format, vec<str> symbols, blob code

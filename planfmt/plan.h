@@ -112,6 +112,7 @@ struct WeightEntry {
   uint64_t bytes = 0;
   uint64_t arena_offset = 0;
   bool streamed = false;
+  uint64_t checksum = 0;  // XXH3-64 of the weight's bytes: streamed weights are checked per read
 
   bool operator==(const WeightEntry&) const = default;
 };

@@ -420,7 +420,7 @@ Status ParseMemory(Cursor& c, MemoryPlan* m, std::vector<WeightEntry>* weights) 
     RETURN_IF_ERROR(c.U32(&b.first_step, "buffer first_step"));
     RETURN_IF_ERROR(c.U32(&b.last_step, "buffer last_step"));
   }
-  RETURN_IF_ERROR(c.Count(&n, 4 + 8 + 8 + 8 + 1, "weight count"));
+  RETURN_IF_ERROR(c.Count(&n, 4 + 8 + 8 + 8 + 1 + 8, "weight count"));
   weights->resize(n);
   for (WeightEntry& w : *weights) {
     RETURN_IF_ERROR(c.Str(&w.name, "weight name"));
@@ -431,6 +431,7 @@ Status ParseMemory(Cursor& c, MemoryPlan* m, std::vector<WeightEntry>* weights) 
     RETURN_IF_ERROR(c.U8(&streamed, "weight streamed flag"));
     if (streamed > 1) return c.Fail("weight streamed flag is " + std::to_string(streamed) + ", not 0 or 1");
     w.streamed = streamed != 0;
+    RETURN_IF_ERROR(c.U64(&w.checksum, "weight checksum"));
   }
   return c.Finish();
 }

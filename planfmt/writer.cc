@@ -129,6 +129,7 @@ void EncodeMemory(Encoder& e, const MemoryPlan& m, const std::vector<WeightEntry
     e.U64(w.bytes);
     e.U64(w.arena_offset);
     e.U8(w.streamed ? 1 : 0);
+    e.U64(w.checksum);
   }
 }
 
@@ -189,6 +190,7 @@ StatusOr<Head> BuildHead(PlanContents& c, const std::vector<WeightBlob>& blobs) 
       return InternalError("SerializeBundle: weights section size overflows 64 bits");
     }
     c.weights[i].file_offset = start;
+    c.weights[i].checksum = XXH3_64bits(blobs[i].data, blobs[i].bytes);
     c.weights[i].bytes = blobs[i].bytes;
   }
 

@@ -130,16 +130,28 @@ class StreamLoader {
     }
   }
 
+  // Reads one weight into its arena bytes and checks it against its own checksum: the load-time
+  // hash of the whole section does not cover a file changed on disk since then.
   Status Read(const planfmt::WeightEntry& w) {
     const uint64_t start = section_.offset + w.file_offset;
     const uint64_t length = std::min<uint64_t>((w.bytes + 4095) / 4096 * 4096,
                                                section_.length - w.file_offset);
     uint8_t* dest = arena_ + w.arena_offset;
-    return reader_->ReadRange(start, length, [&](uint64_t off, const uint8_t* data, size_t n) {
+    planfmt::WeightsHasher hasher;
+    RETURN_IF_ERROR(reader_->ReadRange(start, length, [&](uint64_t off, const uint8_t* data, size_t n) {
       const uint64_t rel = off - start;
-      if (rel < w.bytes) std::memcpy(dest + rel, data, std::min<uint64_t>(n, w.bytes - rel));
+      if (rel < w.bytes) {
+        const size_t take = static_cast<size_t>(std::min<uint64_t>(n, w.bytes - rel));
+        std::memcpy(dest + rel, data, take);
+        hasher.Update(data, take);
+      }
       return OkStatus();
-    });
+    }));
+    if (hasher.Digest() != w.checksum) {
+      return BadInputError("checksum mismatch on re-read (the bundle changed on disk after tsr "
+                           "loaded it); reload or recompile the bundle");
+    }
+    return OkStatus();
   }
 
   std::unique_ptr<BlockReader> reader_;

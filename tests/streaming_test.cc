@@ -1,0 +1,88 @@
+// The runtime's streamed-weight path on a hand-built bundle: a weight loaded by the program's
+// load step on every run, and refused when the bundle changes on disk after tsr loaded it.
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <string>
+
+#include <gtest/gtest.h>
+
+#include "planfmt/reader.h"
+#include "planfmt/writer.h"
+#include "runtime/executor.h"
+
+namespace ts {
+namespace {
+
+planfmt::TensorRef F32Ref(const std::string& name, uint64_t offset) {
+  return {name, DType::kF32, {4}, offset, 16};
+}
+
+// y = copy(w), with w streamed: load w, wait for it, copy it to the output.
+std::string WriteStreamedBundle(const float (&w)[4]) {
+  planfmt::PlanContents c;
+  c.metadata = {{"target", "cpu"}};
+  planfmt::Step load, wait, copy;
+  load.kind = planfmt::StepKind::kLoad;
+  load.node = "load w";
+  load.iparams = {0};
+  wait.kind = planfmt::StepKind::kWait;
+  wait.node = "wait w";
+  wait.iparams = {0};
+  copy.kind = planfmt::StepKind::kBuiltin;
+  copy.builtin = planfmt::Builtin::kCopy;
+  copy.node = "copy";
+  copy.num_inputs = 1;
+  copy.args = {F32Ref("w", 0), F32Ref("y", 64)};
+  c.program.steps = {load, wait, copy};
+  c.program.outputs = {F32Ref("y", 64)};
+  c.memory.arena_bytes = 128;
+  c.memory.io_chunk_bytes = 4096;
+  c.memory.io_queue_depth = 1;
+  c.memory.buffers = {{"w", 0, 16, 0, 0}, {"y", 64, 16, 0, 0}};
+  c.kernels.format = "llvm-bc";
+  planfmt::WeightEntry entry;
+  entry.name = "w";
+  entry.bytes = 16;
+  entry.streamed = true;
+  c.weights = {entry};
+  const std::string dir = std::getenv("TEST_TMPDIR") ? std::getenv("TEST_TMPDIR") : "/tmp";
+  const std::string path = dir + "/streamed.tsplan";
+  Status st = planfmt::WriteBundle(path, c, {{reinterpret_cast<const uint8_t*>(w), 16}});
+  EXPECT_TRUE(st.ok()) << st.ToString();
+  return path;
+}
+
+TEST(StreamingTest, StreamedWeightIsReadEveryRunAndCheckedAgainstItsChecksum) {
+  const float w[4] = {1.5f, -2, 3, 4.25f};
+  const std::string path = WriteStreamedBundle(w);
+  auto ex = runtime::Executor::Load(path);
+  ASSERT_TRUE(ex.ok()) << ex.status().ToString();
+  for (int run = 0; run < 3; ++run) {
+    auto out = (*ex)->Run({});
+    ASSERT_TRUE(out.ok()) << out.status().ToString();
+    ASSERT_EQ(out->size(), 1u);
+    EXPECT_EQ(std::memcmp((*out)[0].data.data(), w, 16), 0) << "run " << run;
+    EXPECT_EQ((*ex)->last_run().streamed_bytes, 16u);
+  }
+
+  // Change one byte of the weight on disk: the next run's read must be refused.
+  auto opened = planfmt::ReadBundle(path);
+  ASSERT_TRUE(opened.ok());
+  int fd = open(path.c_str(), O_WRONLY);
+  ASSERT_GE(fd, 0);
+  const uint8_t flipped = 0x7f;
+  ASSERT_EQ(pwrite(fd, &flipped, 1, static_cast<off_t>(opened->layout.weights.offset + 2)), 1);
+  close(fd);
+  auto out = (*ex)->Run({});
+  ASSERT_FALSE(out.ok());
+  EXPECT_EQ(out.status().code(), Code::kBadInput);
+  EXPECT_NE(out.status().message().find("checksum mismatch on re-read"), std::string::npos)
+      << out.status().message();
+  EXPECT_NE(out.status().message().find("'w'"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace ts
