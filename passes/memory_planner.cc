@@ -1,10 +1,18 @@
 #include "passes/memory_planner.h"
 
 #include <algorithm>
+#include <cstdio>
 #include <map>
 #include <numeric>
 
 namespace ts::passes {
+
+std::string BytesString(uint64_t bytes) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%llu bytes (%.2f MiB)", static_cast<unsigned long long>(bytes),
+                bytes / 1048576.0);
+  return buf;
+}
 
 uint64_t AlignUp(uint64_t x, uint64_t alignment) {
   return (x + alignment - 1) / alignment * alignment;

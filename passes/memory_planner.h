@@ -33,6 +33,9 @@ inline constexpr uint64_t kArenaAlignment = 64;
 
 uint64_t AlignUp(uint64_t x, uint64_t alignment);
 
+// "12345 bytes (0.01 MiB)": byte counts in the planner's messages.
+std::string BytesString(uint64_t bytes);
+
 OffsetPlan PlanOffsets(const std::vector<Interval>& intervals,
                        uint64_t alignment = kArenaAlignment);
 

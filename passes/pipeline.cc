@@ -15,13 +15,6 @@ namespace {
 
 constexpr uint64_t kFileAlignment = 4096;
 
-std::string Bytes(uint64_t b) {
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%llu bytes (%.2f MiB)", static_cast<unsigned long long>(b),
-                b / 1048576.0);
-  return buf;
-}
-
 class Runner {
  public:
   Runner(const PipelineOptions& options, CompiledGraph& out) : options_(options), out_(out) {}
@@ -97,8 +90,8 @@ StatusOr<CompiledGraph> RunPipeline(ir::Graph g, const PipelineOptions& options)
       const uint64_t model_bound = bound(a), greedy_bound = bound(b);
       if (greedy_bound < model_bound) {
         out.order = std::move(greedy);
-        note += "; memory-aware order lowers the live-bytes bound from " + Bytes(model_bound) +
-                " to " + Bytes(greedy_bound);
+        note += "; memory-aware order lowers the live-bytes bound from " + BytesString(model_bound) +
+                " to " + BytesString(greedy_bound);
       }
     }
     return OkStatus();
@@ -137,8 +130,8 @@ StatusOr<CompiledGraph> RunPipeline(ir::Graph g, const PipelineOptions& options)
     if (!step_names.empty()) {
       out.peak_node = step_names[std::min<size_t>(out.lower_bound.step, step_names.size() - 1)];
     }
-    note = "arena " + Bytes(out.offsets.arena_bytes) + ", lower bound " +
-           Bytes(out.lower_bound.bytes) + ", streamed " + Bytes(out.streamed_bytes);
+    note = "arena " + BytesString(out.offsets.arena_bytes) + ", lower bound " +
+           BytesString(out.lower_bound.bytes) + ", streamed " + BytesString(out.streamed_bytes);
     return OkStatus();
   }));
 

@@ -24,13 +24,6 @@ std::vector<Staging> StagingCandidates(uint64_t weight_file_bytes) {
   return out;
 }
 
-std::string Bytes(uint64_t b) {
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%llu bytes (%.2f MiB)", static_cast<unsigned long long>(b),
-                b / 1048576.0);
-  return buf;
-}
-
 class Placer {
  public:
   Placer(const Liveness& lv) : lv_(lv) {
@@ -146,11 +139,11 @@ StatusOr<Placement> PlaceWeights(const Liveness& lv, const std::vector<std::stri
       step_names.empty() ? "" : " at step " + std::to_string(least->bound.step) + " (node '" +
                                     step_names[std::min<size_t>(least->bound.step, step_names.size() - 1)] + "')";
   return DoesNotFitError(
-      "the budget of " + Bytes(budget) + " is below the minimum feasible " +
-      Bytes(least->TotalBytes()) + " (" + std::to_string(streamed) + " of " + std::to_string(n) +
+      "the budget of " + BytesString(budget) + " is below the minimum feasible " +
+      BytesString(least->TotalBytes()) + " (" + std::to_string(streamed) + " of " + std::to_string(n) +
       " weights streamed, prefetch " + std::to_string(least->prefetch_distance) + ": arena " +
-      Bytes(least->offsets.arena_bytes) + " + I/O staging " + Bytes(least->staging.Bytes()) +
-      "), peak" + where + " with " + Bytes(least->bound.bytes) +
+      BytesString(least->offsets.arena_bytes) + " + I/O staging " + BytesString(least->staging.Bytes()) +
+      "), peak" + where + " with " + BytesString(least->bound.bytes) +
       " live; the minimum feasible budget is " + std::to_string(least->TotalBytes()) +
       " bytes: raise --vram to at least that");
 }

@@ -7,16 +7,25 @@
 #include "ir/ops.h"
 
 namespace ts::passes {
+namespace {
 
-StatusOr<std::vector<int>> TopologicalOrder(const ir::Graph& g) {
-  const std::vector<int> producer = ir::Producers(g);
-  const auto consumers = ir::Consumers(g);
+// For each node, how many of its inputs another node produces (reads of one value count each).
+std::vector<int> PendingInputs(const ir::Graph& g, const std::vector<int>& producer) {
   std::vector<int> pending(g.nodes.size(), 0);
   for (size_t n = 0; n < g.nodes.size(); ++n) {
     for (int v : g.nodes[n].inputs) {
       if (v >= 0 && producer[v] >= 0) ++pending[n];
     }
   }
+  return pending;
+}
+
+}  // namespace
+
+StatusOr<std::vector<int>> TopologicalOrder(const ir::Graph& g) {
+  const std::vector<int> producer = ir::Producers(g);
+  const auto consumers = ir::Consumers(g);
+  std::vector<int> pending = PendingInputs(g, producer);
   std::priority_queue<int, std::vector<int>, std::greater<int>> ready;
   for (size_t n = 0; n < g.nodes.size(); ++n) {
     if (pending[n] == 0) ready.push(static_cast<int>(n));
@@ -48,12 +57,7 @@ StatusOr<std::vector<int>> TopologicalOrder(const ir::Graph& g) {
 StatusOr<std::vector<int>> MemoryAwareOrder(const ir::Graph& g) {
   const std::vector<int> producer = ir::Producers(g);
   const auto consumers = ir::Consumers(g);
-  std::vector<int> pending(g.nodes.size(), 0);
-  for (size_t n = 0; n < g.nodes.size(); ++n) {
-    for (int v : g.nodes[n].inputs) {
-      if (v >= 0 && producer[v] >= 0) ++pending[n];
-    }
-  }
+  std::vector<int> pending = PendingInputs(g, producer);
   // Reads left per value; a value whose count reaches zero is freed (unless it must survive).
   std::vector<int> reads_left(g.values.size(), 0);
   for (size_t v = 0; v < g.values.size(); ++v) reads_left[v] = static_cast<int>(consumers[v].size());
