@@ -17,6 +17,7 @@
 #include <variant>
 #include <vector>
 
+#include "ir/attr.h"
 #include "ir/dtype.h"
 #include "ir/status.h"
 
@@ -47,8 +48,6 @@ struct Value {
   int64_t ByteSize() const;
 };
 
-using AttrValue =
-    std::variant<int64_t, double, std::string, std::vector<int64_t>, std::vector<double>>;
 
 struct Node {
   std::string name;

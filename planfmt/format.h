@@ -43,9 +43,12 @@
 //
 // 1 metadata     vec<{str key, str value}>
 // 2 program      vec<TensorRef> inputs, vec<TensorRef> outputs, vec<Step> steps;
-//                Step = u8 kind (1 JIT kernel, 2 builtin, 3 load weight, 4 wait for a load),
-//                       u16 builtin, u32 num_inputs, str node, str symbol,
-//                       vec<i64> iparams, vec<f64> fparams, vec<TensorRef> args
+//                Step = u8 kind (1 JIT kernel, 2 builtin, 3 load weight, 4 wait for a load,
+//                       5 op from the runtime's op library), u16 builtin, u32 num_inputs,
+//                       str node, str symbol, vec<i64> iparams, vec<f64> fparams,
+//                       vec<Attr> attrs, vec<TensorRef> args
+//                Attr = str name, u8 type (0 i64, 1 f64, 2 str, 3 vec<i64>, 4 vec<f64>), value;
+//                       names strictly ascending
 // 3 memory plan  u64 arena_bytes, u64 lower_bound_bytes, u32 peak_step, str peak_node,
 //                u64 io_chunk_bytes, u32 io_queue_depth,
 //                vec<{str name, u64 offset, u64 bytes, u32 first_step, u32 last_step}> buffers,
@@ -66,7 +69,7 @@
 namespace ts::planfmt {
 
 inline constexpr uint8_t kMagic[8] = {0x89, 'T', 'S', 'P', '\r', '\n', 0x1A, '\n'};
-inline constexpr uint16_t kMajorVersion = 1;
+inline constexpr uint16_t kMajorVersion = 2;  // 2: steps carry attributes
 inline constexpr uint16_t kMinorVersion = 0;
 
 inline constexpr uint64_t kAlignment = 4096;

@@ -12,6 +12,7 @@
 #include <utility>
 #include <vector>
 
+#include "ir/attr.h"
 #include "ir/dtype.h"
 
 namespace ts::planfmt {
@@ -32,6 +33,7 @@ enum class StepKind : uint8_t {
   kBuiltin = 2,    // call a kernel built into the runtime
   kLoad = 3,       // start reading streamed weight iparams[0] into its arena bytes (asynchronous)
   kWait = 4,       // wait until the load of weight iparams[0] has completed
+  kOp = 5,         // run the runtime's kernel for op `symbol` (runtime/ops) with `attrs`
 };
 
 // Kernels built into the runtime. Numeric values are part of the format: append only.
@@ -52,6 +54,7 @@ struct Step {
   Builtin builtin = Builtin::kNone;
   std::vector<int64_t> iparams;
   std::vector<double> fparams;
+  ir::AttrMap attrs;             // kOp: the op's attributes, in the op library's canonical form
   uint32_t num_inputs = 0;       // args[0, num_inputs) are read, the rest written
   std::vector<TensorRef> args;
 

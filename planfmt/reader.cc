@@ -85,12 +85,12 @@ Status ParsePrefix(const uint8_t* p, uint64_t actual_size, Prefix* out) {
   if (out->major > kMajorVersion) {
     return BadInputError("bundle version " + std::to_string(out->major) + "." +
                          std::to_string(out->minor) +
-                         " is newer than this tsr reads (1.x); use a newer tsr");
+                         " is newer than this tsr reads (" + std::to_string(kMajorVersion) + ".x); use a newer tsr");
   }
   if (out->major < kMajorVersion) {
     return BadInputError("bundle version " + std::to_string(out->major) + "." +
                          std::to_string(out->minor) +
-                         " is older than this tsr reads (1.x); recompile it with a current tsc");
+                         " is older than this tsr reads (" + std::to_string(kMajorVersion) + ".x); recompile it with a current tsc");
   }
   out->header_size = Ld32(p + kOffHeaderSize);
   out->count = Ld32(p + kOffSectionCount);
@@ -334,7 +334,7 @@ class Cursor {
 };
 
 constexpr uint64_t kMinRefBytes = 4 + 1 + 4 + 8 + 8;
-constexpr uint64_t kMinStepBytes = 1 + 2 + 4 + 4 + 4 + 4 + 4 + 4;
+constexpr uint64_t kMinStepBytes = 1 + 2 + 4 + 4 + 4 + 4 + 4 + 4 + 4;
 
 Status ParseRef(Cursor& c, TensorRef* r) {
   RETURN_IF_ERROR(c.Str(&r->name, "tensor name"));
@@ -398,6 +398,59 @@ Status ParseProgram(Cursor& c, Program* p) {
     RETURN_IF_ERROR(c.Count(&k, 8, "step fparams count"));
     s.fparams.resize(k);
     for (double& v : s.fparams) RETURN_IF_ERROR(c.F64(&v, "step fparam"));
+    RETURN_IF_ERROR(c.Count(&k, 6, "step attribute count"));
+    std::string prev;
+    for (uint32_t a = 0; a < k; ++a) {
+      std::string name;
+      RETURN_IF_ERROR(c.Str(&name, "attribute name"));
+      if (a > 0 && name <= prev) {
+        return BadInputError("step '" + s.node + "': attribute names are not strictly ascending");
+      }
+      uint8_t type;
+      RETURN_IF_ERROR(c.U8(&type, "attribute type"));
+      ir::AttrValue value;
+      switch (type) {
+        case 0: {
+          int64_t v;
+          RETURN_IF_ERROR(c.I64(&v, "attribute value"));
+          value = v;
+          break;
+        }
+        case 1: {
+          double v;
+          RETURN_IF_ERROR(c.F64(&v, "attribute value"));
+          value = v;
+          break;
+        }
+        case 2: {
+          std::string v;
+          RETURN_IF_ERROR(c.Str(&v, "attribute value"));
+          value = std::move(v);
+          break;
+        }
+        case 3: {
+          uint32_t m;
+          RETURN_IF_ERROR(c.Count(&m, 8, "attribute element count"));
+          std::vector<int64_t> v(m);
+          for (int64_t& x : v) RETURN_IF_ERROR(c.I64(&x, "attribute element"));
+          value = std::move(v);
+          break;
+        }
+        case 4: {
+          uint32_t m;
+          RETURN_IF_ERROR(c.Count(&m, 8, "attribute element count"));
+          std::vector<double> v(m);
+          for (double& x : v) RETURN_IF_ERROR(c.F64(&x, "attribute element"));
+          value = std::move(v);
+          break;
+        }
+        default:
+          return BadInputError("step '" + s.node + "': attribute '" + name + "' has unknown type " +
+                               std::to_string(type));
+      }
+      s.attrs.emplace(name, std::move(value));
+      prev = std::move(name);
+    }
     RETURN_IF_ERROR(ParseRefs(c, &s.args, "step arg count"));
   }
   return c.Finish();
@@ -646,6 +699,12 @@ Status ValidateContents(const PlanContents& c, const BundleLayout& layout) {
       if (!symbols.contains(s.symbol)) {
         return BadInputError(at + ": kernel symbol '" + s.symbol +
                              "' is not in the kernels section; " + std::string(kInconsistent));
+      }
+    } else if (s.kind == StepKind::kOp) {
+      // Which ops exist and what their attributes mean is the runtime's op library's to check
+      // (runtime/ops): the format only needs a name.
+      if (s.symbol.empty()) {
+        return BadInputError(at + ": an op step names no op; " + std::string(kInconsistent));
       }
     } else if (s.kind == StepKind::kLoad || s.kind == StepKind::kWait) {
       if (s.iparams.size() != 1 || s.iparams[0] < 0 ||

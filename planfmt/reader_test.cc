@@ -120,10 +120,10 @@ TEST_F(ReaderTest, ResealedPayloadCorruptionNeverCrashes) {
 
 TEST_F(ReaderTest, NewerMajorVersionIsRefused) {
   std::vector<uint8_t> f = bytes_;
-  St(&f[kOffMajor], 2, 2);
+  St(&f[kOffMajor], 3, 2);
   St(&f[kOffMinor], 3, 2);
   EXPECT_EQ(ExpectBad(f, ""),
-            "bundle version 2.3 is newer than this tsr reads (1.x); use a newer tsr");
+            "bundle version 3.3 is newer than this tsr reads (2.x); use a newer tsr");
 }
 
 TEST_F(ReaderTest, NewerMinorVersionIsAccepted) {
@@ -324,8 +324,8 @@ TEST_F(ValidateTest, WeightRules) {
 }
 
 TEST_F(ValidateTest, MemoryPlanRules) {
-  c_.memory.peak_step = 3;
-  ExpectInvalid("peak_step 3 is past the last of 3 steps");
+  c_.memory.peak_step = 4;
+  ExpectInvalid("peak_step 4 is past the last of 4 steps");
   c_ = opened_.contents;
   c_.memory.buffers[1].bytes = 4000;
   ExpectInvalid("buffer 't' bytes [4608, +4000) run past the arena end 8192");

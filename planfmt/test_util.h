@@ -69,7 +69,15 @@ inline SamplePlan MakeSamplePlan() {
   s2.fparams = {1.0, 0.5};
   s2.num_inputs = 2;
   s2.args = {t, emb, y};
-  c.program.steps = {s0, s1, s2};
+  Step s3;  // an op-library step with one attribute of each type
+  s3.kind = StepKind::kOp;
+  s3.node = "clip_0";
+  s3.symbol = "Clip";
+  s3.attrs = {{"axes", std::vector<int64_t>{0, -1}}, {"max", 6.0}, {"mode", std::string("nearest")},
+              {"opset", int64_t{17}}, {"scales", std::vector<double>{1.0, 2.5}}};
+  s3.num_inputs = 1;
+  s3.args = {y, y};
+  c.program.steps = {s0, s1, s2, s3};
   c.memory.arena_bytes = 8192;
   c.memory.lower_bound_bytes = 4752;
   c.memory.peak_step = 1;

@@ -103,6 +103,25 @@ void EncodeProgram(Encoder& e, const Program& p) {
     for (int64_t v : s.iparams) e.I64(v);
     e.Count(s.fparams.size());
     for (double v : s.fparams) e.F64(v);
+    e.Count(s.attrs.size());
+    for (const auto& [name, value] : s.attrs) {
+      e.Str(name);
+      e.U8(static_cast<uint8_t>(value.index()));
+      if (const auto* i = std::get_if<int64_t>(&value)) {
+        e.I64(*i);
+      } else if (const auto* f = std::get_if<double>(&value)) {
+        e.F64(*f);
+      } else if (const auto* str = std::get_if<std::string>(&value)) {
+        e.Str(*str);
+      } else if (const auto* is = std::get_if<std::vector<int64_t>>(&value)) {
+        e.Count(is->size());
+        for (int64_t v : *is) e.I64(v);
+      } else {
+        const auto& fs = std::get<std::vector<double>>(value);
+        e.Count(fs.size());
+        for (double v : fs) e.F64(v);
+      }
+    }
     EncodeRefs(e, s.args);
   }
 }

@@ -55,7 +55,7 @@ TEST(WriterTest, RoundTripPreservesContents) {
   StatusOr<OpenedBundle> b = ParseBundle(bytes.data(), bytes.size());
   ASSERT_TRUE(b.ok()) << b.status().ToString();
   EXPECT_EQ(b->contents, s.contents);
-  EXPECT_EQ(b->layout.major, 1);
+  EXPECT_EQ(b->layout.major, 2);
   EXPECT_EQ(b->layout.minor, 0);
   EXPECT_EQ(b->layout.file_size, bytes.size());
   ASSERT_EQ(b->layout.sections.size(), 5u);

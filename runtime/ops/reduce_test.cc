@@ -1,0 +1,2 @@
+// Tests for the family come with its ops.
+#include <gtest/gtest.h>
