@@ -23,6 +23,7 @@
 #include "passes/pipeline.h"
 #include "passes/shape_inference.h"
 #include "planfmt/writer.h"
+#include "runtime/tensor_io.h"
 
 namespace ts::cli {
 namespace {
@@ -37,6 +38,7 @@ struct CompileArgs {
   std::string max_peak;
   bool max_peak_given = false;
   std::vector<std::string> shapes;
+  std::vector<std::string> binds;
   std::string report;
   std::string target = "cpu";
   std::string profile;
@@ -55,6 +57,22 @@ StatusOr<std::map<std::string, std::vector<int64_t>>> ParseShapes(
     }
   }
   return shapes;
+}
+
+// --bind NAME=@FILE|INLINE: graph inputs fixed at compile time.
+StatusOr<std::map<std::string, frontend::ImportOptions::Bound>> ParseBinds(
+    const std::vector<std::string>& args) {
+  std::map<std::string, frontend::ImportOptions::Bound> bound;
+  for (const std::string& a : args) {
+    auto kv = runtime::ParseInputArg(a);
+    if (!kv.ok()) return UsageError("--bind " + kv.status().message());
+    auto& [name, t] = *kv;
+    frontend::ImportOptions::Bound b{t.dtype, t.shape, std::move(t.data)};
+    if (!bound.emplace(name, std::move(b)).second) {
+      return UsageError("--bind " + name + " is given twice");
+    }
+  }
+  return bound;
 }
 
 std::string DefaultOutput(const std::string& model) {
@@ -125,6 +143,7 @@ Status Compile(const CompileArgs& args) {
   }
   frontend::ImportOptions import_options;
   ASSIGN_OR_RETURN(import_options.input_shapes, ParseShapes(args.shapes));
+  ASSIGN_OR_RETURN(import_options.bound_inputs, ParseBinds(args.binds));
   if (!args.dump_after.empty()) {
     const auto& names = passes::PassNames();
     if (std::find(names.begin(), names.end(), args.dump_after) == names.end()) {
@@ -350,6 +369,7 @@ int main(int argc, char** argv) {
   compile->add_option("-o,--output", c.out, "Bundle to write (default: MODEL name with .tsplan, in the current folder)");
   compile->add_option("--vram", c.vram, "Memory budget: arena + runtime staging, e.g. 3.5G, 512M, 1.5GiB, 1048576 (K/M/G/T are powers of 1024)");
   compile->add_option("--shape", c.shapes, "Fix an input's dynamic dimensions: NAME=1x3x224x224 (repeatable)");
+  compile->add_option("--bind", c.binds, "Fix a graph input's value at compile time, making it a constant: NAME=@FILE.npy|@FILE.pb|DIMSxDTYPE=VALUES (repeatable); for inputs that set shapes (Reshape's shape, Slice's starts, ...)");
   compile->add_option("--report", c.report, "Write a machine-readable plan report (JSON)");
   compile->add_option("--target", c.target, "Target: cpu (default)");
   compile->add_option("--profile", c.profile, "Hardware profile: a shipped name (cpu-host, h100-pcie5, rtx4070-pcie4) or a YAML file (examples/profiles/README.md); its memory is the budget unless --vram is given");

@@ -4,6 +4,7 @@
 
 #include "codegen/cpu_llvm.h"
 #include "ir/ops.h"
+#include "runtime/ops/op.h"
 
 namespace ts::codegen {
 namespace {
@@ -44,8 +45,20 @@ class Lowerer {
   std::vector<ElementwiseKernel> kernels_;
 };
 
+// The runtime's builtins compute f32; everything else runs the op library's kernel.
+bool IsBuiltin(const ir::Graph& g, const ir::Node& n) {
+  if (n.op != "MatMul" && n.op != "Gemm" && n.op != "Softmax" && n.op != "Transpose") return false;
+  for (int v : n.inputs) {
+    if (v >= 0 && g.values[v].dtype != DType::kF32) return false;
+  }
+  return true;
+}
+
 Status Lowerer::LowerNode(const ir::Node& n, size_t step_index) {
-  RETURN_IF_ERROR(RequireF32(n));
+  const ops::OpDef* def = ops::FindOp(n.op);
+  if (n.op == ir::kElementwiseOp || n.op == "MatMul" || n.op == "Gemm" || !def) {
+    RETURN_IF_ERROR(RequireF32(n));
+  }
   planfmt::Step s;
   s.node = n.name;
   for (int v : n.inputs) {
@@ -69,6 +82,11 @@ Status Lowerer::LowerNode(const ir::Node& n, size_t step_index) {
     s.kind = planfmt::StepKind::kJitKernel;
     s.symbol = k.symbol;
     kernels_.push_back(std::move(k));
+  } else if (def && !IsBuiltin(g_, n)) {
+    s.kind = planfmt::StepKind::kOp;
+    s.symbol = n.op;
+    s.attrs = n.attrs;
+    s.attrs["opset"] = g_.opset;
   } else if (n.op == "MatMul") {
     s.builtin = planfmt::Builtin::kMatMul;
   } else if (n.op == "Gemm") {

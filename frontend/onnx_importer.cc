@@ -13,6 +13,7 @@
 
 #include "frontend/external_data.h"
 #include "ir/verifier.h"
+#include "runtime/ops/op.h"
 
 namespace ts::frontend {
 namespace {
@@ -23,6 +24,38 @@ constexpr int kMaxRank = 16;
 constexpr int64_t kMaxNodes = 1 << 22;
 // Longer than any name an exporter writes; a cap keeps hostile names out of messages and maps.
 constexpr size_t kMaxNameBytes = 4096;
+// Tensor-valued attributes are scalars in the ops this version runs (ConstantOfShape's value).
+constexpr int64_t kMaxTensorAttrElements = 64;
+
+template <typename T>
+T LoadAs(const uint8_t* p, int64_t i) {
+  T v;
+  std::memcpy(&v, p + i * sizeof(T), sizeof(T));
+  return v;
+}
+
+// A small tensor's elements as an attribute: ints for integer and bool types, floats otherwise.
+ir::AttrValue TensorAttrValue(const ir::Value& t) {
+  const int64_t count = *CheckedElementCount(t.shape);
+  const uint8_t* p = t.data->data();
+  std::vector<int64_t> ints;
+  std::vector<double> floats;
+  for (int64_t i = 0; i < count; ++i) {
+    switch (t.dtype) {
+      case DType::kF32: floats.push_back(LoadAs<float>(p, i)); break;
+      case DType::kF64: floats.push_back(LoadAs<double>(p, i)); break;
+      case DType::kF16: floats.push_back(ops::HalfToFloat(LoadAs<uint16_t>(p, i))); break;
+      case DType::kBF16: floats.push_back(ops::Bf16ToFloat(LoadAs<uint16_t>(p, i))); break;
+      case DType::kI64: ints.push_back(LoadAs<int64_t>(p, i)); break;
+      case DType::kI32: ints.push_back(LoadAs<int32_t>(p, i)); break;
+      case DType::kI8: ints.push_back(LoadAs<int8_t>(p, i)); break;
+      case DType::kU8:
+      case DType::kBool: ints.push_back(p[i]); break;
+    }
+  }
+  if (ops::IsFloat(t.dtype)) return floats;
+  return ints;
+}
 
 Status CheckName(const std::string& name, const std::string& what) {
   if (name.size() > kMaxNameBytes) {
@@ -177,6 +210,29 @@ Status Importer::AddGraphInput(const onnx::ValueInfoProto& vi) {
   v.name = vi.name();
   v.kind = ir::ValueKind::kInput;
   ASSIGN_OR_RETURN(v.dtype, FromOnnxType(tt.elem_type(), what));
+  if (auto bound = options_.bound_inputs.find(vi.name()); bound != options_.bound_inputs.end()) {
+    // A bound input is a constant from here on; its value must match the declared type.
+    const auto& b = bound->second;
+    if (b.dtype != v.dtype) {
+      return UsageError("--bind " + vi.name() + ": the file holds " + TypeString(b.dtype, b.shape) +
+                        " but the model declares " + std::string(DTypeName(v.dtype)));
+    }
+    if (tt.has_shape()) {
+      const auto& dims = tt.shape().dim();
+      bool same_rank = dims.size() == static_cast<int>(b.shape.size());
+      for (int i = 0; same_rank && i < dims.size(); ++i) {
+        if (dims[i].has_dim_value() && dims[i].dim_value() != b.shape[i]) same_rank = false;
+      }
+      if (!same_rank) {
+        return UsageError("--bind " + vi.name() + ": the file holds " + TypeString(b.dtype, b.shape) +
+                          ", which does not match the shape the model declares");
+      }
+    }
+    v.kind = ir::ValueKind::kConstant;
+    v.shape = b.shape;
+    v.data = std::make_shared<const std::vector<uint8_t>>(b.bytes);
+    return g_.AddValue(std::move(v)).status();
+  }
   auto fixed = options_.input_shapes.find(vi.name());
   if (!tt.has_shape()) {
     if (fixed == options_.input_shapes.end()) {
@@ -297,10 +353,30 @@ Status Importer::AddNode(const onnx::NodeProto& node, int index) {
       case onnx::AttributeProto::FLOATS:
         n.attrs[a.name()] = std::vector<double>(a.floats().begin(), a.floats().end());
         break;
+      case onnx::AttributeProto::TENSOR: {
+        // A small tensor (ConstantOfShape's value): its elements and, as "<name>.dtype", its type.
+        ASSIGN_OR_RETURN(ir::Value t, TensorToValue(a.t(), ir::ValueKind::kConstant, "attr"));
+        const int64_t count = *CheckedElementCount(t.shape);
+        if (count > kMaxTensorAttrElements) {
+          return BadInputError(desc + ": tensor attribute '" + a.name() + "' has " +
+                               std::to_string(count) + " elements; at most " +
+                               std::to_string(kMaxTensorAttrElements) + " are supported");
+        }
+        n.attrs[a.name()] = TensorAttrValue(t);
+        n.attrs[a.name() + ".dtype"] = static_cast<int64_t>(t.dtype);
+        break;
+      }
       default:
         return BadInputError(desc + ": attribute '" + a.name() + "' has a type (" +
                              std::to_string(a.type()) + ") that is not supported");
     }
+  }
+  if (auto it = n.attrs.find("to"); it != n.attrs.end() && n.op == "Cast") {
+    // ONNX names element types by TensorProto codes; the IR by DType.
+    const int64_t* code = std::get_if<int64_t>(&it->second);
+    if (!code) return BadInputError(desc + ": attribute 'to' must be an int");
+    ASSIGN_OR_RETURN(DType t, FromOnnxType(static_cast<int32_t>(*code), desc + ": 'to'"));
+    it->second = static_cast<int64_t>(t);
   }
   for (const std::string& out : node.output()) {
     if (out.empty()) {
@@ -374,6 +450,16 @@ StatusOr<ir::Graph> Importer::Run(const onnx::ModelProto& model) {
     auto id = g_.AddValue(std::move(v));
     if (!id.ok()) return id.status().Annotate(where_ + ": initializer");
   }
+  for (const auto& [name, value] : options_.bound_inputs) {
+    bool found = false;
+    for (const auto& in : graph.input()) found |= in.name() == name && !initializer_names.count(name);
+    if (!found) {
+      return UsageError("--bind " + name + ": the model has no graph input named '" + name + "'");
+    }
+    if (options_.input_shapes.count(name)) {
+      return UsageError("--bind " + name + ": also given to --shape; a bound input's shape is the file's");
+    }
+  }
   for (const auto& [name, dims] : options_.input_shapes) {
     bool found = false;
     for (const auto& in : graph.input()) found |= in.name() == name && !initializer_names.count(name);
@@ -406,11 +492,15 @@ StatusOr<ir::Graph> Importer::Run(const onnx::ModelProto& model) {
 
 const std::vector<std::string>& SupportedOps() {
   static const std::vector<std::string> ops = [] {
+    // The compiler's own (folded into values, or lowered to the runtime's builtins and the
+    // generated elementwise kernels) and the op library's.
     std::vector<std::string> v = {"Abs",  "Add",     "Constant", "Div",     "Exp",
                                   "Gemm", "Identity", "Log",     "MatMul",  "Mul",
                                   "Neg",  "Relu",    "Reshape",  "Sigmoid", "Softmax",
                                   "Sqrt", "Sub",     "Tanh",     "Transpose"};
+    for (std::string_view op : ops::OpNames()) v.emplace_back(op);
     std::sort(v.begin(), v.end());
+    v.erase(std::unique(v.begin(), v.end()), v.end());
     return v;
   }();
   return ops;

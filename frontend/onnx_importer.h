@@ -18,9 +18,18 @@ namespace ts::frontend {
 struct ImportOptions {
   // --shape NAME=dims: fixes dynamic dimensions of graph inputs (static ones must agree).
   std::map<std::string, std::vector<int64_t>> input_shapes;
+  // --bind NAME=FILE: graph inputs whose values are fixed at compile time; they become
+  // constants (so shape parameters such as Reshape's target shape can be computed from them).
+  struct Bound {
+    DType dtype = DType::kF32;
+    std::vector<int64_t> shape;
+    std::vector<uint8_t> bytes;
+  };
+  std::map<std::string, Bound> bound_inputs;
 };
 
-// Ops this importer accepts (ONNX default domain). Sorted.
+// Ops this importer accepts (ONNX default domain): the op library and the compiler's own.
+// Sorted.
 const std::vector<std::string>& SupportedOps();
 
 StatusOr<ir::Graph> ImportOnnx(const std::string& path, const ImportOptions& options);

@@ -32,6 +32,23 @@ std::string Render(const Group& grp) {
 
 }  // namespace
 
+namespace {
+
+// An elementwise node the generated kernels compute: f32 in and out (other types run the op
+// library's kernels).
+bool Fusible(const ir::Graph& g, const ir::Node& n) {
+  if (!ir::ElementwiseArity(n.op)) return false;
+  for (int v : n.inputs) {
+    if (v < 0 || g.values[v].dtype != DType::kF32) return false;
+  }
+  for (int v : n.outputs) {
+    if (g.values[v].dtype != DType::kF32) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
 StatusOr<ir::Graph> FuseElementwise(const ir::Graph& g, int* fused) {
   ASSIGN_OR_RETURN(std::vector<int> order, TopologicalOrder(g));
   const std::vector<int> producer = ir::Producers(g);
@@ -44,13 +61,13 @@ StatusOr<ir::Graph> FuseElementwise(const ir::Graph& g, int* fused) {
   int folded = 0;
   for (int n : order) {
     const ir::Node& node = g.nodes[n];
-    if (!ir::ElementwiseArity(node.op)) continue;
+    if (!Fusible(g, node)) continue;
     Group grp;
     const ir::Value& out = g.values[node.outputs[0]];
     for (int v : node.inputs) {
       if (v < 0) return InternalError("node '" + node.name + "' has an omitted input after shape inference");
       const int p = producer[v];
-      const bool foldable = p >= 0 && ir::ElementwiseArity(g.nodes[p].op) && !is_output[v] &&
+      const bool foldable = p >= 0 && Fusible(g, g.nodes[p]) && !is_output[v] &&
                             consumers[v].size() == 1 && g.values[v].shape == out.shape &&
                             g.values[v].dtype == out.dtype;
       if (!foldable) {
@@ -86,7 +103,7 @@ StatusOr<ir::Graph> FuseElementwise(const ir::Graph& g, int* fused) {
   for (size_t n = 0; n < g.nodes.size(); ++n) {
     const ir::Node& node = g.nodes[n];
     if (absorbed[n]) continue;
-    if (!ir::ElementwiseArity(node.op)) {
+    if (!Fusible(g, node)) {
       out.AddNode(node);
       continue;
     }

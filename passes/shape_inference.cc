@@ -8,6 +8,7 @@
 
 #include "ir/ops.h"
 #include "passes/schedule.h"
+#include "runtime/ops/op.h"
 
 namespace ts::passes {
 namespace {
@@ -15,12 +16,45 @@ namespace {
 // 256 TiB: beyond any tensor a budgeted plan can hold, and far from 64-bit overflow when the
 // planner adds offsets and sizes.
 constexpr int64_t kMaxTensorBytes = int64_t{1} << 48;
+// Nodes whose inputs are all known are evaluated at compile time when their inputs and outputs
+// are at most this large; bigger ones stay in the program (their result would bloat the bundle
+// for little gain).
+constexpr int64_t kMaxFoldBytes = int64_t{16} << 20;
+
+// A parameter tensor as an attribute: ints for integer and bool types, floats otherwise.
+ir::AttrValue ParamAttr(const ir::Value& v) {
+  const int64_t count = v.HasData() ? static_cast<int64_t>(v.data->size()) / DTypeSize(v.dtype) : 0;
+  const uint8_t* p = v.data->data();
+  auto load = [&]<typename T>(int64_t i) {
+    T x;
+    std::memcpy(&x, p + i * sizeof(T), sizeof(T));
+    return x;
+  };
+  std::vector<int64_t> ints;
+  std::vector<double> floats;
+  for (int64_t i = 0; i < count; ++i) {
+    switch (v.dtype) {
+      case DType::kF32: floats.push_back(load.operator()<float>(i)); break;
+      case DType::kF64: floats.push_back(load.operator()<double>(i)); break;
+      case DType::kF16: floats.push_back(ops::HalfToFloat(load.operator()<uint16_t>(i))); break;
+      case DType::kBF16: floats.push_back(ops::Bf16ToFloat(load.operator()<uint16_t>(i))); break;
+      case DType::kI64: ints.push_back(load.operator()<int64_t>(i)); break;
+      case DType::kI32: ints.push_back(load.operator()<int32_t>(i)); break;
+      case DType::kI8: ints.push_back(load.operator()<int8_t>(i)); break;
+      case DType::kU8:
+      case DType::kBool: ints.push_back(p[i]); break;
+    }
+  }
+  if (ops::IsFloat(v.dtype)) return floats;
+  return ints;
+}
 
 std::string ShapeStr(const ir::Value& v) { return TypeString(v.dtype, v.shape); }
 
 class Inferrer {
  public:
-  explicit Inferrer(ir::Graph& g) : g_(g) {}
+  explicit Inferrer(ir::Graph& g)
+      : g_(g), producer_(ir::Producers(g)), folded(g.nodes.size(), false) {}
   Status InferNode(ir::Node& n);
 
  private:
@@ -62,6 +96,25 @@ class Inferrer {
     return OkStatus();
   }
 
+  Status SetOuts(const ir::Node& n, const std::vector<ops::TensorType>& types) {
+    for (size_t i = 0; i < types.size(); ++i) {
+      auto bytes = CheckedByteSize(types[i].dtype, types[i].shape);
+      if (!bytes || *bytes > kMaxTensorBytes) {
+        return Fail(n, "output " + TypeString(types[i].dtype, types[i].shape) +
+                           " is over the 2^48-byte limit on one tensor");
+      }
+      ir::Value& out = g_.values[n.outputs[i]];
+      out.dtype = types[i].dtype;
+      out.shape = types[i].shape;
+      out.shape_known = true;
+    }
+    return OkStatus();
+  }
+  // The graph inputs `v` is computed from (at most 3 named), for messages.
+  std::string UpstreamInputs(int v) const;
+  Status LibraryOp(ir::Node& n, const ops::OpDef& def);
+  Status Fold(ir::Node& n, const ops::OpDef& def);
+
   Status MatMul(ir::Node& n);
   Status Gemm(ir::Node& n);
   Status Reshape(ir::Node& n);
@@ -69,7 +122,103 @@ class Inferrer {
   Status Softmax(ir::Node& n);
 
   ir::Graph& g_;
+  std::vector<int> producer_;
+
+ public:
+  std::vector<bool> folded;  // per node: evaluated at compile time, to be removed
 };
+
+std::string Inferrer::UpstreamInputs(int v) const {
+  std::vector<int> stack = {v};
+  std::vector<bool> seen(g_.values.size(), false);
+  std::vector<std::string> names;
+  while (!stack.empty()) {
+    const int x = stack.back();
+    stack.pop_back();
+    if (x < 0 || seen[x]) continue;
+    seen[x] = true;
+    if (g_.values[x].kind == ir::ValueKind::kInput) names.push_back(g_.values[x].name);
+    const int p = producer_[x];
+    if (p >= 0) stack.insert(stack.end(), g_.nodes[p].inputs.begin(), g_.nodes[p].inputs.end());
+  }
+  std::sort(names.begin(), names.end());
+  std::string out;
+  for (size_t i = 0; i < names.size() && i < 3; ++i) out += (i ? ", " : "") + names[i];
+  if (names.size() > 3) out += ", ...";
+  return out;
+}
+
+// Parameter inputs become attributes (they must be known now), the library infers the output
+// types, and a node whose inputs are all known is evaluated on the spot.
+Status Inferrer::LibraryOp(ir::Node& n, const ops::OpDef& def) {
+  if (!n.attrs.count("opset")) {  // not yet in canonical form
+    const std::vector<std::string> params = def.params ? def.params(g_.opset) : std::vector<std::string>{};
+    std::vector<int> data;
+    for (size_t i = 0; i < n.inputs.size(); ++i) {
+      const int v = n.inputs[i];
+      if (i >= params.size() || params[i].empty()) {
+        data.push_back(v);
+        continue;
+      }
+      if (v < 0) continue;  // an omitted parameter
+      const ir::Value& pv = g_.values[v];
+      if (!pv.HasData()) {
+        const std::string from = UpstreamInputs(v);
+        return Fail(n, "input " + std::to_string(i) + " ('" + pv.name + "') sets its '" +
+                           params[i] + "' and must be known at compile time" +
+                           (from.empty() ? "; make it a constant in the model"
+                                         : ", but it depends on graph input " + from +
+                                               ": fix that input's value with --bind NAME=FILE"));
+      }
+      n.attrs[params[i]] = ParamAttr(pv);
+      n.attrs[params[i] + ".dtype"] = static_cast<int64_t>(pv.dtype);
+    }
+    while (!data.empty() && data.back() < 0) data.pop_back();
+    if (std::find(data.begin(), data.end(), -1) != data.end()) {
+      return Fail(n, "an omitted input before a given one is not supported");
+    }
+    n.inputs = std::move(data);
+    n.attrs["opset"] = g_.opset;
+  }
+  std::vector<ops::TensorType> types;
+  for (int v : n.inputs) types.push_back({g_.values[v].dtype, g_.values[v].shape});
+  auto out = ops::InferOp(def, g_.opset, n.attrs, types, n.outputs.size());
+  if (!out.ok()) return BadInputError("node '" + n.name + "' (" + out.status().message());
+  RETURN_IF_ERROR(SetOuts(n, *out));
+
+  bool known = true;
+  int64_t bytes = 0;
+  for (int v : n.inputs) {
+    known &= g_.values[v].HasData();
+    bytes += g_.values[v].ByteSize();
+  }
+  for (int v : n.outputs) bytes += g_.values[v].ByteSize();
+  if ((known || def.types_only) && bytes <= kMaxFoldBytes) return Fold(n, def);
+  return OkStatus();
+}
+
+Status Inferrer::Fold(ir::Node& n, const ops::OpDef& def) {
+  std::vector<ops::HostTensor> inputs;
+  for (int v : n.inputs) {
+    const ir::Value& x = g_.values[v];
+    ops::HostTensor t{x.dtype, x.shape, {}};
+    if (x.HasData()) {
+      t.bytes = *x.data;
+    } else {
+      t.bytes.assign(static_cast<size_t>(x.ByteSize()), 0);  // types_only: bytes unread
+    }
+    inputs.push_back(std::move(t));
+  }
+  auto out = ops::EvaluateOp(def.name, g_.opset, n.attrs, inputs, n.outputs.size(), kMaxFoldBytes);
+  if (!out.ok()) return BadInputError("node '" + n.name + "' (" + out.status().message());
+  for (size_t i = 0; i < n.outputs.size(); ++i) {
+    ir::Value& v = g_.values[n.outputs[i]];
+    v.data = std::make_shared<const std::vector<uint8_t>>(std::move((*out)[i].bytes));
+    v.kind = ir::ValueKind::kConstant;
+  }
+  folded[&n - g_.nodes.data()] = true;
+  return OkStatus();
+}
 
 Status Inferrer::MatMul(ir::Node& n) {
   RETURN_IF_ERROR(Arity(n, 2, 2));
@@ -256,6 +405,17 @@ Status Inferrer::InferNode(ir::Node& n) {
     }
     return SetOut(n, first->dtype, shape);
   }
+  if (n.op == "MatMul") return MatMul(n);
+  if (n.op == "Gemm") return Gemm(n);
+  if (n.op == "Reshape") return Reshape(n);
+  if (n.op == "Transpose") return Transpose(n);
+  if (n.op == "Softmax") return Softmax(n);
+  if (n.op == "Identity") {
+    RETURN_IF_ERROR(Arity(n, 1, 1));
+    ASSIGN_OR_RETURN(const ir::Value* x, In(n, 0));
+    return SetOut(n, x->dtype, x->shape);
+  }
+  if (const ops::OpDef* def = ops::FindOp(n.op)) return LibraryOp(n, *def);
   if (int arity = ir::ElementwiseArity(n.op)) {
     RETURN_IF_ERROR(Arity(n, arity, arity));
     ASSIGN_OR_RETURN(const ir::Value* a, In(n, 0));
@@ -267,16 +427,6 @@ Status Inferrer::InferNode(ir::Node& n) {
     auto out = BroadcastShapes(a->shape, b->shape);
     if (!out) return Fail(n, "shapes do not broadcast: " + ShapeStr(*a) + " and " + ShapeStr(*b));
     return SetOut(n, a->dtype, *out);
-  }
-  if (n.op == "MatMul") return MatMul(n);
-  if (n.op == "Gemm") return Gemm(n);
-  if (n.op == "Reshape") return Reshape(n);
-  if (n.op == "Transpose") return Transpose(n);
-  if (n.op == "Softmax") return Softmax(n);
-  if (n.op == "Identity") {
-    RETURN_IF_ERROR(Arity(n, 1, 1));
-    ASSIGN_OR_RETURN(const ir::Value* x, In(n, 0));
-    return SetOut(n, x->dtype, x->shape);
   }
   return Fail(n, "no shape inference for this op");
 }
@@ -300,6 +450,26 @@ Status InferShapes(ir::Graph& g) {
   ASSIGN_OR_RETURN(std::vector<int> order, TopologicalOrder(g));
   Inferrer inferrer(g);
   for (int id : order) RETURN_IF_ERROR(inferrer.InferNode(g.nodes[id]));
+  // Folded nodes go; nodes that only reinterpret bytes become Reshape or Identity (aliases: no
+  // copy at run time).
+  std::vector<ir::Node> kept;
+  for (size_t i = 0; i < g.nodes.size(); ++i) {
+    if (inferrer.folded[i]) continue;
+    ir::Node& n = g.nodes[i];
+    const bool reshape = n.op == "Squeeze" || n.op == "Unsqueeze" || n.op == "Flatten";
+    if (reshape || (n.op == "Dropout" && n.outputs.size() == 1)) {
+      const std::vector<int64_t>& shape = g.values[n.outputs[0]].shape;
+      n.op = reshape ? "Reshape" : "Identity";
+      n.inputs.resize(1);
+      n.attrs.clear();
+      if (reshape) {
+        n.attrs["shape"] = shape;
+        if (std::find(shape.begin(), shape.end(), 0) != shape.end()) n.attrs["allowzero"] = int64_t{1};
+      }
+    }
+    kept.push_back(std::move(n));
+  }
+  g.nodes = std::move(kept);
   return OkStatus();
 }
 

@@ -11,6 +11,7 @@
 
 #include "runtime/cpu_builtins.h"
 #include "runtime/cpu_jit.h"
+#include "runtime/ops/op.h"
 
 namespace ts::runtime {
 namespace {
@@ -184,6 +185,9 @@ struct Executor::Impl {
   // Per step: the kernel entry point (JIT steps) and its argument pointers into the arena.
   std::vector<KernelFn> fns;
   std::vector<std::vector<void*>> args;
+  // kOp steps: the library definition and the kernel's arguments, built once at load.
+  std::vector<const ops::OpDef*> op_defs;
+  std::vector<std::unique_ptr<ops::KernelContext>> op_ctx;
   std::unique_ptr<StreamLoader> loader;  // after arena: destroyed first
 };
 
@@ -294,10 +298,52 @@ Status Executor::LoadWeights(const std::string& path, const LoadOptions& options
   return OkStatus();
 }
 
+// An op step is checked like the compiler checked its node: the library infers the output
+// types from the input types and attributes, and they must be the step's.
+Status Executor::PrepareOpStep(size_t i) {
+  const planfmt::Step& s = bundle_.contents.program.steps[i];
+  const ops::OpDef* def = ops::FindOp(s.symbol);
+  if (!def) {
+    return BadInputError("op '" + s.symbol + "' is not in this tsr's op library; the bundle needs "
+                         "a newer tsr, or recompile it");
+  }
+  ops::AttrView attrs(s.attrs);
+  ASSIGN_OR_RETURN(int64_t opset, attrs.Int("opset"));
+  std::vector<ops::TensorType> in_types;
+  auto ctx = std::make_unique<ops::KernelContext>(ops::KernelContext{opset, attrs, {}, {}});
+  uint8_t* arena = impl_->arena.get();
+  for (size_t a = 0; a < s.args.size(); ++a) {
+    const planfmt::TensorRef& r = s.args[a];
+    ops::Tensor t{r.dtype, r.shape, arena + r.offset};
+    if (a < s.num_inputs) {
+      in_types.push_back({r.dtype, r.shape});
+      ctx->inputs.push_back(std::move(t));
+    } else {
+      ctx->outputs.push_back(std::move(t));
+    }
+  }
+  ASSIGN_OR_RETURN(std::vector<ops::TensorType> want,
+                   ops::InferOp(*def, opset, s.attrs, in_types, ctx->outputs.size()));
+  for (size_t o = 0; o < want.size(); ++o) {
+    const ops::Tensor& have = ctx->outputs[o];
+    if (have.dtype != want[o].dtype || have.shape != want[o].shape) {
+      return BadInputError("output " + std::to_string(o) + " is " +
+                           TypeString(have.dtype, have.shape) + " but " + s.symbol + " makes " +
+                           TypeString(want[o].dtype, want[o].shape) +
+                           "; the bundle is inconsistent, recompile it");
+    }
+  }
+  impl_->op_defs[i] = def;
+  impl_->op_ctx[i] = std::move(ctx);
+  return OkStatus();
+}
+
 Status Executor::PrepareSteps() {
   const auto& steps = bundle_.contents.program.steps;
   impl_->fns.assign(steps.size(), nullptr);
   impl_->args.resize(steps.size());
+  impl_->op_defs.assign(steps.size(), nullptr);
+  impl_->op_ctx.resize(steps.size());
   for (size_t i = 0; i < steps.size(); ++i) {
     const planfmt::Step& s = steps[i];
     for (const planfmt::TensorRef& r : s.args) impl_->args[i].push_back(impl_->arena.get() + r.offset);
@@ -305,6 +351,8 @@ Status Executor::PrepareSteps() {
       ASSIGN_OR_RETURN(impl_->fns[i], impl_->kernels->Lookup(s.symbol));
     } else if (s.kind == planfmt::StepKind::kBuiltin) {
       RETURN_IF_ERROR_CTX(CheckBuiltin(s), "step " + std::to_string(i));
+    } else if (s.kind == planfmt::StepKind::kOp) {
+      RETURN_IF_ERROR_CTX(PrepareOpStep(i), "step " + std::to_string(i) + " ('" + s.node + "')");
     } else if (!impl_->loader) {
       return BadInputError("step " + std::to_string(i) + " ('" + s.node +
                            "') loads a streamed weight but the plan streams none; recompile it");
@@ -341,6 +389,7 @@ Status Executor::ExecuteSteps() {
     switch (s.kind) {
       case planfmt::StepKind::kJitKernel: impl_->fns[i](impl_->args[i].data()); break;
       case planfmt::StepKind::kBuiltin: RunBuiltin(s, arena); break;
+      case planfmt::StepKind::kOp: impl_->op_defs[i]->run(*impl_->op_ctx[i]); break;
       case planfmt::StepKind::kLoad: loader->Load(static_cast<size_t>(s.iparams[0])); break;
       case planfmt::StepKind::kWait: {
         const auto wait_start = std::chrono::steady_clock::now();

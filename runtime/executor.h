@@ -79,6 +79,7 @@ class Executor {
   Executor() = default;
   Status LoadWeights(const std::string& path, const LoadOptions& options);
   Status PrepareSteps();
+  Status PrepareOpStep(size_t i);
   Status ExecuteSteps();
 
   planfmt::OpenedBundle bundle_;
