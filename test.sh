@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs what is missing, builds, and runs every test:
-#   1. unit tests (Bazel, -c opt)              4. mutated inputs of every kind through the binaries
-#   2. end-to-end suite through tsc and tsr    5. the unit tests again under --config=asan
-#   3. fuzz targets, a few seconds each        6. determinism across build configurations
+#   1. unit tests (Bazel, -c opt)              5. mutated inputs of every kind through the binaries
+#   2. end-to-end suite through tsc and tsr    6. the unit tests again under --config=asan
+#   3. ONNX node-test conformance (core ops)   7. determinism across build configurations
+#   4. model zoo against onnxruntime           8. fuzz targets, a few seconds each
 # FUZZ_SECONDS (default 5) and HARDENING_COUNT (mutants per kind, default 50) set the lengths.
 # Last line: "N passed, M failed", the sum over the steps (each prints its own count).
 set -uo pipefail
@@ -66,17 +67,25 @@ echo "== 2. end-to-end (tests/e2e/run_e2e.py)"
 step e2e "!^PASS" /usr/bin/python3 tests/e2e/run_e2e.py --tsc "$opt_bin/tsc" --tsr "$opt_bin/tsr" \
   --work "${TMPDIR:-/tmp}/tensorshunt-e2e"
 
-echo "== 3. fuzz targets (tests/fuzz/run_fuzz.sh, ${FUZZ_SECONDS}s each)"
-step fuzz "^fuzz|ERROR|SUMMARY|error|undefined reference" tests/fuzz/run_fuzz.sh "$FUZZ_SECONDS" "$opt_bin/tsc"
+echo "== 3. conformance: ONNX backend node tests whose ops are all in the core set (tests/e2e/run_node_tests.py)"
+step "node tests" "^(FAIL|ONNX node tests)" /usr/bin/python3 tests/e2e/run_node_tests.py \
+  --tsc "$opt_bin/tsc" --tsr "$opt_bin/tsr" --work "${TMPDIR:-/tmp}/tensorshunt-node"
 
-echo "== 4. hostile inputs through the binaries (tests/hardening/mutation_table.py)"
+echo "== 4. model zoo against onnxruntime (benchmarks/zoo/run_zoo.py)"
+if zoo_python=$(tools/zoo_venv.sh); then
+  step zoo "^(zoo|FAIL|PASS)" "$zoo_python" benchmarks/zoo/run_zoo.py --tsc "$opt_bin/tsc" --tsr "$opt_bin/tsr"
+else
+  echo "zoo: 0 passed, 1 failed (could not set up onnxruntime from PyPI)"; add 0 1
+fi
+
+echo "== 5. hostile inputs through the binaries (tests/hardening/mutation_table.py)"
 step hardening "^(\||FAIL|hardening)" /usr/bin/python3 tests/hardening/mutation_table.py \
   --tsc "$opt_bin/tsc" --tsr "$opt_bin/tsr" --count "${HARDENING_COUNT:-50}"
 
-echo "== 5. unit tests under AddressSanitizer + UBSan (--config=asan)"
+echo "== 6. unit tests under AddressSanitizer + UBSan (--config=asan)"
 unit_tests "asan unit tests" --config=asan
 
-echo "== 6. determinism: the -c opt and the asan (-c dbg) builds of tsc write identical bundles"
+echo "== 7. determinism: the -c opt and the asan (-c dbg) builds of tsc write identical bundles"
 asan_bin=$(realpath bazel-out/k8-dbg/bin/cli)
 det_dir=$(mktemp -d)
 if "$opt_bin/tsc" compile examples/mlp.onnx --vram 1M -o "$det_dir/opt.tsplan" >/dev/null &&
@@ -87,6 +96,9 @@ else
   echo "determinism: 0 passed, 1 failed (bundles differ or a compile failed)"; add 0 1
 fi
 rm -rf "$det_dir"
+
+echo "== 8. fuzz targets (tests/fuzz/run_fuzz.sh, ${FUZZ_SECONDS}s each)"
+step fuzz "^fuzz|ERROR|SUMMARY|error|undefined reference" tests/fuzz/run_fuzz.sh "$FUZZ_SECONDS" "$opt_bin/tsc"
 
 echo "$total_pass passed, $total_fail failed"
 [ "$total_fail" -eq 0 ]

@@ -13,6 +13,7 @@ PACKAGES=(
   libgtest-dev                                               # unit tests
   clang-14 libclang-rt-14-dev                                # libFuzzer targets (tests/fuzz)
   python3 python3-onnx python3-numpy                         # model generators, e2e references
+  python3-venv python3-pip                                   # the zoo's venv (onnxruntime, PyPI)
 )
 
 missing=()

@@ -2,8 +2,8 @@
 """End-to-end tests through the real command lines: tsc compile + tsr run.
 
 Usage: run_e2e.py --tsc PATH --tsr PATH --work DIR
-Generates the models (gen_models.py) and the ONNX backend node tests (from Debian's
-python3-onnx, offline), runs every case, prints PASS/FAIL lines and ends with
+Generates the models (gen_models.py), runs every case (the ONNX backend node tests have their
+own runner, run_node_tests.py), prints PASS/FAIL lines and ends with
 "e2e: N passed, M failed". Exit status 1 if anything failed.
 """
 import argparse
@@ -441,67 +441,11 @@ def injected_io_faults(ctx):
     run_with_faults(ctx, "frobnicate=1", expect=2, contains=("unknown fault",))
 
 
-# ---- ONNX backend node tests: models written by the ONNX project, not by us. ----
-
-def generate_node_tests(dest):
-    for alias, t in (("float", float), ("int", int), ("bool", bool), ("object", object)):
-        if alias not in np.__dict__:
-            setattr(np, alias, t)
-    import warnings
-    warnings.simplefilter("ignore")
-    from onnx.backend.test.case import node as node_cases
-    from onnx.backend.test.cmd_tools import generate_data
-    generate_data(argparse.Namespace(output=dest, op_type=None))
-    return os.path.join(dest, "node")
-
-
-def node_tests(ctx, expected_failures):
-    import onnx
-    supported = set(subprocess.run([ctx.tsc, "inspect", "--ops"], capture_output=True, text=True).stdout.split())
-    root = generate_node_tests(os.path.join(ctx.work, "onnx_tests"))
-    selected = []
-    for name in sorted(os.listdir(root)):
-        m = onnx.load(os.path.join(root, name, "model.onnx"))
-        if m.graph.node and all(n.op_type in supported and n.domain in ("", "ai.onnx") for n in m.graph.node):
-            selected.append((name, m))
-    passed, failed, xfail = 0, [], 0
-    for name, m in selected:
-        d = os.path.join(root, name)
-        data = os.path.join(d, "test_data_set_0")
-        plan = os.path.join(ctx.work, "node_" + name + ".tsplan")
-        ok, why = True, ""
-        c = subprocess.run([ctx.tsc, "compile", os.path.join(d, "model.onnx"), "-o", plan], capture_output=True, text=True)
-        if c.returncode != 0:
-            ok, why = False, "compile: " + c.stderr.strip()
-        else:
-            inits = {i.name for i in m.graph.initializer}
-            ins = [i.name for i in m.graph.input if i.name not in inits]
-            args = [ctx.tsr, "run", plan, "-q", "--rtol", "1e-3", "--atol", "1e-5"]
-            for k, n in enumerate(ins):
-                args += ["--input", "%s=@%s/input_%d.pb" % (n, data, k)]
-            for k, o in enumerate(m.graph.output):
-                args += ["--expected-output", "%s=@%s/output_%d.pb" % (o.name, data, k)]
-            r = subprocess.run(args, capture_output=True, text=True)
-            if r.returncode != 0:
-                ok, why = False, "run: " + (r.stderr.strip() or r.stdout.strip().splitlines()[-1])
-        if name in expected_failures:
-            if ok:
-                failed.append("%s passed but is listed in node_expected_failures.txt: remove it" % name)
-            else:
-                xfail += 1
-        elif ok:
-            passed += 1
-        else:
-            failed.append("%s: %s" % (name, why))
-    return passed, xfail, len(selected), failed
-
-
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--tsc", required=True)
     ap.add_argument("--tsr", required=True)
     ap.add_argument("--work", required=True)
-    ap.add_argument("--skip-node-tests", action="store_true")
     a = ap.parse_args()
     shutil.rmtree(a.work, ignore_errors=True)
     os.makedirs(a.work)
@@ -516,18 +460,6 @@ def main():
         except Exception as e:  # noqa: BLE001 - report every case
             print("FAIL", fn.__name__ + ":", str(e).strip() if isinstance(e, AssertionError) else traceback.format_exc())
             failed += 1
-    if not a.skip_node_tests:
-        xf = {}
-        for line in open(os.path.join(HERE, "node_expected_failures.txt")):
-            line = line.split("#", 1)[0].strip()
-            if line:
-                xf[line.split()[0]] = line
-        p, x, total, fails = node_tests(ctx, xf)
-        print("ONNX node tests (ops within tsc's supported set): %d/%d pass, %d expected failures listed" % (p, total, x))
-        for f in fails:
-            print("FAIL node", f)
-        passed += p
-        failed += len(fails)
     print("e2e: %d passed, %d failed" % (passed, failed))
     return 1 if failed else 0
 
