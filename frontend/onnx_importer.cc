@@ -51,6 +51,10 @@ ir::AttrValue TensorAttrValue(const ir::Value& t) {
       case DType::kI8: ints.push_back(LoadAs<int8_t>(p, i)); break;
       case DType::kU8:
       case DType::kBool: ints.push_back(p[i]); break;
+      case DType::kI16: ints.push_back(LoadAs<int16_t>(p, i)); break;
+      case DType::kU16: ints.push_back(LoadAs<uint16_t>(p, i)); break;
+      case DType::kU32: ints.push_back(LoadAs<uint32_t>(p, i)); break;
+      case DType::kU64: ints.push_back(static_cast<int64_t>(LoadAs<uint64_t>(p, i))); break;
     }
   }
   if (ops::IsFloat(t.dtype)) return floats;
@@ -66,6 +70,12 @@ Status CheckName(const std::string& name, const std::string& what) {
   return OkStatus();
 }
 
+std::string OnnxTypeName(int32_t t) {
+  return onnx::TensorProto::DataType_IsValid(t)
+             ? onnx::TensorProto::DataType_Name(static_cast<onnx::TensorProto::DataType>(t))
+             : "unknown";
+}
+
 StatusOr<DType> FromOnnxType(int32_t t, const std::string& what) {
   switch (t) {
     case onnx::TensorProto::FLOAT: return DType::kF32;
@@ -77,11 +87,16 @@ StatusOr<DType> FromOnnxType(int32_t t, const std::string& what) {
     case onnx::TensorProto::INT8: return DType::kI8;
     case onnx::TensorProto::UINT8: return DType::kU8;
     case onnx::TensorProto::BOOL: return DType::kBool;
+    case onnx::TensorProto::INT16: return DType::kI16;
+    case onnx::TensorProto::UINT16: return DType::kU16;
+    case onnx::TensorProto::UINT32: return DType::kU32;
+    case onnx::TensorProto::UINT64: return DType::kU64;
     default: break;
   }
   return BadInputError(what + ": element type " + std::to_string(t) +
-                       " is not supported (supported: float, float16, bfloat16, double, int64, "
-                       "int32, int8, uint8, bool)");
+                       " (" + OnnxTypeName(t) + ") is not supported (supported: float, float16, "
+                       "bfloat16, double, int64, int32, int16, int8, uint64, uint32, uint16, uint8, "
+                       "bool)");
 }
 
 StatusOr<std::vector<int64_t>> CheckedDims(const google::protobuf::RepeatedField<int64_t>& dims,
@@ -173,6 +188,8 @@ StatusOr<ir::Value> Importer::TensorToValue(const onnx::TensorProto& t, ir::Valu
       case DType::kF32: have = t.float_data_size(); break;
       case DType::kF64: have = t.double_data_size(); break;
       case DType::kI64: have = t.int64_data_size(); break;
+      case DType::kU32:
+      case DType::kU64: have = t.uint64_data_size(); break;
       default: have = t.int32_data_size(); break;  // int32, and the types carried per int32
     }
     if (have != count) {
@@ -187,6 +204,13 @@ StatusOr<ir::Value> Importer::TensorToValue(const onnx::TensorProto& t, ir::Valu
       case DType::kF64: std::memcpy(out, t.double_data().data(), bytes); break;
       case DType::kI64: std::memcpy(out, t.int64_data().data(), bytes); break;
       case DType::kI32: std::memcpy(out, t.int32_data().data(), bytes); break;
+      case DType::kU64: std::memcpy(out, t.uint64_data().data(), bytes); break;
+      case DType::kU32:
+        for (int64_t i = 0; i < count; ++i) {
+          const uint32_t x = static_cast<uint32_t>(t.uint64_data(static_cast<int>(i)));
+          std::memcpy(out + i * 4, &x, 4);
+        }
+        break;
       default: {
         // int8, uint8, bool, float16 and bfloat16 are carried one element per int32.
         const int64_t esize = DTypeSize(v.dtype);

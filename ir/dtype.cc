@@ -13,6 +13,10 @@ int64_t DTypeSize(DType t) {
     case DType::kU8: return 1;
     case DType::kBool: return 1;
     case DType::kF64: return 8;
+    case DType::kI16: return 2;
+    case DType::kU16: return 2;
+    case DType::kU32: return 4;
+    case DType::kU64: return 8;
   }
   return 0;
 }
@@ -28,12 +32,16 @@ std::string_view DTypeName(DType t) {
     case DType::kU8: return "u8";
     case DType::kBool: return "bool";
     case DType::kF64: return "f64";
+    case DType::kI16: return "i16";
+    case DType::kU16: return "u16";
+    case DType::kU32: return "u32";
+    case DType::kU64: return "u64";
   }
   return "?";
 }
 
 std::optional<DType> DTypeFromName(std::string_view name) {
-  for (uint8_t raw = 1; raw <= 9; ++raw) {
+  for (uint8_t raw = 1; raw <= kMaxDType; ++raw) {
     DType t = static_cast<DType>(raw);
     if (DTypeName(t) == name) return t;
   }
@@ -46,7 +54,7 @@ std::string TypeString(DType t, const std::vector<int64_t>& shape) {
   return s + "]";
 }
 
-bool IsValidDType(uint8_t raw) { return raw >= 1 && raw <= 9; }
+bool IsValidDType(uint8_t raw) { return raw >= 1 && raw <= kMaxDType; }
 
 std::optional<int64_t> CheckedElementCount(const std::vector<int64_t>& shape) {
   int64_t n = 1;

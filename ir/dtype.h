@@ -21,11 +21,17 @@ enum class DType : uint8_t {
   kU8 = 7,
   kBool = 8,
   kF64 = 9,
+  kI16 = 10,
+  kU16 = 11,
+  kU32 = 12,
+  kU64 = 13,
 };
+inline constexpr uint8_t kMaxDType = 13;
 
 // Size of one element in bytes.
 int64_t DTypeSize(DType t);
-// Short name used in the textual IR and in messages: f32, f16, bf16, i64, i32, i8, u8, bool, f64.
+// Short name used in the textual IR and in messages: f32, f16, bf16, i64, i32, i8, u8, bool, f64,
+// i16, u16, u32, u64.
 std::string_view DTypeName(DType t);
 std::optional<DType> DTypeFromName(std::string_view name);
 // True for a value the format defines; use when decoding untrusted bytes.

@@ -43,6 +43,10 @@ ir::AttrValue ParamAttr(const ir::Value& v) {
       case DType::kI8: ints.push_back(load.operator()<int8_t>(i)); break;
       case DType::kU8:
       case DType::kBool: ints.push_back(p[i]); break;
+      case DType::kI16: ints.push_back(load.operator()<int16_t>(i)); break;
+      case DType::kU16: ints.push_back(load.operator()<uint16_t>(i)); break;
+      case DType::kU32: ints.push_back(load.operator()<uint32_t>(i)); break;
+      case DType::kU64: ints.push_back(static_cast<int64_t>(load.operator()<uint64_t>(i))); break;
     }
   }
   if (ops::IsFloat(v.dtype)) return floats;
@@ -113,6 +117,15 @@ class Inferrer {
   // The graph inputs `v` is computed from (at most 3 named), for messages.
   std::string UpstreamInputs(int v) const;
   Status LibraryOp(ir::Node& n, const ops::OpDef& def);
+  // The op library's "OP: what" as "node 'NAME' (OP): what".
+  Status FromLibrary(const ir::Node& n, const Status& st) {
+    const std::string& m = st.message();
+    const size_t colon = m.find(": ");
+    if (colon == std::string::npos) return Fail(n, m);
+    return Status(st.code(), "node '" + n.name + "' (" + m.substr(0, colon) + ")" + m.substr(colon));
+  }
+  // Input i of n sets parameter `what` and is not known at compile time.
+  Status NotKnown(const ir::Node& n, size_t i, const std::string& what) const;
   Status Fold(ir::Node& n, const ops::OpDef& def);
 
   Status MatMul(ir::Node& n);
@@ -148,6 +161,17 @@ std::string Inferrer::UpstreamInputs(int v) const {
   return out;
 }
 
+Status Inferrer::NotKnown(const ir::Node& n, size_t i, const std::string& what) const {
+  const int v = n.inputs[i];
+  const std::string from = UpstreamInputs(v);
+  return BadInputError("node '" + n.name + "' (" + n.op + "): input " + std::to_string(i) + " ('" +
+                       g_.values[v].name + "') sets its '" + what +
+                       "' and must be known at compile time" +
+                       (from.empty() ? "; make it a constant in the model"
+                                     : ", but it depends on graph input " + from +
+                                           ": fix that input's value with --bind NAME=FILE"));
+}
+
 // Parameter inputs become attributes (they must be known now), the library infers the output
 // types, and a node whose inputs are all known is evaluated on the spot.
 Status Inferrer::LibraryOp(ir::Node& n, const ops::OpDef& def) {
@@ -162,14 +186,7 @@ Status Inferrer::LibraryOp(ir::Node& n, const ops::OpDef& def) {
       }
       if (v < 0) continue;  // an omitted parameter
       const ir::Value& pv = g_.values[v];
-      if (!pv.HasData()) {
-        const std::string from = UpstreamInputs(v);
-        return Fail(n, "input " + std::to_string(i) + " ('" + pv.name + "') sets its '" +
-                           params[i] + "' and must be known at compile time" +
-                           (from.empty() ? "; make it a constant in the model"
-                                         : ", but it depends on graph input " + from +
-                                               ": fix that input's value with --bind NAME=FILE"));
-      }
+      if (!pv.HasData()) return NotKnown(n, i, params[i]);
       n.attrs[params[i]] = ParamAttr(pv);
       n.attrs[params[i] + ".dtype"] = static_cast<int64_t>(pv.dtype);
     }
@@ -183,7 +200,7 @@ Status Inferrer::LibraryOp(ir::Node& n, const ops::OpDef& def) {
   std::vector<ops::TensorType> types;
   for (int v : n.inputs) types.push_back({g_.values[v].dtype, g_.values[v].shape});
   auto out = ops::InferOp(def, g_.opset, n.attrs, types, n.outputs.size());
-  if (!out.ok()) return BadInputError("node '" + n.name + "' (" + out.status().message());
+  if (!out.ok()) return FromLibrary(n, out.status());
   RETURN_IF_ERROR(SetOuts(n, *out));
 
   bool known = true;
@@ -210,7 +227,7 @@ Status Inferrer::Fold(ir::Node& n, const ops::OpDef& def) {
     inputs.push_back(std::move(t));
   }
   auto out = ops::EvaluateOp(def.name, g_.opset, n.attrs, inputs, n.outputs.size(), kMaxFoldBytes);
-  if (!out.ok()) return BadInputError("node '" + n.name + "' (" + out.status().message());
+  if (!out.ok()) return FromLibrary(n, out.status());
   for (size_t i = 0; i < n.outputs.size(); ++i) {
     ir::Value& v = g_.values[n.outputs[i]];
     v.data = std::make_shared<const std::vector<uint8_t>>(std::move((*out)[i].bytes));
@@ -280,10 +297,10 @@ Status Inferrer::Reshape(ir::Node& n) {
   } else {
     RETURN_IF_ERROR(Arity(n, 2, 2));
     ASSIGN_OR_RETURN(const ir::Value* s, In(n, 1));
-    if (!s->HasData() || s->dtype != DType::kI64 || s->shape.size() != 1) {
-      return Fail(n, "the shape input '" + s->name +
-                         "' must be a constant 1-D int64 tensor (computed shapes are not "
-                         "supported yet)");
+    if (!s->HasData()) return NotKnown(n, 1, "shape");
+    if (s->dtype != DType::kI64 || s->shape.size() != 1) {
+      return Fail(n, "the shape input '" + s->name + "' must be a 1-D int64 tensor, found " +
+                         ShapeStr(*s));
     }
     spec.resize(s->shape[0]);
     std::memcpy(spec.data(), s->data->data(), spec.size() * sizeof(int64_t));

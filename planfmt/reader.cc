@@ -743,7 +743,11 @@ Status ValidateContents(const PlanContents& c, const BundleLayout& layout) {
     }
   }
 
-  if (c.weights.empty()) return OkStatus();
+  // Staging is needed only when there are weight bytes to read (a plan may hold only empty
+  // constants).
+  bool any_bytes = false;
+  for (const WeightEntry& w : c.weights) any_bytes |= w.bytes > 0;
+  if (!any_bytes) return OkStatus();
   if (m.io_chunk_bytes == 0 || m.io_chunk_bytes % kAlignment != 0 ||
       m.io_chunk_bytes > kMaxIoChunkBytes) {
     return BadInputError("memory plan: io_chunk_bytes " + std::to_string(m.io_chunk_bytes) +

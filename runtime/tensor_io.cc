@@ -189,13 +189,14 @@ StatusOr<DType> DTypeFromDescr(const std::string& descr, std::string_view where)
       {"<f4", DType::kF32}, {"<f2", DType::kF16}, {"<f8", DType::kF64}, {"<i8", DType::kI64},
       {"<i4", DType::kI32}, {"|i1", DType::kI8},  {"<i1", DType::kI8},  {">i1", DType::kI8},
       {"|u1", DType::kU8},  {"<u1", DType::kU8},  {">u1", DType::kU8},  {"|b1", DType::kBool},
-      {"<b1", DType::kBool}, {">b1", DType::kBool},
+      {"<b1", DType::kBool}, {">b1", DType::kBool}, {"<i2", DType::kI16}, {"<u2", DType::kU16},
+      {"<u4", DType::kU32},  {"<u8", DType::kU64},
   };
   for (const Entry& e : kTable) {
     if (descr == e.descr) return e.dtype;
   }
   return BadInputError(Where(where) + "unsupported npy dtype descr '" + descr +
-                       "'; supported: <f4 <f2 <f8 <i8 <i4 |i1 |u1 |b1 (convert with "
+                       "'; supported: <f4 <f2 <f8 <i8 <i4 <i2 |i1 <u8 <u4 <u2 |u1 |b1 (convert with "
                        "arr.astype(np.float32) or similar)");
 }
 
@@ -210,6 +211,10 @@ const char* DescrFor(DType t) {
     case DType::kI8: return "|i1";
     case DType::kU8: return "|u1";
     case DType::kBool: return "|b1";
+    case DType::kI16: return "<i2";
+    case DType::kU16: return "<u2";
+    case DType::kU32: return "<u4";
+    case DType::kU64: return "<u8";
   }
   return "?";
 }
@@ -421,11 +426,15 @@ StatusOr<HostTensor> ParseTensorProto(const uint8_t* data, size_t size, std::str
     case P::INT8: t.dtype = DType::kI8; break;
     case P::UINT8: t.dtype = DType::kU8; break;
     case P::BOOL: t.dtype = DType::kBool; break;
+    case P::INT16: t.dtype = DType::kI16; break;
+    case P::UINT16: t.dtype = DType::kU16; break;
+    case P::UINT32: t.dtype = DType::kU32; break;
+    case P::UINT64: t.dtype = DType::kU64; break;
     default:
       return BadInputError(Where(where) + "TensorProto data_type " +
                            std::to_string(proto.data_type()) +
                            " is not supported; use float, float16, bfloat16, double, int64, "
-                           "int32, int8, uint8 or bool");
+                           "int32, int16, int8, uint64, uint32, uint16, uint8 or bool");
   }
   t.shape.assign(proto.dims().begin(), proto.dims().end());
   ASSIGN_OR_RETURN(int64_t bytes, ValidatedByteSize(t.dtype, t.shape, where));
@@ -460,6 +469,8 @@ StatusOr<HostTensor> ParseTensorProto(const uint8_t* data, size_t size, std::str
     case DType::kF32: have = proto.float_data_size(), field = "float_data"; break;
     case DType::kF64: have = proto.double_data_size(), field = "double_data"; break;
     case DType::kI64: have = proto.int64_data_size(), field = "int64_data"; break;
+    case DType::kU32:
+    case DType::kU64: have = proto.uint64_data_size(), field = "uint64_data"; break;
     default: break;  // every remaining type travels in int32_data, one value per element
   }
   if (have != count) return count_error(field, have);
@@ -474,6 +485,19 @@ StatusOr<HostTensor> ParseTensorProto(const uint8_t* data, size_t size, std::str
     case DType::kI64:
       if (count) std::memcpy(t.data.data(), proto.int64_data().data(), bytes);
       return t;
+    case DType::kU64:
+      if (count) std::memcpy(t.data.data(), proto.uint64_data().data(), bytes);
+      return t;
+    case DType::kU32:
+      for (int64_t i = 0; i < count; ++i) {
+        const uint64_t v = proto.uint64_data(static_cast<int>(i));
+        if (v > UINT32_MAX) {
+          return BadInputError(desc + "uint64_data[" + std::to_string(i) + "] = " +
+                               std::to_string(v) + " is out of range for u32; the file is corrupt");
+        }
+        StoreAs(t, i, static_cast<uint32_t>(v));
+      }
+      return t;
     default: break;
   }
   int64_t lo = 0, hi = 0;
@@ -482,7 +506,8 @@ StatusOr<HostTensor> ParseTensorProto(const uint8_t* data, size_t size, std::str
     case DType::kI8: lo = -128, hi = 127; break;
     case DType::kU8: lo = 0, hi = 255; break;
     case DType::kBool: lo = 0, hi = 1; break;
-    default: lo = 0, hi = 0xffff; break;  // fp16/bf16 bit patterns
+    case DType::kI16: lo = INT16_MIN, hi = INT16_MAX; break;
+    default: lo = 0, hi = 0xffff; break;  // u16, and fp16/bf16 bit patterns
   }
   for (int64_t i = 0; i < count; ++i) {
     int32_t v = proto.int32_data(static_cast<int>(i));

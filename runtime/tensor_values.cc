@@ -50,6 +50,10 @@ int64_t IntAt(const HostTensor& t, int64_t i) {
     case DType::kI8: return LoadAs<int8_t>(t, i);
     case DType::kU8:
     case DType::kBool: return t.data[i];
+    case DType::kI16: return LoadAs<int16_t>(t, i);
+    case DType::kU16: return LoadAs<uint16_t>(t, i);
+    case DType::kU32: return LoadAs<uint32_t>(t, i);
+    case DType::kU64: return static_cast<int64_t>(LoadAs<uint64_t>(t, i));
     default: return 0;
   }
 }
@@ -122,6 +126,22 @@ Status StoreInlineValue(HostTensor& t, int64_t i, std::string_view tok, std::str
     case DType::kU8:
       if (v < 0 || v > 255) return bad("is out of range for u8");
       StoreAs(t, i, static_cast<uint8_t>(v));
+      return OkStatus();
+    case DType::kI16:
+      if (v < INT16_MIN || v > INT16_MAX) return bad("is out of range for i16");
+      StoreAs(t, i, static_cast<int16_t>(v));
+      return OkStatus();
+    case DType::kU16:
+      if (v < 0 || v > UINT16_MAX) return bad("is out of range for u16");
+      StoreAs(t, i, static_cast<uint16_t>(v));
+      return OkStatus();
+    case DType::kU32:
+      if (v < 0 || v > UINT32_MAX) return bad("is out of range for u32");
+      StoreAs(t, i, static_cast<uint32_t>(v));
+      return OkStatus();
+    case DType::kU64:
+      if (v < 0) return bad("is out of range for u64");
+      StoreAs(t, i, static_cast<uint64_t>(v));
       return OkStatus();
     default: return bad("has an unsupported dtype");
   }
@@ -280,6 +300,10 @@ HostTensor RandomTensor(DType dtype, const std::vector<int64_t>& shape, uint64_t
       case DType::kI8: StoreAs(t, i, static_cast<int8_t>(next() % 10)); break;
       case DType::kU8: StoreAs(t, i, static_cast<uint8_t>(next() % 10)); break;
       case DType::kBool: StoreAs(t, i, static_cast<uint8_t>(next() >> 63)); break;
+      case DType::kI16: StoreAs(t, i, static_cast<int16_t>(next() % 10)); break;
+      case DType::kU16: StoreAs(t, i, static_cast<uint16_t>(next() % 10)); break;
+      case DType::kU32: StoreAs(t, i, static_cast<uint32_t>(next() % 10)); break;
+      case DType::kU64: StoreAs(t, i, static_cast<uint64_t>(next() % 10)); break;
     }
   }
   return t;

@@ -259,9 +259,15 @@ bool IsFloat(DType t) {
   return t == DType::kF32 || t == DType::kF16 || t == DType::kBF16 || t == DType::kF64;
 }
 bool IsInteger(DType t) {
-  return t == DType::kI64 || t == DType::kI32 || t == DType::kI8 || t == DType::kU8;
+  switch (t) {
+    case DType::kI64: case DType::kI32: case DType::kI16: case DType::kI8:
+    case DType::kU64: case DType::kU32: case DType::kU16: case DType::kU8: return true;
+    default: return false;
+  }
 }
-bool IsSigned(DType t) { return IsFloat(t) || t == DType::kI64 || t == DType::kI32 || t == DType::kI8; }
+bool IsSigned(DType t) {
+  return IsFloat(t) || t == DType::kI64 || t == DType::kI32 || t == DType::kI16 || t == DType::kI8;
+}
 
 float HalfToFloat(uint16_t h) {
   const uint32_t sign = static_cast<uint32_t>(h & 0x8000) << 16;

@@ -181,8 +181,8 @@ std::optional<int64_t> NormalizeAxis(int64_t axis, int64_t rank);
 std::optional<int64_t> SafeCount(const std::vector<int64_t>& shape);
 
 bool IsFloat(DType t);    // f32 f16 bf16 f64
-bool IsInteger(DType t);  // i64 i32 i8 u8
-bool IsSigned(DType t);   // i64 i32 i8 and the floats
+bool IsInteger(DType t);  // i64 i32 i16 i8 u64 u32 u16 u8
+bool IsSigned(DType t);   // i64 i32 i16 i8 and the floats
 
 // f16 and bf16 conversions (round to nearest even; NaN stays NaN).
 float HalfToFloat(uint16_t h);
@@ -233,7 +233,8 @@ struct Tag {
 };
 
 // Calls fn(Tag<T>{}) with T the storage type of `t`: float, double, Half, BFloat16, int64_t,
-// int32_t, int8_t, uint8_t; bool is uint8_t (check the DType where it matters).
+// int32_t, int16_t, int8_t, uint64_t, uint32_t, uint16_t, uint8_t; bool is uint8_t (check the
+// DType where it matters).
 template <typename Fn>
 decltype(auto) VisitDType(DType t, Fn&& fn) {
   switch (t) {
@@ -246,6 +247,10 @@ decltype(auto) VisitDType(DType t, Fn&& fn) {
     case DType::kI8: return fn(Tag<int8_t>{});
     case DType::kU8:
     case DType::kBool: return fn(Tag<uint8_t>{});
+    case DType::kI16: return fn(Tag<int16_t>{});
+    case DType::kU16: return fn(Tag<uint16_t>{});
+    case DType::kU32: return fn(Tag<uint32_t>{});
+    case DType::kU64: return fn(Tag<uint64_t>{});
   }
   return fn(Tag<float>{});
 }

@@ -16,11 +16,11 @@ out=out/fuzz
 mkdir -p "$out/obj" "$out/artifacts"
 CXX=${CXX:-clang++-14}
 FLAGS=(-std=c++20 -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -I. -DONNX_ML=1 -DONNX_NAMESPACE=onnx)
-LIBS=(-lonnx_proto -lprotobuf -lxxhash -lyaml-cpp -lpthread)
+LIBS=(-lonnx_proto -lprotobuf -lxxhash -lyaml-cpp -lopenblas -lpthread)
 # Every library source of the parsers' components (new files are picked up), plus the runtime's
 # tensor readers and the CLI value parsers; none of LLVM or the executor.
 SOURCES=()
-for src in ir/*.cc frontend/*.cc passes/*.cc planfmt/*.cc; do
+for src in ir/*.cc frontend/*.cc passes/*.cc planfmt/*.cc runtime/ops/*.cc; do
   case $src in *_test.cc) ;; *) SOURCES+=("$src") ;; esac
 done
 SOURCES+=(runtime/tensor_io.cc runtime/tensor_values.cc cli/args.cc "$out/shipped_profiles.cc")
