@@ -36,8 +36,10 @@ using TypeSet = uint32_t;
 constexpr TypeSet Bit(DType t) { return TypeSet{1} << static_cast<int>(t); }
 constexpr TypeSet kFloats =
     Bit(DType::kF32) | Bit(DType::kF16) | Bit(DType::kBF16) | Bit(DType::kF64);
-constexpr TypeSet kSignedInts = Bit(DType::kI64) | Bit(DType::kI32) | Bit(DType::kI8);
-constexpr TypeSet kInts = kSignedInts | Bit(DType::kU8);
+constexpr TypeSet kSignedInts =
+    Bit(DType::kI64) | Bit(DType::kI32) | Bit(DType::kI16) | Bit(DType::kI8);
+constexpr TypeSet kInts =
+    kSignedInts | Bit(DType::kU64) | Bit(DType::kU32) | Bit(DType::kU16) | Bit(DType::kU8);
 constexpr TypeSet kNumeric = kFloats | kInts;
 constexpr TypeSet kBool = Bit(DType::kBool);
 constexpr TypeSet kAll = kNumeric | kBool;
@@ -56,13 +58,17 @@ constexpr TypeSet kStoredAs =
     : std::is_same_v<T, BFloat16> ? Bit(DType::kBF16)
     : std::is_same_v<T, int64_t>  ? Bit(DType::kI64)
     : std::is_same_v<T, int32_t>  ? Bit(DType::kI32)
+    : std::is_same_v<T, int16_t>  ? Bit(DType::kI16)
     : std::is_same_v<T, int8_t>   ? Bit(DType::kI8)
+    : std::is_same_v<T, uint64_t> ? Bit(DType::kU64)
+    : std::is_same_v<T, uint32_t> ? Bit(DType::kU32)
+    : std::is_same_v<T, uint16_t> ? Bit(DType::kU16)
     : std::is_same_v<T, uint8_t>  ? Bit(DType::kU8) | kBool
                                   : 0;
 
 std::string TypeList(TypeSet s) {
   std::string out;
-  for (int raw = 1; raw <= 9; ++raw) {
+  for (int raw = 1; raw <= kMaxDType; ++raw) {
     if (!Allows(s, static_cast<DType>(raw))) continue;
     out += (out.empty() ? "" : ", ") + std::string(DTypeName(static_cast<DType>(raw)));
   }

@@ -538,7 +538,7 @@ TEST(CastTest, CastLikeTakesTheSecondInputsType) {
 TEST(CastTest, RefusesUnknownTargets) {
   EXPECT_EQ(EvalError("Cast", {{"to", int64_t{42}}}, {F32({1}, {0})}),
             "Cast: 'to' names an element type that is not supported (DType 42); supported: f32, "
-            "f16, bf16, i64, i32, i8, u8, bool, f64");
+            "f16, bf16, i64, i32, i8, u8, bool, f64, i16, u16, u32, u64");
   EXPECT_TRUE(Contains(EvalError("Cast", {{"to", int64_t{-1}}}, {F32({1}, {0})}), "(DType -1)"));
   EXPECT_EQ(EvalError("Cast", {}, {F32({1}, {0})}), "Cast: attribute 'to' is required");
   EXPECT_EQ(EvalError("Cast", {{"to", 1.0}}, {F32({1}, {0})}),
@@ -552,7 +552,7 @@ TEST(RefusalTest, TypesShapesAndAttributes) {
             "Sqrt: input 0 is i64, which this op does not take; supported: f32, f16, bf16, f64");
   EXPECT_EQ(EvalError("Neg", {}, {U8({1}, {4})}),
             "Neg: input 0 is u8, which this op does not take; supported: f32, f16, bf16, i64, i32, "
-            "i8, f64");
+            "i8, f64, i16");
   EXPECT_EQ(EvalError("Add", {}, {F32({1}, {1}), I32({1}, {1})}),
             "Add: input 1 is i32 but input 0 is f32; the inputs must have the same type");
   EXPECT_EQ(EvalError("Add", {}, {F32({2, 3}, {1, 2, 3, 4, 5, 6}), F32({2}, {1, 2})}),
