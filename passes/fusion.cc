@@ -49,6 +49,28 @@ bool Fusible(const ir::Graph& g, const ir::Node& n) {
 
 }  // namespace
 
+ir::Graph FoldTransposeIntoMatMul(const ir::Graph& g, int* rewritten) {
+  const std::vector<int> producer = ir::Producers(g);
+  ir::Graph out = g;
+  int count = 0;
+  for (ir::Node& n : out.nodes) {
+    if (n.op != "MatMul" || n.inputs.size() != 2 || n.IntAttrOr("trans_b", 0) != 0) continue;
+    const int p = producer[n.inputs[1]];
+    if (p < 0) continue;
+    const ir::Node& t = g.nodes[p];
+    if (t.op != "Transpose" || t.inputs.size() != 1 ||
+        t.IntsAttr("perm") != std::vector<int64_t>{1, 0} ||
+        g.values[t.inputs[0]].dtype != DType::kF32) {
+      continue;
+    }
+    n.inputs[1] = t.inputs[0];
+    n.attrs["trans_b"] = int64_t{1};
+    ++count;
+  }
+  if (rewritten) *rewritten = count;
+  return count ? RemoveUnused(out) : out;
+}
+
 StatusOr<ir::Graph> FuseElementwise(const ir::Graph& g, int* fused) {
   ASSIGN_OR_RETURN(std::vector<int> order, TopologicalOrder(g));
   const std::vector<int> producer = ir::Producers(g);

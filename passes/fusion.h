@@ -14,6 +14,12 @@ namespace ts::passes {
 // space). Needs: shapes inferred. Returns the number of ops folded away through `fused`.
 StatusOr<ir::Graph> FuseElementwise(const ir::Graph& g, int* fused = nullptr);
 
+// MatMul(A, Transpose(W, perm=[1,0])) with a 2-D W becomes MatMul(A, W) with attribute
+// trans_b=1: the matrix product reads W transposed instead of a transposed copy being made on
+// every run (a tied LM head transposes the whole embedding). A Transpose left without uses is
+// removed. Returns the number of MatMuls rewritten through `rewritten`.
+ir::Graph FoldTransposeIntoMatMul(const ir::Graph& g, int* rewritten = nullptr);
+
 }  // namespace ts::passes
 
 #endif  // TENSORSHUNT_PASSES_FUSION_H_

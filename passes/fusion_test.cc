@@ -243,5 +243,45 @@ TEST(RemoveUnusedTest, DropsDeadNodesAndUnreferencedValues) {
             "outputs \"z\"\n");
 }
 
+TEST(FoldTransposeIntoMatMulTest, TransposedWeightIsReadInPlace) {
+  // logits = h x Transpose(emb): the MatMul reads emb with trans_b and the Transpose goes.
+  ir::Graph g = Parse("tsir 1 opset 13\n"
+                      "input \"h\" f32[2,3]\n"
+                      "input \"emb\" f32[5,3]\n"
+                      "act \"embt\" f32[3,5]\n"
+                      "output \"y\" f32[2,5]\n"
+                      "node \"t\" Transpose(\"emb\") -> (\"embt\") {perm=ints:[1,0]}\n"
+                      "node \"mm\" MatMul(\"h\", \"embt\") -> (\"y\")\n"
+                      "inputs \"h\", \"emb\"\n"
+                      "outputs \"y\"\n");
+  int rewritten = 0;
+  ir::Graph out = FoldTransposeIntoMatMul(g, &rewritten);
+  EXPECT_EQ(rewritten, 1);
+  ASSERT_EQ(out.nodes.size(), 1u);
+  EXPECT_EQ(out.nodes[0].op, "MatMul");
+  EXPECT_EQ(out.values[out.nodes[0].inputs[1]].name, "emb");
+  EXPECT_EQ(out.nodes[0].IntAttrOr("trans_b", 0), 1);
+  EXPECT_TRUE(ir::Verify(out).ok());
+}
+
+TEST(FoldTransposeIntoMatMulTest, OtherPermutationsAndUsesStay) {
+  // The MatMul still reads W in place; the Transpose stays for its other use.
+  ir::Graph g = Parse("tsir 1 opset 13\n"
+                      "input \"h\" f32[2,3]\n"
+                      "input \"w\" f32[5,3]\n"
+                      "act \"wt\" f32[3,5]\n"
+                      "output \"y\" f32[2,5]\n"
+                      "output \"z\" f32[3,5]\n"
+                      "node \"t\" Transpose(\"w\") -> (\"wt\") {perm=ints:[1,0]}\n"
+                      "node \"mm\" MatMul(\"h\", \"wt\") -> (\"y\")\n"
+                      "node \"r\" Relu(\"wt\") -> (\"z\")\n"
+                      "inputs \"h\", \"w\"\n"
+                      "outputs \"y\", \"z\"\n");
+  int rewritten = 0;
+  ir::Graph out = FoldTransposeIntoMatMul(g, &rewritten);
+  EXPECT_EQ(rewritten, 1);
+  EXPECT_EQ(out.nodes.size(), 3u);  // the Transpose still feeds Relu
+}
+
 }  // namespace
 }  // namespace ts::passes

@@ -61,9 +61,11 @@ StatusOr<CompiledGraph> RunPipeline(ir::Graph g, const PipelineOptions& options)
   }));
 
   RETURN_IF_ERROR(run.Step("fusion", [&](std::string& note) -> Status {
-    int folded = 0;
+    int folded = 0, transposes = 0;
+    out.graph = FoldTransposeIntoMatMul(out.graph, &transposes);
     ASSIGN_OR_RETURN(out.graph, FuseElementwise(out.graph, &folded));
-    note = std::to_string(folded) + " elementwise ops folded into their consumers";
+    note = std::to_string(folded) + " elementwise ops folded into their consumers, " +
+           std::to_string(transposes) + " transposes into matrix products";
     return OkStatus();
   }));
 

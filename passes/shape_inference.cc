@@ -244,6 +244,10 @@ Status Inferrer::MatMul(ir::Node& n) {
   if (a->dtype != b->dtype) return Fail(n, "A is " + ShapeStr(*a) + ", B is " + ShapeStr(*b));
   if (a->shape.empty() || b->shape.empty()) return Fail(n, "inputs must have rank >= 1");
   std::vector<int64_t> as = a->shape, bs = b->shape;
+  if (n.IntAttrOr("trans_b", 0) != 0) {  // set by FoldTransposeIntoMatMul
+    if (bs.size() != 2) return Fail(n, "trans_b needs a 2-D B, B is " + ShapeStr(*b));
+    std::swap(bs[0], bs[1]);
+  }
   bool a_vec = as.size() == 1, b_vec = bs.size() == 1;
   if (a_vec) as.insert(as.begin(), 1);
   if (b_vec) bs.push_back(1);

@@ -39,7 +39,8 @@ enum class StepKind : uint8_t {
 // Kernels built into the runtime. Numeric values are part of the format: append only.
 enum class Builtin : uint16_t {
   kNone = 0,
-  kMatMul = 1,     // iparams: {}               args: A, B -> Y (numpy matmul, batch broadcast)
+  kMatMul = 1,     // iparams: {} or {trans_b}  args: A, B -> Y (numpy matmul, batch broadcast;
+                   //   trans_b: B is a 2-D [n, k] read transposed)
   kGemm = 2,       // iparams: {transA, transB}; fparams: {alpha, beta}; args: A, B[, C] -> Y
   kSoftmax = 3,    // iparams: {axis, legacy}   legacy=1: opset<13 (flatten at axis)
   kTranspose = 4,  // iparams: perm

@@ -55,9 +55,21 @@ Status Fail(const Step& s, const std::string& what) {
   return BadInputError("step '" + s.node + "': " + what + "; the bundle is inconsistent, recompile it");
 }
 
+// The logical shape of MatMul's B: with trans_b (iparams {1}) the stored B is a 2-D [n, k].
+std::vector<int64_t> MatMulB(const Step& s) {
+  std::vector<int64_t> b = s.args[1].shape;
+  if (!s.iparams.empty() && s.iparams[0] != 0) std::swap(b[0], b[1]);
+  return b;
+}
+
 Status CheckMatMul(const Step& s) {
   if (s.num_inputs != 2 || s.args.size() != 3) return Fail(s, "MatMul needs 2 inputs and 1 output");
-  std::vector<int64_t> a = s.args[0].shape, b = s.args[1].shape;
+  if (s.iparams.size() > 1 || (s.iparams.size() == 1 && s.iparams[0] != 0 && s.iparams[0] != 1)) {
+    return Fail(s, "MatMul takes at most one parameter, trans_b (0 or 1)");
+  }
+  const bool trans_b = !s.iparams.empty() && s.iparams[0] != 0;
+  if (trans_b && s.args[1].shape.size() != 2) return Fail(s, "MatMul with trans_b needs a 2-D B");
+  std::vector<int64_t> a = s.args[0].shape, b = MatMulB(s);
   if (a.empty() || b.empty()) return Fail(s, "MatMul operands must have rank >= 1");
   if (a.size() == 1) a.insert(a.begin(), 1);
   if (b.size() == 1) b.push_back(1);
@@ -81,7 +93,8 @@ Status CheckMatMul(const Step& s) {
 }
 
 void RunMatMul(const Step& s, uint8_t* arena) {
-  std::vector<int64_t> a = s.args[0].shape, b = s.args[1].shape;
+  const bool trans_b = !s.iparams.empty() && s.iparams[0] != 0;
+  std::vector<int64_t> a = s.args[0].shape, b = MatMulB(s);
   if (a.size() == 1) a.insert(a.begin(), 1);
   if (b.size() == 1) b.push_back(1);
   const int64_t m = a[a.size() - 2], k = a.back(), n = b.back();
@@ -115,9 +128,12 @@ void RunMatMul(const Step& s, uint8_t* arena) {
       ob += idx * sb[d];
     }
     if (blas) {
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, static_cast<int>(m), static_cast<int>(n),
-                  static_cast<int>(k), 1.0f, A + oa, static_cast<int>(k), B + ob, static_cast<int>(n),
-                  0.0f, C + bi * m * n, static_cast<int>(n));
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans,
+                  static_cast<int>(m), static_cast<int>(n), static_cast<int>(k), 1.0f, A + oa,
+                  static_cast<int>(k), B + ob, static_cast<int>(trans_b ? k : n), 0.0f,
+                  C + bi * m * n, static_cast<int>(n));
+    } else if (trans_b) {
+      MatMulKernel(A + oa, k, 1, B + ob, 1, k, C + bi * m * n, m, k, n, 1.0f);
     } else {
       MatMulKernel(A + oa, k, 1, B + ob, n, 1, C + bi * m * n, m, k, n, 1.0f);
     }
