@@ -290,7 +290,9 @@ TEST(InferShapesTest, ReshapeWithAComputedShapeIsUnsupported) {
   Status st = InferShapes(g);
   EXPECT_EQ(st.code(), Code::kBadInput);
   EXPECT_CONTAINS(st.message(),
-                  "node 'r' (Reshape): the shape input 's' must be a constant 1-D int64 tensor");
+                  "node 'r' (Reshape): input 1 ('s') sets its 'shape' and must be known at "
+                  "compile time, but it depends on graph input t: fix that input's value with "
+                  "--bind NAME=FILE");
 }
 
 // --- Transpose ----------------------------------------------------------------------------
@@ -372,20 +374,22 @@ TEST(InferShapesTest, ElementwiseBroadcasts) {
 
 TEST(InferShapesTest, ElementwiseDtypeMismatchIsAnError) {
   ExpectBadInput(InferOne(Const("a", "f32[2]", 8) + Const("b", "i32[2]", 8), "Add(\"a\", \"b\")"),
-                 "node 'n' (Add): element types differ: f32[2] and i32[2]");
+                 "node 'n' (Add): input 1 is i32 but input 0 is f32; the inputs must have the same type");
 }
 
 TEST(InferShapesTest, ElementwiseShapesThatDoNotBroadcast) {
   ExpectBadInput(InferOne(Const("a", "f32[2]", 8) + Const("b", "f32[3]", 12),
                           "Mul(\"a\", \"b\")"),
-                 "node 'n' (Mul): shapes do not broadcast: f32[2] and f32[3]");
+                 "node 'n' (Mul): input 1 f32[3] does not broadcast with shape f32[2]");
 }
 
 TEST(InferShapesTest, WrongArityAndUnknownOps) {
   ExpectBadInput(InferOne(Const("a", "f32[2]", 8), "Add(\"a\")"),
-                 "node 'n' (Add): takes 2 inputs, found 1");
+                 "node 'n' (Add): takes 2 data inputs, found 1");
   ExpectBadInput(InferOne(Const("a", "f32[2]", 8), "Conv(\"a\")"),
-                 "node 'n' (Conv): no shape inference for this op");
+                 "node 'n' (Conv): takes 2-3 data inputs, found 1");
+  ExpectBadInput(InferOne(Const("a", "f32[2]", 8), "LSTM(\"a\")"),
+                 "node 'n' (LSTM): no shape inference for this op");
 }
 
 TEST(InferShapesTest, FollowsDataflowNotNodeOrder) {

@@ -126,11 +126,16 @@ std::pair<C, C> RowStats(const C* p, int64_t n, double eps) {
 // Mean and InvStdDev take the type stash_type names (an ONNX TensorProto data type).
 std::optional<DType> StashDType(int64_t onnx_type) {
   switch (onnx_type) {
-    case 1: return DType::kF32;
-    case 10: return DType::kF16;
-    case 11: return DType::kF64;
-    case 16: return DType::kBF16;
-    default: return std::nullopt;
+    case 1:
+      return DType::kF32;
+    case 10:
+      return DType::kF16;
+    case 11:
+      return DType::kF64;
+    case 16:
+      return DType::kBF16;
+    default:
+      return std::nullopt;
   }
 }
 
@@ -171,7 +176,8 @@ StatusOr<std::vector<TensorType>> LayerNormInfer(const InferContext& ctx) {
                     " is not a float type (1 float, 10 float16, 11 double, 16 bfloat16)");
   }
   RETURN_IF_ERROR(CheckRowParam(ctx, ctx.inputs[1], "Scale", x.shape, *axis));
-  if (ctx.inputs.size() > 2) RETURN_IF_ERROR(CheckRowParam(ctx, ctx.inputs[2], "B", x.shape, *axis));
+  if (ctx.inputs.size() > 2)
+    RETURN_IF_ERROR(CheckRowParam(ctx, ctx.inputs[2], "B", x.shape, *axis));
   std::vector<TensorType> out = {x};
   std::vector<int64_t> stat_shape = x.shape;
   for (int64_t i = *axis; i < rank; ++i) stat_shape[i] = 1;
@@ -198,7 +204,8 @@ void LayerNormKernel(const KernelContext& ctx) {
     return BroadcastTo<C>(trimmed, norm);
   };
   const std::vector<C> scale = row_param(ctx.inputs[1]);
-  const std::vector<C> bias = ctx.inputs.size() > 2 ? row_param(ctx.inputs[2]) : std::vector<C>(cols);
+  const std::vector<C> bias =
+      ctx.inputs.size() > 2 ? row_param(ctx.inputs[2]) : std::vector<C>(cols);
   std::vector<C> means(rows), inv_stds(rows), buf(cols);
 
   const T* xp = x.As<T>();
@@ -207,7 +214,8 @@ void LayerNormKernel(const KernelContext& ctx) {
     const C* row = AsCompute(xp + r * cols, cols, buf);
     const auto [mean, inv] = RowStats(row, cols, eps);
     T* y = yp + r * cols;
-    for (int64_t j = 0; j < cols; ++j) Store(y, j, static_cast<C>((row[j] - mean) * inv * scale[j] + bias[j]));
+    for (int64_t j = 0; j < cols; ++j)
+      Store(y, j, static_cast<C>((row[j] - mean) * inv * scale[j] + bias[j]));
     means[r] = mean;
     inv_stds[r] = inv;
   }
@@ -229,12 +237,14 @@ StatusOr<std::vector<TensorType>> BatchNormInfer(const InferContext& ctx) {
   if (x.shape.size() < 2) return ctx.Fail("X must have rank >= 2 (N x C x ...), found " + Type(x));
   ASSIGN_OR_RETURN(int64_t training, Named(ctx.op, ctx.attrs.Int("training_mode", 0)));
   if (ctx.opset >= 14 && training != 0) {
-    return ctx.Fail("training_mode=1 is not supported (inference only); export the model in "
-                    "eval mode");
+    return ctx.Fail(
+        "training_mode=1 is not supported (inference only); export the model in "
+        "eval mode");
   }
   if (ctx.num_outputs > 1) {
-    return ctx.Fail("only output Y is supported: the mean and variance outputs exist only in "
-                    "training mode, which is not supported (export the model in eval mode)");
+    return ctx.Fail(
+        "only output Y is supported: the mean and variance outputs exist only in "
+        "training mode, which is not supported (export the model in eval mode)");
   }
   RETURN_IF_ERROR(Epsilon(ctx).status());
   bool spatial = true;
@@ -243,8 +253,9 @@ StatusOr<std::vector<TensorType>> BatchNormInfer(const InferContext& ctx) {
     spatial = s != 0;
   }
   // spatial=0 (opsets 7-8): statistics per element of X.shape[1:].
-  const std::vector<int64_t> want =
-      spatial ? std::vector<int64_t>{x.shape[1]} : std::vector<int64_t>(x.shape.begin() + 1, x.shape.end());
+  const std::vector<int64_t> want = spatial
+                                        ? std::vector<int64_t>{x.shape[1]}
+                                        : std::vector<int64_t>(x.shape.begin() + 1, x.shape.end());
   const char* names[] = {"scale", "B", "input_mean", "input_var"};
   for (int i = 0; i < 4; ++i) {
     const TensorType& p = ctx.inputs[i + 1];
@@ -266,8 +277,10 @@ void BatchNormKernel(const KernelContext& ctx) {
   const int64_t n = x.shape[0];
   const int64_t p = ctx.inputs[1].Count();
   const int64_t inner = n * p == 0 ? 0 : x.Count() / (n * p);
-  const std::vector<double> scale = ReadAs<double>(ctx.inputs[1]), bias = ReadAs<double>(ctx.inputs[2]),
-                            mean = ReadAs<double>(ctx.inputs[3]), var = ReadAs<double>(ctx.inputs[4]);
+  const std::vector<double> scale = ReadAs<double>(ctx.inputs[1]),
+                            bias = ReadAs<double>(ctx.inputs[2]),
+                            mean = ReadAs<double>(ctx.inputs[3]),
+                            var = ReadAs<double>(ctx.inputs[4]);
   const T* xp = x.As<T>();
   T* yp = ctx.outputs[0].As<T>();
   for (int64_t c = 0; c < p; ++c) {
@@ -275,7 +288,8 @@ void BatchNormKernel(const KernelContext& ctx) {
     const C m = static_cast<C>(mean[c]), b = static_cast<C>(bias[c]);
     for (int64_t b0 = 0; b0 < n; ++b0) {
       const int64_t off = (b0 * p + c) * inner;
-      for (int64_t i = 0; i < inner; ++i) Store(yp, off + i, static_cast<C>((Load(xp, off + i) - m) * a + b));
+      for (int64_t i = 0; i < inner; ++i)
+        Store(yp, off + i, static_cast<C>((Load(xp, off + i) - m) * a + b));
     }
   }
 }
@@ -283,7 +297,8 @@ void BatchNormKernel(const KernelContext& ctx) {
 StatusOr<std::vector<TensorType>> InstanceNormInfer(const InferContext& ctx) {
   const TensorType& x = ctx.inputs[0];
   RETURN_IF_ERROR(RequireFloat(ctx, x, "input"));
-  if (x.shape.size() < 2) return ctx.Fail("input must have rank >= 2 (N x C x ...), found " + Type(x));
+  if (x.shape.size() < 2)
+    return ctx.Fail("input must have rank >= 2 (N x C x ...), found " + Type(x));
   RETURN_IF_ERROR(Epsilon(ctx).status());
   const std::vector<int64_t> want = {x.shape[1]};
   const char* names[] = {"scale", "B"};
@@ -334,6 +349,30 @@ enum class Coord {
 };
 enum class Nearest { kRoundPreferFloor, kRoundPreferCeil, kFloor, kCeil };
 
+template <typename E>
+using Names = std::pair<std::string_view, E>;
+constexpr Names<Mode> kModes[] = {
+    {"nearest", Mode::kNearest}, {"linear", Mode::kLinear}, {"cubic", Mode::kCubic}};
+constexpr Names<Coord> kCoords[] = {{"half_pixel", Coord::kHalfPixel},
+                                    {"half_pixel_symmetric", Coord::kHalfPixelSymmetric},
+                                    {"pytorch_half_pixel", Coord::kPytorchHalfPixel},
+                                    {"align_corners", Coord::kAlignCorners},
+                                    {"asymmetric", Coord::kAsymmetric},
+                                    {"tf_half_pixel_for_nn", Coord::kTfHalfPixelForNn},
+                                    {"tf_crop_and_resize", Coord::kTfCropAndResize}};
+constexpr Names<Nearest> kNearestModes[] = {{"round_prefer_floor", Nearest::kRoundPreferFloor},
+                                            {"round_prefer_ceil", Nearest::kRoundPreferCeil},
+                                            {"floor", Nearest::kFloor},
+                                            {"ceil", Nearest::kCeil}};
+
+template <typename E, size_t N>
+std::optional<E> Lookup(std::string_view name, const Names<E> (&table)[N]) {
+  for (const auto& [n, e] : table) {
+    if (n == name) return e;
+  }
+  return std::nullopt;
+}
+
 // Resize's attributes resolved for one input shape: what both infer and the kernel use.
 struct ResizeSpec {
   Mode mode = Mode::kNearest;
@@ -360,36 +399,38 @@ StatusOr<ResizeSpec> ParseResize(int64_t opset, const AttrView& attrs,
   if (rank == 0) return fail("X must have rank >= 1");
 
   ASSIGN_OR_RETURN(std::string mode, Named("Resize", attrs.Str("mode", "nearest")));
-  if (mode == "nearest") s.mode = Mode::kNearest;
-  else if (mode == "linear") s.mode = Mode::kLinear;
-  else if (mode == "cubic" && opset >= 11) s.mode = Mode::kCubic;
-  else return fail("mode '" + mode + "' is not one of nearest, linear" + (opset >= 11 ? ", cubic" : ""));
+  auto m = Lookup(mode, kModes);
+  if (!m || (*m == Mode::kCubic && opset < 11)) {
+    return fail("mode '" + mode + "' is not one of nearest, linear" +
+                (opset >= 11 ? ", cubic" : ""));
+  }
+  s.mode = *m;
 
   if (opset == 10) {
     // Resize-10 defines no coordinate mapping; ONNX's 10->11 converter maps it to these.
     s.coord = Coord::kAsymmetric;
     s.nearest = Nearest::kFloor;
   } else {
-    ASSIGN_OR_RETURN(std::string c, Named("Resize", attrs.Str("coordinate_transformation_mode", "half_pixel")));
-    if (c == "half_pixel") s.coord = Coord::kHalfPixel;
-    else if (c == "pytorch_half_pixel") s.coord = Coord::kPytorchHalfPixel;
-    else if (c == "align_corners") s.coord = Coord::kAlignCorners;
-    else if (c == "asymmetric") s.coord = Coord::kAsymmetric;
-    else if (c == "tf_crop_and_resize") s.coord = Coord::kTfCropAndResize;
-    else if (c == "tf_half_pixel_for_nn" && opset <= 12) s.coord = Coord::kTfHalfPixelForNn;
-    else if (c == "half_pixel_symmetric" && opset >= 19) s.coord = Coord::kHalfPixelSymmetric;
-    else {
+    ASSIGN_OR_RETURN(std::string c,
+                     Named("Resize", attrs.Str("coordinate_transformation_mode", "half_pixel")));
+    auto coord = Lookup(c, kCoords);
+    if (!coord || (*coord == Coord::kTfHalfPixelForNn && opset > 12) ||
+        (*coord == Coord::kHalfPixelSymmetric && opset < 19)) {
       return fail("coordinate_transformation_mode '" + c + "' is not one of half_pixel, " +
                   "pytorch_half_pixel, align_corners, asymmetric, tf_crop_and_resize" +
                   (opset <= 12 ? ", tf_half_pixel_for_nn" : "") +
-                  (opset >= 19 ? ", half_pixel_symmetric" : "") + " at opset " + std::to_string(opset));
+                  (opset >= 19 ? ", half_pixel_symmetric" : "") + " at opset " +
+                  std::to_string(opset));
     }
-    ASSIGN_OR_RETURN(std::string nm, Named("Resize", attrs.Str("nearest_mode", "round_prefer_floor")));
-    if (nm == "round_prefer_floor") s.nearest = Nearest::kRoundPreferFloor;
-    else if (nm == "round_prefer_ceil") s.nearest = Nearest::kRoundPreferCeil;
-    else if (nm == "floor") s.nearest = Nearest::kFloor;
-    else if (nm == "ceil") s.nearest = Nearest::kCeil;
-    else return fail("nearest_mode '" + nm + "' is not one of round_prefer_floor, round_prefer_ceil, floor, ceil");
+    s.coord = *coord;
+    ASSIGN_OR_RETURN(std::string nm,
+                     Named("Resize", attrs.Str("nearest_mode", "round_prefer_floor")));
+    auto nearest = Lookup(nm, kNearestModes);
+    if (!nearest) {
+      return fail("nearest_mode '" + nm +
+                  "' is not one of round_prefer_floor, round_prefer_ceil, floor, ceil");
+    }
+    s.nearest = *nearest;
     ASSIGN_OR_RETURN(s.cubic_a, Named("Resize", attrs.Float("cubic_coeff_a", -0.75)));
     ASSIGN_OR_RETURN(s.extrapolation, Named("Resize", attrs.Float("extrapolation_value", 0.0)));
     ASSIGN_OR_RETURN(int64_t excl, Named("Resize", attrs.Int("exclude_outside", 0)));
@@ -407,14 +448,17 @@ StatusOr<ResizeSpec> ParseResize(int64_t opset, const AttrView& attrs,
     s.antialias = aa == 1 && s.mode != Mode::kNearest;  // no effect on nearest
     ASSIGN_OR_RETURN(policy, Named("Resize", attrs.Str("keep_aspect_ratio_policy", "stretch")));
     if (policy != "stretch" && policy != "not_larger" && policy != "not_smaller") {
-      return fail("keep_aspect_ratio_policy '" + policy + "' is not one of stretch, not_larger, not_smaller");
+      return fail("keep_aspect_ratio_policy '" + policy +
+                  "' is not one of stretch, not_larger, not_smaller");
     }
     ASSIGN_OR_RETURN(axes, Named("Resize", attrs.Ints("axes", std::vector<int64_t>{})));
   }
   s.resized.assign(rank, axes.empty());
   for (int64_t& a : axes) {
     auto n = NormalizeAxis(a, rank);
-    if (!n) return fail("axes value " + std::to_string(a) + " is out of range for rank " + std::to_string(rank));
+    if (!n)
+      return fail("axes value " + std::to_string(a) + " is out of range for rank " +
+                  std::to_string(rank));
     if (s.resized[*n]) return fail("axes names axis " + std::to_string(*n) + " twice");
     s.resized[*n] = true;
     a = *n;
@@ -425,9 +469,12 @@ StatusOr<ResizeSpec> ParseResize(int64_t opset, const AttrView& attrs,
   const size_t k = axes.size();
 
   // An omitted or empty scales, sizes or roi is absent.
-  ASSIGN_OR_RETURN(std::vector<double> scales, Named("Resize", attrs.Floats("scales", std::vector<double>{})));
-  ASSIGN_OR_RETURN(std::vector<int64_t> sizes, Named("Resize", attrs.Ints("sizes", std::vector<int64_t>{})));
-  ASSIGN_OR_RETURN(std::vector<double> roi, Named("Resize", attrs.Floats("roi", std::vector<double>{})));
+  ASSIGN_OR_RETURN(std::vector<double> scales,
+                   Named("Resize", attrs.Floats("scales", std::vector<double>{})));
+  ASSIGN_OR_RETURN(std::vector<int64_t> sizes,
+                   Named("Resize", attrs.Ints("sizes", std::vector<int64_t>{})));
+  ASSIGN_OR_RETURN(std::vector<double> roi,
+                   Named("Resize", attrs.Floats("roi", std::vector<double>{})));
   if (!scales.empty() && !sizes.empty()) return fail("give scales or sizes, not both");
   if (scales.empty() && sizes.empty()) {
     return fail(opset == 10 ? "needs the scales input" : "needs a nonempty scales or sizes input");
@@ -436,7 +483,8 @@ StatusOr<ResizeSpec> ParseResize(int64_t opset, const AttrView& attrs,
   s.out_shape = in;
   if (!scales.empty()) {
     if (scales.size() != k) {
-      return fail("scales has " + std::to_string(scales.size()) + " values, expected " + std::to_string(k) +
+      return fail("scales has " + std::to_string(scales.size()) + " values, expected " +
+                  std::to_string(k) +
                   (k == in.size() ? " (the rank of X)" : " (one per axis in axes)"));
     }
     for (size_t i = 0; i < k; ++i) {
@@ -448,11 +496,13 @@ StatusOr<ResizeSpec> ParseResize(int64_t opset, const AttrView& attrs,
     }
   } else {
     if (sizes.size() != k) {
-      return fail("sizes has " + std::to_string(sizes.size()) + " values, expected " + std::to_string(k) +
+      return fail("sizes has " + std::to_string(sizes.size()) + " values, expected " +
+                  std::to_string(k) +
                   (k == in.size() ? " (the rank of X)" : " (one per axis in axes)"));
     }
     for (size_t i = 0; i < k; ++i) {
-      if (sizes[i] <= 0 || sizes[i] >= int64_t{1} << 48) return fail("sizes must be positive and not too large");
+      if (sizes[i] <= 0 || sizes[i] >= int64_t{1} << 48)
+        return fail("sizes must be positive and not too large");
       if (in[axes[i]] == 0) return fail("cannot resize an empty axis to a nonempty size");
       s.scale[axes[i]] = static_cast<double>(sizes[i]) / static_cast<double>(in[axes[i]]);
       s.out_shape[axes[i]] = sizes[i];
@@ -460,7 +510,9 @@ StatusOr<ResizeSpec> ParseResize(int64_t opset, const AttrView& attrs,
     if (policy != "stretch") {
       // One scale for all the axes, the smallest (not_larger) or largest (not_smaller).
       double common = s.scale[axes[0]];
-      for (int64_t a : axes) common = policy == "not_larger" ? std::min(common, s.scale[a]) : std::max(common, s.scale[a]);
+      for (int64_t a : axes)
+        common =
+            policy == "not_larger" ? std::min(common, s.scale[a]) : std::max(common, s.scale[a]);
       for (int64_t a : axes) {
         const double out = std::floor(common * static_cast<double>(in[a]) + 0.5);
         if (out >= kMaxDim) return fail("the output would be too large");
@@ -477,7 +529,8 @@ StatusOr<ResizeSpec> ParseResize(int64_t opset, const AttrView& attrs,
                   " values (starts, then ends), found " + std::to_string(roi.size()));
     }
     for (size_t i = 0; i < k; ++i) {
-      if (!std::isfinite(roi[i]) || !std::isfinite(roi[k + i])) return fail("roi values must be finite");
+      if (!std::isfinite(roi[i]) || !std::isfinite(roi[k + i]))
+        return fail("roi values must be finite");
       s.roi_start[axes[i]] = roi[i];
       s.roi_end[axes[i]] = roi[k + i];
     }
@@ -503,17 +556,27 @@ bool Original(const ResizeSpec& s, int a, int64_t in, int64_t out, int64_t x, do
   const double width = scale * ind;
   double v = 0;
   switch (s.coord) {
-    case Coord::kHalfPixel: v = (xd + 0.5) / scale - 0.5; break;
+    case Coord::kHalfPixel:
+      v = (xd + 0.5) / scale - 0.5;
+      break;
     case Coord::kHalfPixelSymmetric: {
       const double offset = ind / 2 * (1 - static_cast<double>(out) / width);
       v = offset + (xd + 0.5) / scale - 0.5;
       break;
     }
     // The spec's 0 for a length-1 output (the Python reference's -0.5 differs only for cubic).
-    case Coord::kPytorchHalfPixel: v = out > 1 ? (xd + 0.5) / scale - 0.5 : 0.0; break;
-    case Coord::kAlignCorners: v = (out == 1 || width == 1) ? 0.0 : xd * (ind - 1) / (width - 1); break;
-    case Coord::kAsymmetric: v = xd / scale; break;
-    case Coord::kTfHalfPixelForNn: v = (xd + 0.5) / scale; break;
+    case Coord::kPytorchHalfPixel:
+      v = out > 1 ? (xd + 0.5) / scale - 0.5 : 0.0;
+      break;
+    case Coord::kAlignCorners:
+      v = (out == 1 || width == 1) ? 0.0 : xd * (ind - 1) / (width - 1);
+      break;
+    case Coord::kAsymmetric:
+      v = xd / scale;
+      break;
+    case Coord::kTfHalfPixelForNn:
+      v = (xd + 0.5) / scale;
+      break;
     case Coord::kTfCropAndResize: {
       const double span = s.roi_end[a] - s.roi_start[a];
       v = out > 1 ? xd * span * (ind - 1) / static_cast<double>(out - 1) : span * (ind - 1) / 2;
@@ -527,76 +590,82 @@ bool Original(const ResizeSpec& s, int a, int64_t in, int64_t out, int64_t x, do
   return true;
 }
 
-// Filter taps for one output point: x_ori = base + ratio with ratio in (0, 1], taps at
-// base + start + i. Matches the ONNX reference (cubic convolution; antialias stretches the
-// filter by 1/scale when downsampling and normalises).
-int64_t Taps(const ResizeSpec& s, double scale, double ratio, int64_t* start, double* w) {
+// Where the filter window starts relative to base (see Taps); it has 2 - 2 * start taps: 2 for
+// nearest and linear, 4 for cubic, about 2 / scale (linear) or 4 / scale (cubic) when
+// antialias stretches the filter to downsample.
+int64_t FilterStart(const ResizeSpec& s, double scale) {
+  if (s.mode == Mode::kNearest) return 0;
+  const double support = s.mode == Mode::kLinear ? 1.0 : 2.0;
+  if (!s.antialias || scale >= 1) return static_cast<int64_t>(1 - support);
+  return static_cast<int64_t>(std::floor(-support / scale) + 1);
+}
+
+// Filter weights w[0, n) for one output point at x_ori = base + ratio, ratio in (0, 1]; tap i
+// reads input base + start + i. Matches the ONNX reference (cubic convolution; antialias
+// stretches the filter by 1/scale when downsampling and normalises it).
+void Taps(const ResizeSpec& s, double scale, double ratio, int64_t start, double* w) {
   const double a = s.cubic_a;
+  if (s.mode == Mode::kNearest) {
+    bool up = false;  // take base + 1
+    switch (s.nearest) {
+      case Nearest::kRoundPreferFloor:
+        up = ratio > 0.5;
+        break;
+      case Nearest::kRoundPreferCeil:
+        up = ratio >= 0.5;
+        break;
+      case Nearest::kFloor:
+        up = false;
+        break;
+      case Nearest::kCeil:
+        up = true;
+        break;
+    }
+    if (ratio == 1) up = true;  // an exact input point
+    w[0] = up ? 0 : 1;
+    w[1] = up ? 1 : 0;
+    return;
+  }
+  if (!s.antialias) {
+    if (s.mode == Mode::kLinear) {
+      w[0] = 1 - ratio;
+      w[1] = ratio;
+      return;
+    }
+    w[0] = ((a * (ratio + 1) - 5 * a) * (ratio + 1) + 8 * a) * (ratio + 1) - 4 * a;
+    w[1] = ((a + 2) * ratio - (a + 3)) * ratio * ratio + 1;
+    w[2] = ((a + 2) * (1 - ratio) - (a + 3)) * (1 - ratio) * (1 - ratio) + 1;
+    w[3] =
+        ((a * ((1 - ratio) + 1) - 5 * a) * ((1 - ratio) + 1) + 8 * a) * ((1 - ratio) + 1) - 4 * a;
+    return;
+  }
   auto cubic = [a](double d) {
     d = std::fabs(d);
     if (d <= 1) return ((a + 2) * d - (a + 3)) * d * d + 1;
     if (d < 2) return ((a * d - 5 * a) * d + 8 * a) * d - 4 * a;
     return 0.0;
   };
-  if (s.mode == Mode::kNearest) {
-    bool up = false;  // take base + 1
-    switch (s.nearest) {
-      case Nearest::kRoundPreferFloor: up = ratio > 0.5; break;
-      case Nearest::kRoundPreferCeil: up = ratio >= 0.5; break;
-      case Nearest::kFloor: up = false; break;
-      case Nearest::kCeil: up = true; break;
-    }
-    if (ratio == 1) up = true;  // an exact input point
-    *start = 0;
-    w[0] = up ? 0 : 1;
-    w[1] = up ? 1 : 0;
-    return 2;
-  }
-  if (!s.antialias) {
-    if (s.mode == Mode::kLinear) {
-      *start = 0;
-      w[0] = 1 - ratio;
-      w[1] = ratio;
-      return 2;
-    }
-    *start = -1;
-    w[0] = ((a * (ratio + 1) - 5 * a) * (ratio + 1) + 8 * a) * (ratio + 1) - 4 * a;
-    w[1] = ((a + 2) * ratio - (a + 3)) * ratio * ratio + 1;
-    w[2] = ((a + 2) * (1 - ratio) - (a + 3)) * (1 - ratio) * (1 - ratio) + 1;
-    w[3] = ((a * ((1 - ratio) + 1) - 5 * a) * ((1 - ratio) + 1) + 8 * a) * ((1 - ratio) + 1) - 4 * a;
-    return 4;
-  }
   const double sc = std::min(scale, 1.0);
-  const double support = s.mode == Mode::kLinear ? 1.0 : 2.0;
-  *start = static_cast<int64_t>(std::floor(-support / sc) + 1);
-  const int64_t n = 2 - 2 * *start;
+  const int64_t n = 2 - 2 * start;
   double sum = 0;
   for (int64_t i = 0; i < n; ++i) {
-    const double d = sc * (static_cast<double>(*start + i) - ratio);
+    const double d = sc * (static_cast<double>(start + i) - ratio);
     w[i] = s.mode == Mode::kLinear ? std::clamp(1 - std::fabs(d), 0.0, 1.0) : cubic(d);
     sum += w[i];
   }
   for (int64_t i = 0; i < n; ++i) w[i] /= sum;
-  return n;
-}
-
-// The most taps one output point can have: 2 without antialias or when upsampling, about
-// 2 / scale (linear) or 4 / scale (cubic) when downsampling with antialias.
-int64_t MaxTaps(const ResizeSpec& s, int a) {
-  if (!s.antialias || s.scale[a] >= 1) return s.mode == Mode::kCubic ? 4 : 2;
-  const double support = s.mode == Mode::kLinear ? 1.0 : 2.0;
-  return static_cast<int64_t>(2 - 2 * (std::floor(-support / s.scale[a]) + 1));
 }
 
 AxisMap MapAxis(const ResizeSpec& s, int a, int64_t in, int64_t out) {
   AxisMap m;
   m.in = in;
   m.out = out;
-  m.taps = MaxTaps(s, a);
+  const int64_t start = FilterStart(s, s.scale[a]);
+  m.taps = 2 - 2 * start;
   m.index.assign(out * m.taps, 0);
   m.weight.assign(out * m.taps, 0.0);
   m.outside.assign(out, 0);
-  std::vector<double> w(m.taps + 2);
+  std::vector<double> w(m.taps);
   for (int64_t x = 0; x < out; ++x) {
     double x_ori;
     if (!Original(s, a, in, out, x, &x_ori)) {
@@ -607,8 +676,8 @@ AxisMap MapAxis(const ResizeSpec& s, int a, int64_t in, int64_t out) {
     const bool exact = x_ori == fl;
     const auto base = static_cast<int64_t>(exact ? fl - 1 : fl);
     const double ratio = exact ? 1.0 : x_ori - fl;
-    int64_t start;
-    const int64_t n = Taps(s, s.scale[a], ratio, &start, w.data());
+    const int64_t n = m.taps;
+    Taps(s, s.scale[a], ratio, start, w.data());
     // The n nearest points of the input padded by n/2 edge copies (the reference's window).
     const int64_t half = n / 2;
     const int64_t lo = std::clamp(base + start, -half, in - 1 + half - (n - 1));
@@ -702,10 +771,14 @@ void ResizeFilterKernel(const KernelContext& ctx, const ResizeSpec& s) {
     for (size_t i = a + 1; i < shape.size(); ++i) inner *= shape[i];
     const bool first = p == 0, last = p + 1 == passes.size();
     if (!last) next.resize(outer * m.out * inner);
-    if (first && last) ResampleAxis(x.As<T>(), y.As<T>(), outer, inner, m, extrap);
-    else if (first) ResampleAxis(x.As<T>(), next.data(), outer, inner, m, extrap);
-    else if (last) ResampleAxis(cur.data(), y.As<T>(), outer, inner, m, extrap);
-    else ResampleAxis(cur.data(), next.data(), outer, inner, m, extrap);
+    if (first && last)
+      ResampleAxis(x.As<T>(), y.As<T>(), outer, inner, m, extrap);
+    else if (first)
+      ResampleAxis(x.As<T>(), next.data(), outer, inner, m, extrap);
+    else if (last)
+      ResampleAxis(cur.data(), y.As<T>(), outer, inner, m, extrap);
+    else
+      ResampleAxis(cur.data(), next.data(), outer, inner, m, extrap);
     shape[a] = m.out;
     std::swap(cur, next);
   }
@@ -717,7 +790,7 @@ T ExtrapolationAs(double v, DType dtype) {
     if (dtype == DType::kBool) return v != 0;
     if (std::isnan(v)) return 0;
     return static_cast<T>(std::clamp(v, static_cast<double>(std::numeric_limits<T>::lowest()),
-                                      static_cast<double>(std::numeric_limits<T>::max())));
+                                     static_cast<double>(std::numeric_limits<T>::max())));
   } else {
     T out;
     Store(&out, 0, static_cast<Compute<T>>(v));
@@ -742,7 +815,9 @@ void ResizeNearestKernel(const KernelContext& ctx, const ResizeSpec& s) {
     }
     const AxisMap m = MapAxis(s, a, x.shape[a], out);
     for (int64_t i = 0; i < out; ++i) {
-      offsets[a][i] = m.outside[i] ? -1 : m.index[i * m.taps + (m.weight[i * m.taps] != 0 ? 0 : 1)] * strides[a];
+      offsets[a][i] = m.outside[i]
+                          ? -1
+                          : m.index[i * m.taps + (m.weight[i * m.taps] != 0 ? 0 : 1)] * strides[a];
     }
   }
   const T extrap = ExtrapolationAs<T>(s.extrapolation, x.dtype);
@@ -761,7 +836,8 @@ void ResizeNearestKernel(const KernelContext& ctx, const ResizeSpec& s) {
       base += off;
     }
     T* row = dst + r * cols;
-    for (int64_t c = 0; c < cols; ++c) row[c] = outside || last[c] < 0 ? extrap : src[base + last[c]];
+    for (int64_t c = 0; c < cols; ++c)
+      row[c] = outside || last[c] < 0 ? extrap : src[base + last[c]];
     for (int a = rank - 1; a-- > 0;) {
       if (++idx[a] < s.out_shape[a]) break;
       idx[a] = 0;
@@ -778,13 +854,13 @@ StatusOr<std::vector<TensorType>> ResizeInfer(const InferContext& ctx) {
   const TensorType& x = ctx.inputs[0];
   ASSIGN_OR_RETURN(ResizeSpec s, ParseResize(ctx.opset, ctx.attrs, x.shape));
   if (s.mode != Mode::kNearest && !IsFloat(x.dtype)) {
-    return ctx.Fail("linear and cubic modes need a float input (f32, f16, bf16, f64), found " + Type(x) +
-                    "; cast it first or use mode nearest");
+    return ctx.Fail("linear and cubic modes need a float input (f32, f16, bf16, f64), found " +
+                    Type(x) + "; cast it first or use mode nearest");
   }
   // Filter tables hold out * taps entries per axis.
   for (size_t a = 0; a < x.shape.size(); ++a) {
     if (s.resized[a] && s.mode != Mode::kNearest && s.out_shape[a] > 0 &&
-        MaxTaps(s, static_cast<int>(a)) > (int64_t{1} << 32) / s.out_shape[a]) {
+        2 - 2 * FilterStart(s, s.scale[a]) > (int64_t{1} << 32) / s.out_shape[a]) {
       return ctx.Fail("the antialias filter for axis " + std::to_string(a) + " is too large");
     }
   }
@@ -809,36 +885,61 @@ void ResizeRun(const KernelContext& ctx) {
 template <typename Fn>
 void VisitFloat(DType t, Fn&& fn) {
   switch (t) {
-    case DType::kF32: return fn(Tag<float>{});
-    case DType::kF64: return fn(Tag<double>{});
-    case DType::kF16: return fn(Tag<Half>{});
-    case DType::kBF16: return fn(Tag<BFloat16>{});
-    default: return;
+    case DType::kF32:
+      return fn(Tag<float>{});
+    case DType::kF64:
+      return fn(Tag<double>{});
+    case DType::kF16:
+      return fn(Tag<Half>{});
+    case DType::kBF16:
+      return fn(Tag<BFloat16>{});
+    default:
+      return;
   }
 }
 
 void LayerNormRun(const KernelContext& ctx) {
-  VisitFloat(ctx.inputs[0].dtype, [&](auto tag) { LayerNormKernel<typename decltype(tag)::type>(ctx); });
+  VisitFloat(ctx.inputs[0].dtype,
+             [&](auto tag) { LayerNormKernel<typename decltype(tag)::type>(ctx); });
 }
 void BatchNormRun(const KernelContext& ctx) {
-  VisitFloat(ctx.inputs[0].dtype, [&](auto tag) { BatchNormKernel<typename decltype(tag)::type>(ctx); });
+  VisitFloat(ctx.inputs[0].dtype,
+             [&](auto tag) { BatchNormKernel<typename decltype(tag)::type>(ctx); });
 }
 void InstanceNormRun(const KernelContext& ctx) {
-  VisitFloat(ctx.inputs[0].dtype, [&](auto tag) { InstanceNormKernel<typename decltype(tag)::type>(ctx); });
+  VisitFloat(ctx.inputs[0].dtype,
+             [&](auto tag) { InstanceNormKernel<typename decltype(tag)::type>(ctx); });
 }
 
 }  // namespace
 
 void AddNormOps(std::vector<OpDef>* ops) {
-  ops->push_back({.name = "LayerNormalization", .min_inputs = 2, .max_inputs = 3, .min_outputs = 1,
-                  .max_outputs = 3, .infer = LayerNormInfer, .run = LayerNormRun});
+  ops->push_back({.name = "LayerNormalization",
+                  .min_inputs = 2,
+                  .max_inputs = 3,
+                  .min_outputs = 1,
+                  .max_outputs = 3,
+                  .infer = LayerNormInfer,
+                  .run = LayerNormRun});
   // Up to 5 outputs so training-mode nodes get a clear refusal rather than a count error.
-  ops->push_back({.name = "BatchNormalization", .min_inputs = 5, .max_inputs = 5, .min_outputs = 1,
-                  .max_outputs = 5, .infer = BatchNormInfer, .run = BatchNormRun});
-  ops->push_back({.name = "InstanceNormalization", .min_inputs = 3, .max_inputs = 3,
-                  .infer = InstanceNormInfer, .run = InstanceNormRun});
-  ops->push_back({.name = "Resize", .min_inputs = 1, .max_inputs = 1, .params = ResizeParams,
-                  .infer = ResizeInfer, .run = ResizeRun});
+  ops->push_back({.name = "BatchNormalization",
+                  .min_inputs = 5,
+                  .max_inputs = 5,
+                  .min_outputs = 1,
+                  .max_outputs = 5,
+                  .infer = BatchNormInfer,
+                  .run = BatchNormRun});
+  ops->push_back({.name = "InstanceNormalization",
+                  .min_inputs = 3,
+                  .max_inputs = 3,
+                  .infer = InstanceNormInfer,
+                  .run = InstanceNormRun});
+  ops->push_back({.name = "Resize",
+                  .min_inputs = 1,
+                  .max_inputs = 1,
+                  .params = ResizeParams,
+                  .infer = ResizeInfer,
+                  .run = ResizeRun});
 }
 
 }  // namespace ts::ops
