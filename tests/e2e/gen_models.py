@@ -162,9 +162,9 @@ def gen(root):
          {"x": x}, {})
 
     # Must-fail models.
-    m = model([helper.make_node("GRU", ["x", "w"], ["c"], name="gru_a"),
-               helper.make_node("GRU", ["c", "w"], ["d"], name="gru_b"),
-               helper.make_node("NonMaxSuppression", ["d"], ["y"], name="nms")],
+    m = model([helper.make_node("GlobalLpPool", ["x"], ["c"], name="lp_a"),
+               helper.make_node("GlobalLpPool", ["c"], ["d"], name="lp_b"),
+               helper.make_node("LpNormalization", ["d"], ["y"], name="lpn")],
               [vi("x", [1, 1, 5, 5])], [vi("y", [1, 1, 1, 1])],
               [numpy_helper.from_array(r(1, 1, 3, 3), "w")])
     save(root, "unsupported_ops", m, {}, {})

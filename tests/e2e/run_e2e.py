@@ -260,7 +260,7 @@ def bad_sizes_are_usage_errors(ctx):
 
 @case
 def unsupported_ops_all_listed_at_once(ctx):
-    ctx.compile("unsupported_ops", expect=3, contains=("2 unsupported operators", "GRU (2 nodes, first 'gru_a')", "NonMaxSuppression (1 node"))
+    ctx.compile("unsupported_ops", expect=3, contains=("2 unsupported operators", "GlobalLpPool (2 nodes, first 'lp_a')", "LpNormalization (1 node"))
 
 
 @case
