@@ -744,8 +744,9 @@ void ResampleAxis(const S* src, D* dst, int64_t outer, int64_t inner, const Axis
   }
 }
 
-// Linear and cubic: one resampling pass per changed axis, the last axis first (as the
-// reference recurses), through float scratch between passes.
+// Linear and cubic: one resampling pass per changed axis through float scratch. Shrinking axes
+// go first, so no intermediate is larger than both the input and the output; within each group
+// the last axis goes first, as the reference recurses.
 template <typename T>
 void ResizeFilterKernel(const KernelContext& ctx, const ResizeSpec& s) {
   using C = Compute<T>;
@@ -758,6 +759,8 @@ void ResizeFilterKernel(const KernelContext& ctx, const ResizeSpec& s) {
     AxisMap m = MapAxis(s, a, x.shape[a], s.out_shape[a]);
     if (!IsIdentity(m)) passes.emplace_back(a, std::move(m));
   }
+  std::stable_partition(passes.begin(), passes.end(),
+                        [](const auto& p) { return p.second.out < p.second.in; });
   if (passes.empty()) {
     std::memcpy(y.data, x.data, x.Count() * sizeof(T));
     return;
