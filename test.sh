@@ -3,7 +3,7 @@
 #   1. unit tests (Bazel, -c opt)              5. mutated inputs of every kind through the binaries
 #   2. end-to-end suite through tsc and tsr    6. the unit tests again under --config=asan
 #   3. ONNX node-test conformance (core ops)   7. determinism across build configurations
-#   4. model zoo against onnxruntime           8. fuzz targets, a few seconds each
+#   4. model zoo and torch.onnx exports vs ORT 8. fuzz targets, a few seconds each
 # FUZZ_SECONDS (default 5) and HARDENING_COUNT (mutants per kind, default 50) set the lengths.
 # Last line: "N passed, M failed", the sum over the steps (each prints its own count).
 set -uo pipefail
@@ -71,9 +71,11 @@ echo "== 3. conformance: ONNX backend node tests whose ops are all in the core s
 step "node tests" "^(FAIL|ONNX node tests)" /usr/bin/python3 tests/e2e/run_node_tests.py \
   --tsc "$opt_bin/tsc" --tsr "$opt_bin/tsr" --work "${TMPDIR:-/tmp}/tensorshunt-node"
 
-echo "== 4. model zoo against onnxruntime (benchmarks/zoo/run_zoo.py)"
+echo "== 4. model zoo, and models exported by torch.onnx, against onnxruntime (benchmarks/zoo/run_zoo.py, tests/real/run_real.py)"
 if zoo_python=$(tools/zoo_venv.sh); then
   step zoo "^(zoo|FAIL|PASS)" "$zoo_python" benchmarks/zoo/run_zoo.py --tsc "$opt_bin/tsc" --tsr "$opt_bin/tsr"
+  step "real models" "^(real models|FAIL)" "$zoo_python" tests/real/run_real.py \
+    --tsc "$opt_bin/tsc" --tsr "$opt_bin/tsr" --work "${TMPDIR:-/tmp}/tensorshunt-real"
 else
   echo "zoo: 0 passed, 1 failed (could not set up onnxruntime from PyPI)"; add 0 1
 fi

@@ -428,13 +428,31 @@ Status Inferrer::InferNode(ir::Node& n) {
   }
   if (n.op == "MatMul") return MatMul(n);
   if (n.op == "Gemm") return Gemm(n);
-  if (n.op == "Reshape") return Reshape(n);
-  if (n.op == "Transpose") return Transpose(n);
-  if (n.op == "Softmax") return Softmax(n);
-  if (n.op == "Identity") {
-    RETURN_IF_ERROR(Arity(n, 1, 1));
-    ASSIGN_OR_RETURN(const ir::Value* x, In(n, 0));
-    return SetOut(n, x->dtype, x->shape);
+  if (n.op == "Reshape" || n.op == "Identity") {
+    if (n.op == "Reshape") {
+      RETURN_IF_ERROR(Reshape(n));
+    } else {
+      RETURN_IF_ERROR(Arity(n, 1, 1));
+      ASSIGN_OR_RETURN(const ir::Value* x, In(n, 0));
+      RETURN_IF_ERROR(SetOut(n, x->dtype, x->shape));
+    }
+    // Known input, known output: the same bytes (exporters reshape shape vectors on their way
+    // to Expand and Reshape).
+    const ir::Value& x = g_.values[n.inputs[0]];
+    if (x.HasData()) {
+      ir::Value& y = g_.values[n.outputs[0]];
+      y.data = x.data;
+      y.kind = ir::ValueKind::kConstant;
+      folded[&n - g_.nodes.data()] = true;
+    }
+    return OkStatus();
+  }
+  if (n.op == "Transpose" || n.op == "Softmax") {
+    RETURN_IF_ERROR(n.op == "Transpose" ? Transpose(n) : Softmax(n));
+    const ir::Value& x = g_.values[n.inputs[0]];
+    const ops::OpDef* def = ops::FindOp(n.op);
+    if (def && x.HasData() && 2 * x.ByteSize() <= kMaxFoldBytes) return Fold(n, *def);
+    return OkStatus();
   }
   if (const ops::OpDef* def = ops::FindOp(n.op)) return LibraryOp(n, *def);
   if (int arity = ir::ElementwiseArity(n.op)) {

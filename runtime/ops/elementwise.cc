@@ -418,6 +418,29 @@ struct HardSigmoidF : OpTraits {
   }
 };
 
+// Gelu (opset 20): x * Phi(x), exactly through erf, or through tanh with approximate="tanh".
+struct GeluF : OpTraits {
+  static constexpr TypeSet kTypes = kFloats;
+  bool tanh_form;
+  explicit GeluF(const AttrView& a) : tanh_form(a.StrOr("approximate", "none") == "tanh") {}
+  static Status Check(const InferContext& ctx) {
+    const std::string mode = ctx.attrs.StrOr("approximate", "none");
+    if (mode != "none" && mode != "tanh") {
+      return ctx.Fail("approximate is '" + mode + "'; it must be 'none' or 'tanh'");
+    }
+    return OkStatus();
+  }
+  template <typename C>
+  C operator()(C x) const {
+    if (tanh_form) {
+      const C k = static_cast<C>(0.7978845608028654);  // sqrt(2 / pi)
+      return static_cast<C>(0.5) * x *
+             (C{1} + std::tanh(k * (x + static_cast<C>(0.044715) * x * x * x)));
+    }
+    return static_cast<C>(0.5) * x * (C{1} + std::erf(x * static_cast<C>(0.7071067811865476)));
+  }
+};
+
 struct EluF : OpTraits {
   static constexpr TypeSet kTypes = kFloats;
   double alpha;
@@ -865,6 +888,7 @@ void AddElementwiseOps(std::vector<OpDef>* ops) {
         return x * std::clamp(x / 6 + C(0.5), C(0), C(1));
       }>>("HardSwish"),
       UnaryOp<EluF>("Elu"),
+      UnaryOp<GeluF>("Gelu"),
       UnaryOp<SeluF>("Selu"),
       UnaryOp<CeluF>("Celu"),
       // Unary, bool out.

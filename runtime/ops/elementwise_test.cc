@@ -124,6 +124,17 @@ TEST(UnaryTest, ActivationAttributes) {
   ExpectNear(run("LeakyRelu", {{"alpha", int64_t{2}}}), {-5, -2, -0.6f, 0, 0.5f, 1, 2.5f});
 }
 
+TEST(UnaryTest, GeluExactAndTanh) {
+  const auto x = F32({7}, kX);
+  // 0.5 x (1 + erf(x / sqrt 2)) and the tanh form, computed in double with Python's math.
+  ExpectNear(Eval1("Gelu", {}, {x}, 20).Values<float>(),
+             {-0.0155242f, -0.1586553f, -0.1146266f, 0, 0.3457312f, 0.8413447f, 2.4844758f});
+  ExpectNear(Eval1("Gelu", {{"approximate", std::string("tanh")}}, {x}, 20).Values<float>(),
+             {-0.0150843f, -0.158808f, -0.1146291f, 0, 0.345714f, 0.841192f, 2.4849157f});
+  EXPECT_EQ(EvalError("Gelu", {{"approximate", std::string("fast")}}, {x}),
+            "Gelu: approximate is 'fast'; it must be 'none' or 'tanh'");
+}
+
 TEST(UnaryTest, RoundHalvesToEven) {
   HostTensor out = Eval1(
       "Round", {}, {F32({9}, {0.5f, 1.5f, 2.5f, -0.5f, -1.5f, 2.4f, -2.6f, 0.49999997f, kNaN})});

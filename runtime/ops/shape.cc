@@ -680,6 +680,73 @@ void RunGatherElements(const KernelContext& ctx) {
   });
 }
 
+// ---- GatherND: each index tuple in the last axis of `indices` picks a slice of data; the first
+// batch_dims axes of both are shared.
+
+Types InferGatherND(const InferContext& ctx) {
+  const TensorType& data = ctx.inputs[0];
+  const TensorType& indices = ctx.inputs[1];
+  if (indices.dtype != DType::kI64) {
+    return ctx.Fail("indices must be i64, found " + std::string(DTypeName(indices.dtype)));
+  }
+  const int64_t b = ctx.attrs.IntOr("batch_dims", 0);
+  const int64_t r = static_cast<int64_t>(data.shape.size());
+  const int64_t q = static_cast<int64_t>(indices.shape.size());
+  if (r < 1 || q < 1) return ctx.Fail("data and indices must have rank >= 1");
+  if (b < 0 || b >= std::min(r, q)) {
+    return ctx.Fail("batch_dims " + std::to_string(b) + " must lie in [0, " +
+                    std::to_string(std::min(r, q)) + ")");
+  }
+  const int64_t k = indices.shape.back();
+  if (k < 1 || k > r - b) {
+    return ctx.Fail("the last axis of indices " + Dims(indices.shape) + " must be 1.." +
+                    std::to_string(r - b) + " for data " + Dims(data.shape));
+  }
+  for (int64_t i = 0; i < b; ++i) {
+    if (data.shape[i] != indices.shape[i]) {
+      return ctx.Fail("batch axis " + std::to_string(i) + " differs: data " + Dims(data.shape) +
+                      ", indices " + Dims(indices.shape));
+    }
+  }
+  Shape out(indices.shape.begin(), indices.shape.end() - 1);
+  out.insert(out.end(), data.shape.begin() + b + k, data.shape.end());
+  return std::vector<TensorType>{{data.dtype, out}};
+}
+
+void RunGatherND(const KernelContext& ctx) {
+  const Tensor& data = ctx.inputs[0];
+  const Tensor& indices = ctx.inputs[1];
+  const int64_t b = ctx.attrs.IntOr("batch_dims", 0);
+  const int64_t k = indices.shape.back();
+  const int64_t batches = Prod(data.shape, 0, b);
+  const int64_t tuples = Prod(indices.shape, b, indices.shape.size() - 1);
+  const int64_t block =
+      Prod(data.shape, b + k, data.shape.size()) * DTypeSize(data.dtype);
+  const int64_t batch_bytes = Prod(data.shape, b, data.shape.size()) * DTypeSize(data.dtype);
+  const Shape ds = Strides(data.shape);  // element strides; the tuple's axes are b..b+k-1
+  const int64_t* idx = indices.As<int64_t>();
+  uint8_t* dst = Bytes(ctx.outputs[0]);
+  for (int64_t n = 0; n < batches; ++n) {
+    const uint8_t* src = Bytes(data) + n * batch_bytes;
+    for (int64_t t = 0; t < tuples; ++t, idx += k, dst += block) {
+      int64_t offset = 0;
+      bool in_range = true;
+      for (int64_t j = 0; j < k; ++j) {
+        const int64_t dim = data.shape[b + j];
+        int64_t i = idx[j];
+        if (i < 0) i += dim;
+        in_range &= i >= 0 && i < dim;
+        offset += i * ds[b + j];
+      }
+      if (!in_range) {
+        std::memset(dst, 0, block);  // out of range: zeros, as Gather
+      } else {
+        std::memcpy(dst, src + offset * DTypeSize(data.dtype), block);
+      }
+    }
+  }
+}
+
 // ---- Expand, Tile
 
 Types InferExpand(const InferContext& ctx) {
@@ -1246,6 +1313,7 @@ void AddShapeOps(std::vector<OpDef>* ops) {
        .max_inputs = 2,
        .infer = InferGatherElements,
        .run = RunGatherElements},
+      {.name = "GatherND", .min_inputs = 2, .max_inputs = 2, .infer = InferGatherND, .run = RunGatherND},
       {.name = "Expand", .params = ShapeParam, .infer = InferExpand, .run = RunExpand},
       {.name = "Tile", .params = TileParam, .infer = InferTile, .run = RunTile},
       {.name = "Pad", .params = PadParams, .infer = InferPad, .run = RunPad},

@@ -305,6 +305,29 @@ TEST(GatherTest, OutOfRangeIndicesReadZerosAndBadTypesAreRefused) {
             "Gather: axis 2 is out of range for rank 2");
 }
 
+TEST(GatherNDTest, SpecExamplesBatchDimsAndErrors) {
+  // ONNX's GatherND examples 1, 2 and 5.
+  auto y = Eval1("GatherND", {}, {I64({2, 2}, {0, 1, 2, 3}), I64({2, 2}, {0, 0, 1, 1})});
+  EXPECT_EQ(y.shape, Shape{2});
+  EXPECT_EQ(y.Values<int64_t>(), (I{0, 3}));
+  y = Eval1("GatherND", {}, {I64({2, 2}, {0, 1, 2, 3}), I64({2, 1}, {1, 0})});
+  EXPECT_EQ(y.shape, (Shape{2, 2}));
+  EXPECT_EQ(y.Values<int64_t>(), (I{2, 3, 0, 1}));
+  const auto data = F32({2, 2, 2}, {0, 1, 2, 3, 4, 5, 6, 7});
+  y = Eval1("GatherND", {{"batch_dims", int64_t{1}}}, {data, I64({2, 1}, {1, 0})});
+  EXPECT_EQ(y.shape, (Shape{2, 2}));
+  EXPECT_EQ(y.Values<float>(), (std::vector<float>{2, 3, 4, 5}));
+  // Negative and out-of-range tuples (the latter read zeros, as Gather's do).
+  y = Eval1("GatherND", {}, {data, I64({2, 2}, {-1, -1, 2, 0})});
+  EXPECT_EQ(y.Values<float>(), (std::vector<float>{6, 7, 0, 0}));
+  EXPECT_EQ(EvalError("GatherND", {}, {data, I64({1, 4}, {0, 0, 0, 0})}),
+            "GatherND: the last axis of indices [1,4] must be 1..3 for data [2,2,2]");
+  EXPECT_EQ(EvalError("GatherND", {{"batch_dims", int64_t{1}}}, {data, I64({3, 1}, {0, 0, 0})}),
+            "GatherND: batch axis 0 differs: data [2,2,2], indices [3,1]");
+  EXPECT_EQ(EvalError("GatherND", {}, {data, I32({1, 1}, {0})}),
+            "GatherND: indices must be i64, found i32");
+}
+
 TEST(GatherElementsTest, SpecExamplesAndOutOfRange) {
   const auto data = F32({3, 3}, {1, 2, 3, 4, 5, 6, 7, 8, 9});
   // ONNX's gather_elements_negative_indices: axis 0, indices [[-1, -2, 0], [-2, 0, 0]].
