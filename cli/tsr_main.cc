@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstdio>
 #include <cctype>
 #include <cstdlib>
@@ -10,6 +11,7 @@
 #include <cstring>
 #include <fstream>
 #include <map>
+#include <optional>
 
 #include "cli/args.h"
 #include "cli/bench_stats.h"
@@ -25,7 +27,21 @@
 namespace ts::cli {
 namespace {
 
+// Where compiled kernels are cached (runtime/cpu_jit.h).
+struct CacheArgs {
+  std::string dir;  // empty: runtime::DefaultJitCacheDir()
+  bool off = false;
+};
+
+runtime::JitCacheOptions JitCache(const CacheArgs& a, runtime::JitCacheOptions::Mode mode) {
+  runtime::JitCacheOptions o;
+  o.dir = a.dir.empty() ? runtime::DefaultJitCacheDir() : a.dir;
+  o.mode = a.off || o.dir.empty() ? runtime::JitCacheOptions::Mode::kOff : mode;
+  return o;
+}
+
 struct RunArgs {
+  CacheArgs cache;
   std::string plan;
   std::vector<std::string> inputs;
   std::vector<std::string> expected;
@@ -85,8 +101,10 @@ void FillSeeded(const planfmt::Program& prog, int64_t seed, std::map<std::string
   }
 }
 
-StatusOr<std::unique_ptr<runtime::Executor>> LoadPlan(const std::string& plan) {
+StatusOr<std::unique_ptr<runtime::Executor>> LoadPlan(const std::string& plan,
+                                                       const runtime::JitCacheOptions& cache) {
   runtime::LoadOptions load_options;
+  load_options.jit_cache = cache;
   if (const char* faults = std::getenv("TSR_FAULTS")) {
     RETURN_IF_ERROR(runtime::ApplyFaultSpec(faults, &load_options.io));
   }
@@ -106,7 +124,7 @@ Status Run(const RunArgs& args) {
     }
   }
 
-  ASSIGN_OR_RETURN(auto ex, LoadPlan(args.plan));
+  ASSIGN_OR_RETURN(auto ex, LoadPlan(args.plan, JitCache(args.cache, runtime::JitCacheOptions::Mode::kReadWrite)));
   const auto& rep = ex->load_report();
   const auto& prog = ex->plan().program;
   const auto& mem = ex->plan().memory;
@@ -118,10 +136,11 @@ Status Run(const RunArgs& args) {
   FillSeeded(prog, args.seed, &inputs);
   if (!args.trace.empty()) ex->EnableTrace();
   if (args.verbose) {
-    std::fprintf(stderr, "tsr: arena %s, weights %s read with %s%s in %.1f ms, kernels JIT-compiled for %s in %.1f ms\n",
+    std::fprintf(stderr, "tsr: arena %s, weights %s read with %s%s in %.1f ms, kernels for %s ready in %.1f ms (object cache: %s)\n",
                  FormatSize(mem.arena_bytes).c_str(), FormatSize(rep.weight_bytes).c_str(),
                  rep.io_method.empty() ? "nothing" : rep.io_method.c_str(),
-                 rep.io_direct ? " (O_DIRECT)" : "", rep.read_ms, rep.host.c_str(), rep.jit_ms);
+                 rep.io_direct ? " (O_DIRECT)" : "", rep.read_ms, rep.host.c_str(), rep.jit_ms,
+                 rep.jit_cache.c_str());
   }
   ASSIGN_OR_RETURN(auto outputs, ex->Run(inputs));
   if (!args.trace.empty()) {
@@ -172,6 +191,7 @@ Status Run(const RunArgs& args) {
 }
 
 struct BenchArgs {
+  CacheArgs cache;
   std::string plan;
   std::vector<std::string> inputs;
   int64_t seed = 0;
@@ -192,7 +212,29 @@ Status Bench(const BenchArgs& args) {
     return UsageError("--iterations must be >= 1 and --warmup >= 0");
   }
   ASSIGN_OR_RETURN(auto inputs, ReadInputs(args.inputs));
-  ASSIGN_OR_RETURN(auto ex, LoadPlan(args.plan));
+  // Load twice: the first compiles the kernels whatever the cache holds (and stores them), the
+  // second takes them from the cache, as every later load of this plan on this machine will.
+  using Mode = runtime::JitCacheOptions::Mode;
+  struct LoadTime {
+    double total_ms, read_ms, jit_ms;
+    std::string cache;
+  };
+  auto timed_load = [&](Mode mode) -> StatusOr<std::pair<std::unique_ptr<runtime::Executor>, LoadTime>> {
+    const auto start = std::chrono::steady_clock::now();
+    ASSIGN_OR_RETURN(auto loaded, LoadPlan(args.plan, JitCache(args.cache, mode)));
+    const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+    const auto& r = loaded->load_report();
+    return std::make_pair(std::move(loaded), LoadTime{ms, r.read_ms, r.jit_ms, r.jit_cache});
+  };
+  ASSIGN_OR_RETURN(auto first, timed_load(Mode::kWriteOnly));
+  std::unique_ptr<runtime::Executor> ex = std::move(first.first);
+  std::optional<LoadTime> cached;
+  if (first.second.cache == "miss") {
+    ex.reset();
+    ASSIGN_OR_RETURN(auto second, timed_load(Mode::kReadWrite));
+    ex = std::move(second.first);
+    cached = second.second;
+  }
   FillSeeded(ex->plan().program, args.seed, &inputs);
   std::vector<double> latency, wait, hidden;
   uint64_t streamed = 0;
@@ -210,9 +252,14 @@ Status Bench(const BenchArgs& args) {
   const std::string predicted_on = Metadata(ex->plan(), "predicted_on");
   std::printf("tsr bench %s: %d iterations after %d warm-up, kernels for %s\n", args.plan.c_str(),
               args.iterations, args.warmup, rep.host.c_str());
-  std::printf("  load       read %.2f ms (%s%s), JIT %.2f ms\n", rep.read_ms,
+  std::printf("  load       first %.2f ms (weights read %.2f ms with %s%s, kernels compiled %.2f ms; object cache: %s)\n",
+              first.second.total_ms, first.second.read_ms,
               rep.io_method.empty() ? "no weights" : rep.io_method.c_str(), rep.io_direct ? ", O_DIRECT" : "",
-              rep.jit_ms);
+              first.second.jit_ms, first.second.cache.c_str());
+  if (cached) {
+    std::printf("             cached %.2f ms (weights read %.2f ms, kernels %.2f ms; object cache: %s)\n",
+                cached->total_ms, cached->read_ms, cached->jit_ms, cached->cache.c_str());
+  }
   std::printf("  latency    min %.3f  median %.3f  mean %.3f  p90 %.3f  p99 %.3f ms\n", lat.min, lat.median,
               lat.mean, lat.p90, lat.p99);
   std::printf("  stalls     median %.3f ms waiting for streamed weights; %s read per run, median %.0f%% of "
@@ -229,7 +276,11 @@ Status Bench(const BenchArgs& args) {
     j["warmup"] = args.warmup;
     j["latency_ms"] = {{"min", lat.min}, {"median", lat.median}, {"mean", lat.mean}, {"p90", lat.p90}, {"p99", lat.p99}};
     j["stall_ms"] = {{"min", stall.min}, {"median", stall.median}, {"mean", stall.mean}, {"p90", stall.p90}, {"p99", stall.p99}};
-    j["load_ms"] = {{"read", rep.read_ms}, {"jit", rep.jit_ms}};
+    auto load_json = [](const LoadTime& t) {
+      return nlohmann::ordered_json{{"total", t.total_ms}, {"read", t.read_ms}, {"jit", t.jit_ms}, {"cache", t.cache}};
+    };
+    j["load_ms"] = {{"read", rep.read_ms}, {"jit", rep.jit_ms}, {"first", load_json(first.second)},
+                    {"cached", cached ? load_json(*cached) : nlohmann::ordered_json(nullptr)}};
     j["streamed_bytes_per_run"] = streamed;
     j["hidden_fraction_median"] = hid.median;
     j["io_method"] = rep.io_method;
@@ -337,6 +388,11 @@ int main(int argc, char** argv) {
   run->add_option("--atol", r.atol, "Absolute tolerance for --expected-output (default 1e-5)");
   run->add_flag("-v,--verbose", r.verbose, "Load details: I/O method, timings, JIT target");
   run->add_flag("-q,--quiet", r.quiet, "Do not print output values");
+  auto add_cache_flags = [](CLI::App* sub, CacheArgs& c) {
+    sub->add_option("--cache-dir", c.dir, "Folder of compiled kernels, keyed by the kernels' hash and the CPU (default $TSR_CACHE_DIR, else ~/.cache/tensorshunt/kernels)");
+    sub->add_flag("--no-cache", c.off, "Compile the kernels at every load; read and write no cache");
+  };
+  add_cache_flags(run, r.cache);
   run->add_option("--trace", r.trace, "Write a Chrome trace / Perfetto JSON of the run: compute and storage-read tracks, planned live bytes");
   run->footer(ExitCodeHelp());
 
@@ -354,6 +410,7 @@ int main(int argc, char** argv) {
   bench->add_option("--seed", b.seed, "Seed for inputs not given (default 0)");
   bench->add_option("--iterations", b.iterations, "Timed runs (default 20)");
   bench->add_option("--warmup", b.warmup, "Untimed runs first (default 2)");
+  add_cache_flags(bench, b.cache);
   bench->add_option("--json", b.json, "Also write the summary as JSON (latency_ms.{min,median,mean,p90,p99}, ...)");
   bench->footer(ExitCodeHelp());
 

@@ -226,8 +226,10 @@ StatusOr<std::unique_ptr<Executor>> Executor::Load(const std::string& path,
   RETURN_IF_ERROR(ex->LoadWeights(path, options));
 
   auto jit_start = std::chrono::steady_clock::now();
-  ASSIGN_OR_RETURN(ex->impl_->kernels, CpuKernels::Load(ex->bundle_.contents.kernels));
+  ASSIGN_OR_RETURN(ex->impl_->kernels,
+                   CpuKernels::Load(ex->bundle_.contents.kernels, options.jit_cache));
   ex->report_.host = ex->impl_->kernels->host_description();
+  ex->report_.jit_cache = ex->impl_->kernels->cache_state();
   RETURN_IF_ERROR(ex->PrepareSteps());
   ex->report_.jit_ms = MsSince(jit_start);
   return ex;

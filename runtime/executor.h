@@ -17,6 +17,7 @@
 #include "planfmt/plan.h"
 #include "planfmt/reader.h"
 #include "runtime/block_reader.h"
+#include "runtime/cpu_jit.h"
 #include "runtime/tensor_io.h"
 
 namespace ts::runtime {
@@ -26,6 +27,7 @@ std::optional<uint64_t> HostMemoryAvailable();
 
 struct LoadOptions {
   ReaderOptions io;  // chunk size and depth are taken from the plan; the rest from here
+  JitCacheOptions jit_cache;
 };
 
 struct LoadReport {
@@ -36,6 +38,7 @@ struct LoadReport {
   uint64_t staging_bytes = 0;
   double read_ms = 0;
   double jit_ms = 0;
+  std::string jit_cache;   // CpuKernels::cache_state(): "hit", "miss", "off", ...
   std::string host;        // what the kernels were tuned for
 };
 

@@ -189,6 +189,36 @@ def bench_summary_and_json(ctx):
 
 
 @case
+def kernel_object_cache(ctx):
+    import json
+    import shutil
+    cache = os.path.join(ctx.work, "kernel_cache")
+    shutil.rmtree(cache, ignore_errors=True)
+    plan = ctx.compile("mlp")
+    run = (ctx.tsr, "run", plan, "-v", "-q", "--cache-dir", cache) + tuple(ctx.io_args("mlp"))
+    ctx.run(*run, contains=("object cache: miss", "[SUCCESS]"))
+    if len(os.listdir(cache)) != 1:
+        raise AssertionError("expected one cached object, found %r" % os.listdir(cache))
+    ctx.run(*run, contains=("object cache: hit", "[SUCCESS]"))
+    ctx.run(*(run + ("--no-cache",)), contains=("object cache: off", "[SUCCESS]"))
+    # A cache file with a flipped byte is ignored and rewritten.
+    f = os.path.join(cache, os.listdir(cache)[0])
+    data = bytearray(open(f, "rb").read())
+    data[len(data) // 2] ^= 0xFF
+    open(f, "wb").write(bytes(data))
+    ctx.run(*run, contains=("object cache: miss", "[SUCCESS]"))
+    ctx.run(*run, contains=("object cache: hit",))
+    out = os.path.join(ctx.work, "bench_cache.json")
+    ctx.run(ctx.tsr, "bench", plan, "--iterations", "2", "--cache-dir", cache, "--json", out,
+            contains=("first", "cached"))
+    load = json.load(open(out))["load_ms"]
+    if load["first"]["cache"] != "miss" or load["cached"]["cache"] != "hit":
+        raise AssertionError("bench load_ms: %r" % load)
+    if not load["cached"]["jit"] < load["first"]["jit"]:
+        raise AssertionError("the cached load did not compile less: %r" % load)
+
+
+@case
 def profile_probe_writes_a_usable_profile(ctx):
     out = os.path.join(ctx.work, "probed.yaml")
     ctx.run(ctx.tsc, "profile", "probe", "-o", out, "--dir", ctx.work, "--quick",
