@@ -24,7 +24,8 @@ std::string ChromeTrace(const planfmt::PlanContents& plan, const runtime::RunTra
     const planfmt::Step& s = steps[i];
     const double begin = trace.step_begin_us[i], end = trace.step_end_us[i];
     if (begin < 0 || end < begin) continue;
-    const bool compute = s.kind == planfmt::StepKind::kJitKernel || s.kind == planfmt::StepKind::kBuiltin;
+    const bool compute = s.kind == planfmt::StepKind::kJitKernel ||
+                         s.kind == planfmt::StepKind::kBuiltin || s.kind == planfmt::StepKind::kOp;
     if (compute) {
       // Planned live bytes while this step runs.
       uint64_t live = 0;
@@ -33,7 +34,9 @@ std::string ChromeTrace(const planfmt::PlanContents& plan, const runtime::RunTra
       }
       events.push_back({{"name", "planned live arena bytes"}, {"ph", "C"}, {"pid", 1}, {"ts", begin},
                         {"args", {{"bytes", live}}}});
-      events.push_back({{"name", s.node}, {"cat", s.kind == planfmt::StepKind::kJitKernel ? "kernel" : "builtin"},
+      events.push_back({{"name", s.node}, {"cat", s.kind == planfmt::StepKind::kJitKernel ? "kernel"
+                                 : s.kind == planfmt::StepKind::kOp      ? "op:" + s.symbol
+                                                                          : "builtin"},
                         {"ph", "X"}, {"pid", 1}, {"tid", kComputeTrack}, {"ts", begin}, {"dur", end - begin},
                         {"args", {{"step", i}, {"compute_step", compute_step}}}});
       ++compute_step;

@@ -307,6 +307,7 @@ std::string StepWhat(const planfmt::Step& s, const planfmt::PlanContents& c) {
   switch (s.kind) {
     case planfmt::StepKind::kJitKernel: return "kernel " + s.symbol;
     case planfmt::StepKind::kBuiltin: return std::string("builtin ") + BuiltinName(s.builtin);
+    case planfmt::StepKind::kOp: return "op " + s.symbol;
     case planfmt::StepKind::kLoad: return "load weight " + std::to_string(s.iparams[0]);
     case planfmt::StepKind::kWait: return "wait weight " + std::to_string(s.iparams[0]);
   }

@@ -1,6 +1,9 @@
 #include "passes/fusion.h"
 
 #include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <optional>
 #include <string>
 #include <variant>
 #include <vector>
@@ -69,6 +72,95 @@ ir::Graph FoldTransposeIntoMatMul(const ir::Graph& g, int* rewritten) {
   }
   if (rewritten) *rewritten = count;
   return count ? RemoveUnused(out) : out;
+}
+
+namespace {
+
+// The f32 values of a constant tensor, or nothing when it is not a known f32 tensor of `count`.
+std::optional<std::vector<float>> F32Data(const ir::Value& v, int64_t count) {
+  if (!v.HasData() || v.dtype != DType::kF32 || v.data->size() != static_cast<size_t>(count) * 4) {
+    return std::nullopt;
+  }
+  std::vector<float> out(static_cast<size_t>(count));
+  std::memcpy(out.data(), v.data->data(), v.data->size());
+  return out;
+}
+
+// Adds a weight holding `values`, named after `base`; returns its id.
+StatusOr<int> AddWeight(ir::Graph& g, const ir::Value& like, const std::string& base,
+                        const std::vector<float>& values, std::vector<int64_t> shape) {
+  ir::Value v;
+  v.dtype = DType::kF32;
+  v.shape = std::move(shape);
+  v.kind = like.kind == ir::ValueKind::kConstant ? ir::ValueKind::kConstant : ir::ValueKind::kWeight;
+  auto bytes = std::make_shared<std::vector<uint8_t>>(values.size() * 4);
+  std::memcpy(bytes->data(), values.data(), bytes->size());
+  v.data = std::move(bytes);
+  for (int i = 0;; ++i) {
+    v.name = base + (i ? "." + std::to_string(i) : "");
+    if (auto id = g.AddValue(v); id.ok()) return *id;
+    if (i > 1000) return InternalError("cannot name the folded weight " + base);
+  }
+}
+
+}  // namespace
+
+StatusOr<ir::Graph> FoldBatchNormIntoConv(const ir::Graph& g, int* rewritten) {
+  const std::vector<int> producer = ir::Producers(g);
+  const auto consumers = ir::Consumers(g);
+  std::vector<bool> is_output(g.values.size(), false);
+  for (int v : g.outputs) is_output[v] = true;
+  ir::Graph out = g;
+  std::vector<bool> drop(g.nodes.size(), false);
+  int count = 0;
+  for (size_t i = 0; i < g.nodes.size(); ++i) {
+    const ir::Node& bn = g.nodes[i];
+    if (bn.op != "BatchNormalization" || bn.inputs.size() != 5 || bn.outputs.size() != 1 ||
+        bn.IntAttrOr("training_mode", 0) != 0) {
+      continue;
+    }
+    const int x = bn.inputs[0];
+    const int p = x >= 0 ? producer[x] : -1;
+    if (p < 0 || drop[p]) continue;
+    const ir::Node& conv = g.nodes[p];
+    if (conv.op != "Conv" || conv.outputs.size() != 1 || consumers[x].size() != 1 ||
+        is_output[x] || g.values[x].dtype != DType::kF32) {
+      continue;
+    }
+    const ir::Value& w = g.values[conv.inputs[1]];
+    if (w.shape.size() < 3 || w.shape[0] <= 0) continue;
+    const int64_t m = w.shape[0];
+    const int64_t per_channel = w.ByteSize() / 4 / m;
+    auto wv = F32Data(w, m * per_channel);
+    std::optional<std::vector<float>> bv = std::vector<float>(static_cast<size_t>(m), 0.0f);
+    if (conv.inputs.size() > 2 && conv.inputs[2] >= 0) bv = F32Data(g.values[conv.inputs[2]], m);
+    auto scale = F32Data(g.values[bn.inputs[1]], m), shift = F32Data(g.values[bn.inputs[2]], m);
+    auto mean = F32Data(g.values[bn.inputs[3]], m), var = F32Data(g.values[bn.inputs[4]], m);
+    if (!wv || !bv || !scale || !shift || !mean || !var) continue;
+    const float eps = static_cast<float>(bn.FloatAttrOr("epsilon", 1e-5));
+    for (int64_t c = 0; c < m; ++c) {
+      const float s = (*scale)[c] / std::sqrt((*var)[c] + eps);
+      for (int64_t k = 0; k < per_channel; ++k) (*wv)[c * per_channel + k] *= s;
+      (*bv)[c] = ((*bv)[c] - (*mean)[c]) * s + (*shift)[c];
+    }
+    ASSIGN_OR_RETURN(const int new_w, AddWeight(out, w, w.name + ".bn_folded", *wv, w.shape));
+    ASSIGN_OR_RETURN(const int new_b, AddWeight(out, w, bn.name + ".bias", *bv, {m}));
+    ir::Node& c = out.nodes[p];
+    c.inputs.resize(3);
+    c.inputs[1] = new_w;
+    c.inputs[2] = new_b;
+    c.outputs[0] = bn.outputs[0];
+    drop[i] = true;
+    ++count;
+  }
+  if (rewritten) *rewritten = count;
+  if (!count) return out;
+  std::vector<ir::Node> kept;
+  for (size_t i = 0; i < out.nodes.size(); ++i) {
+    if (!drop[i]) kept.push_back(std::move(out.nodes[i]));
+  }
+  out.nodes = std::move(kept);
+  return RemoveUnused(out);
 }
 
 StatusOr<ir::Graph> FuseElementwise(const ir::Graph& g, int* fused) {

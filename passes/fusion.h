@@ -20,6 +20,12 @@ StatusOr<ir::Graph> FuseElementwise(const ir::Graph& g, int* fused = nullptr);
 // removed. Returns the number of MatMuls rewritten through `rewritten`.
 ir::Graph FoldTransposeIntoMatMul(const ir::Graph& g, int* rewritten = nullptr);
 
+// Conv followed by an inference BatchNormalization (all f32, weights and statistics known, the
+// Conv's output used only by it) becomes one Conv with W' = W * s and B' = (B - mean) * s + beta
+// per output channel, s = gamma / sqrt(var + epsilon): one pass over the activation instead of
+// two. Returns the number of BatchNormalizations folded through `rewritten`.
+StatusOr<ir::Graph> FoldBatchNormIntoConv(const ir::Graph& g, int* rewritten = nullptr);
+
 }  // namespace ts::passes
 
 #endif  // TENSORSHUNT_PASSES_FUSION_H_

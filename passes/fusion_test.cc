@@ -2,11 +2,17 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <map>
+#include <random>
 #include <string>
 
 #include "ir/text.h"
 #include "ir/verifier.h"
 #include "passes/schedule.h"
+#include "runtime/ops/op.h"
 
 namespace ts::passes {
 namespace {
@@ -281,6 +287,112 @@ TEST(FoldTransposeIntoMatMulTest, OtherPermutationsAndUsesStay) {
   ir::Graph out = FoldTransposeIntoMatMul(g, &rewritten);
   EXPECT_EQ(rewritten, 1);
   EXPECT_EQ(out.nodes.size(), 3u);  // the Transpose still feeds Relu
+}
+
+// ---- FoldBatchNormIntoConv
+
+struct ConvBnGraph {
+  ir::Graph g;
+  std::map<std::string, std::vector<float>> data;
+};
+
+int AddF32(ConvBnGraph& c, const std::string& name, std::vector<int64_t> shape, ir::ValueKind kind,
+           std::mt19937& rng, float lo, float hi) {
+  ir::Value v;
+  v.name = name;
+  v.shape = std::move(shape);
+  v.kind = kind;
+  if (kind == ir::ValueKind::kWeight || kind == ir::ValueKind::kInput) {
+    int64_t n = 1;
+    for (int64_t d : v.shape) n *= d;
+    std::vector<float> values(static_cast<size_t>(n));
+    for (float& x : values) x = std::uniform_real_distribution<float>(lo, hi)(rng);
+    c.data[name] = values;
+    if (kind == ir::ValueKind::kWeight) {
+      auto bytes = std::make_shared<std::vector<uint8_t>>(values.size() * 4);
+      std::memcpy(bytes->data(), values.data(), bytes->size());
+      v.data = bytes;
+    }
+  }
+  return *c.g.AddValue(v);
+}
+
+// x -> Conv(w, b) -> y -> BatchNormalization -> z, and y also a graph output when `y_used`.
+ConvBnGraph MakeConvBn(bool y_used) {
+  std::mt19937 rng(3);
+  ConvBnGraph c;
+  c.g.opset = 17;
+  const int x = AddF32(c, "x", {1, 2, 5, 5}, ir::ValueKind::kInput, rng, -1, 1);
+  const int w = AddF32(c, "w", {3, 2, 3, 3}, ir::ValueKind::kWeight, rng, -1, 1);
+  const int b = AddF32(c, "b", {3}, ir::ValueKind::kWeight, rng, -1, 1);
+  const int y = AddF32(c, "y", {1, 3, 5, 5}, y_used ? ir::ValueKind::kOutput : ir::ValueKind::kActivation, rng, 0, 0);
+  const int gamma = AddF32(c, "gamma", {3}, ir::ValueKind::kWeight, rng, 0.5f, 2);
+  const int beta = AddF32(c, "beta", {3}, ir::ValueKind::kWeight, rng, -1, 1);
+  const int mean = AddF32(c, "mean", {3}, ir::ValueKind::kWeight, rng, -1, 1);
+  const int var = AddF32(c, "var", {3}, ir::ValueKind::kWeight, rng, 0.1f, 3);
+  const int z = AddF32(c, "z", {1, 3, 5, 5}, ir::ValueKind::kOutput, rng, 0, 0);
+  c.g.nodes.push_back({"conv", "Conv", {x, w, b}, {y},
+                       {{"pads", std::vector<int64_t>{1, 1, 1, 1}}, {"opset", int64_t{17}}}});
+  c.g.nodes.push_back({"bn", "BatchNormalization", {y, gamma, beta, mean, var}, {z},
+                       {{"epsilon", 1e-3}, {"opset", int64_t{17}}}});
+  c.g.inputs = {x};
+  c.g.outputs = y_used ? std::vector<int>{y, z} : std::vector<int>{z};
+  return c;
+}
+
+ops::HostTensor Host(const ir::Value& v, const std::vector<float>& values) {
+  return ops::HostTensor::Of(DType::kF32, v.shape, values);
+}
+
+std::vector<float> Floats(const ir::Value& v) {
+  std::vector<float> out(v.data->size() / 4);
+  std::memcpy(out.data(), v.data->data(), v.data->size());
+  return out;
+}
+
+TEST(FoldBatchNormIntoConvTest, FoldedConvComputesConvThenNorm) {
+  ConvBnGraph c = MakeConvBn(false);
+  const ir::Graph& g = c.g;
+  int rewritten = 0;
+  auto out = FoldBatchNormIntoConv(g, &rewritten);
+  ASSERT_TRUE(out.ok()) << out.status().ToString();
+  EXPECT_EQ(rewritten, 1);
+  ASSERT_EQ(out->nodes.size(), 1u);
+  const ir::Node& conv = out->nodes[0];
+  EXPECT_EQ(conv.op, "Conv");
+  EXPECT_EQ(out->values[conv.outputs[0]].name, "z");
+  EXPECT_TRUE(ir::Verify(*out).ok());
+
+  // Reference: the two ops, evaluated by the op library, against the folded Conv.
+  auto val = [&](const char* name) { return *std::find_if(g.values.begin(), g.values.end(), [&](const ir::Value& v) { return v.name == name; }); };
+  const ops::HostTensor x = Host(val("x"), c.data["x"]);
+  auto y = ops::EvaluateOp("Conv", 17, g.nodes[0].attrs,
+                           {x, Host(val("w"), c.data["w"]), Host(val("b"), c.data["b"])}, 1);
+  ASSERT_TRUE(y.ok()) << y.status().ToString();
+  auto z = ops::EvaluateOp("BatchNormalization", 17, g.nodes[1].attrs,
+                           {(*y)[0], Host(val("gamma"), c.data["gamma"]),
+                            Host(val("beta"), c.data["beta"]), Host(val("mean"), c.data["mean"]),
+                            Host(val("var"), c.data["var"])},
+                           1);
+  ASSERT_TRUE(z.ok()) << z.status().ToString();
+  const ir::Value& w2 = out->values[conv.inputs[1]];
+  const ir::Value& b2 = out->values[conv.inputs[2]];
+  auto folded = ops::EvaluateOp("Conv", 17, conv.attrs, {x, Host(w2, Floats(w2)), Host(b2, Floats(b2))}, 1);
+  ASSERT_TRUE(folded.ok()) << folded.status().ToString();
+  const std::vector<float> want = (*z)[0].Values<float>(), got = (*folded)[0].Values<float>();
+  ASSERT_EQ(want.size(), got.size());
+  for (size_t i = 0; i < want.size(); ++i) {
+    EXPECT_NEAR(got[i], want[i], 1e-5f * (1 + std::fabs(want[i]))) << "element " << i;
+  }
+}
+
+TEST(FoldBatchNormIntoConvTest, AConvOutputWithAnotherUseStays) {
+  ConvBnGraph c = MakeConvBn(true);
+  int rewritten = 0;
+  auto out = FoldBatchNormIntoConv(c.g, &rewritten);
+  ASSERT_TRUE(out.ok());
+  EXPECT_EQ(rewritten, 0);
+  EXPECT_EQ(out->nodes.size(), 2u);
 }
 
 }  // namespace

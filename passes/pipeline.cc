@@ -61,11 +61,13 @@ StatusOr<CompiledGraph> RunPipeline(ir::Graph g, const PipelineOptions& options)
   }));
 
   RETURN_IF_ERROR(run.Step("fusion", [&](std::string& note) -> Status {
-    int folded = 0, transposes = 0;
+    int folded = 0, transposes = 0, norms = 0;
+    ASSIGN_OR_RETURN(out.graph, FoldBatchNormIntoConv(out.graph, &norms));
     out.graph = FoldTransposeIntoMatMul(out.graph, &transposes);
     ASSIGN_OR_RETURN(out.graph, FuseElementwise(out.graph, &folded));
     note = std::to_string(folded) + " elementwise ops folded into their consumers, " +
-           std::to_string(transposes) + " transposes into matrix products";
+           std::to_string(transposes) + " transposes into matrix products, " +
+           std::to_string(norms) + " batch normalizations into convolutions";
     return OkStatus();
   }));
 

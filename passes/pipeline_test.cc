@@ -120,7 +120,8 @@ TEST(RunPipelineTest, TimingsListThePassesInOrder) {
   EXPECT_EQ(names, std::vector<std::string>(PassNames().begin(), PassNames().end() - 1));
   EXPECT_EQ(PassNames().back(), "predict");
   ASSERT_EQ(cg->timings.size(), 5u);
-  EXPECT_EQ(cg->timings[1].note, "1 elementwise ops folded into their consumers, 0 transposes into matrix products");
+  EXPECT_EQ(cg->timings[1].note, "1 elementwise ops folded into their consumers, 0 transposes into matrix products, "
+            "0 batch normalizations into convolutions");
   EXPECT_EQ(cg->timings[2].note, "4 nodes");
   EXPECT_EQ(cg->timings[3].note, "9 buffers over 4 steps");
 }

@@ -723,11 +723,52 @@ void AveragePoolKernel(const PoolGeom& g, bool count_include_pad, const T* x, T*
   });
 }
 
+// The common case (2-D f32, no Indices output): the window's rows and columns inside the image
+// are found once per output row and column instead of per element. Same results as
+// MaxPoolKernel, NaN handling included.
+void MaxPool2dF32(const PoolGeom& g, const float* x, float* y) {
+  const Window& w = g.win;
+  const int64_t in_h = w.image[0], in_w = w.image[1];
+  const int64_t out_h = w.windows[0], out_w = w.windows[1];
+  std::vector<int64_t> col_lo(out_w), col_hi(out_w), col_start(out_w);
+  for (int64_t ow = 0; ow < out_w; ++ow) {
+    w.Inside(1, ow, &col_lo[ow], &col_hi[ow]);
+    col_start[ow] = ow * w.stride[1] - w.pad_begin[1];
+  }
+  const int64_t dh = w.dilation[0], dw = w.dilation[1];
+  for (int64_t p = 0; p < g.planes; ++p) {
+    const float* xp = x + p * in_h * in_w;
+    float* yp = y + p * out_h * out_w;
+    for (int64_t oh = 0; oh < out_h; ++oh) {
+      int64_t r_lo, r_hi;
+      w.Inside(0, oh, &r_lo, &r_hi);
+      const int64_t r_start = oh * w.stride[0] - w.pad_begin[0];
+      for (int64_t ow = 0; ow < out_w; ++ow) {
+        float best = -std::numeric_limits<float>::infinity();
+        bool any = false;
+        for (int64_t kh = r_lo; kh < r_hi; ++kh) {
+          const float* row = xp + (r_start + kh * dh) * in_w + col_start[ow];
+          for (int64_t kw = col_lo[ow]; kw < col_hi[ow]; ++kw) {
+            const float v = row[kw * dw];
+            if (!any || v > best || (best != best && v == v)) best = v;
+            any = true;
+          }
+        }
+        yp[oh * out_w + ow] = best;
+      }
+    }
+  }
+}
+
 void RunMaxPool(const KernelContext& ctx) {
   const Tensor& x = ctx.inputs[0];
   const PoolGeom g = *PoolGeometry(ctx.attrs, x.shape);
   const bool column_major = ctx.attrs.IntOr("storage_order", 0) == 1;
   int64_t* indices = ctx.outputs.size() > 1 ? ctx.outputs[1].As<int64_t>() : nullptr;
+  if (x.dtype == DType::kF32 && g.win.rank() == 2 && !indices) {
+    MaxPool2dF32(g, x.As<const float>(), ctx.outputs[0].As<float>());
+    return;
+  }
   VisitDType(x.dtype, [&](auto tag) {
     using T = typename decltype(tag)::type;
     MaxPoolKernel(g, column_major, x.As<const T>(), ctx.outputs[0].As<T>(), indices);

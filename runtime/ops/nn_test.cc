@@ -2,6 +2,7 @@
 // backend tests, or from numpy references of the spec's formulas (values pasted).
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <limits>
 #include <numeric>
 #include <random>
@@ -303,6 +304,43 @@ TEST(MaxPoolTest, ThreeDimensionalIndicesCountBatchAndChannel) {
     EXPECT_EQ((*out)[0].shape, (V{1, 2, 1, 2, 1}));
     ExpectNear((*out)[0].Values<float>(), {9, 6, 9, 9});
     EXPECT_EQ((*out)[1].Values<int64_t>(), order == 0 ? (V{5, 7, 12, 14}) : (V{5, 7, 9, 11}));
+  }
+}
+
+// The 2-D f32 fast path (one output) against the general kernel (asked for Indices too) over
+// random geometries, with NaNs and -inf in the data.
+TEST(MaxPoolTest, FastPathMatchesTheGeneralKernel) {
+  std::mt19937 rng(5);
+  auto pick = [&](int64_t lo, int64_t hi) {
+    return std::uniform_int_distribution<int64_t>(lo, hi)(rng);
+  };
+  for (int trial = 0; trial < 200; ++trial) {
+    const int64_t h = pick(1, 9), w = pick(1, 9), c = pick(1, 3);
+    std::vector<float> data(static_cast<size_t>(2 * c * h * w));
+    for (float& v : data) {
+      const int64_t r = pick(0, 19);
+      v = r == 0 ? std::nanf("") : r == 1 ? -INFINITY : static_cast<float>(pick(-50, 50)) / 4;
+    }
+    const V kernel{pick(1, 3), pick(1, 3)};
+    ir::AttrMap attrs{{"kernel_shape", kernel},
+                      {"strides", V{pick(1, 3), pick(1, 3)}},
+                      {"dilations", V{pick(1, 2), pick(1, 2)}},
+                      {"ceil_mode", pick(0, 1)}};
+    if (pick(0, 1)) {
+      attrs["pads"] = V{pick(0, kernel[0] - 1), pick(0, kernel[1] - 1), pick(0, kernel[0] - 1),
+                        pick(0, kernel[1] - 1)};
+    }
+    const HostTensor x = F32({2, c, h, w}, data);
+    auto fast = EvaluateOp("MaxPool", 12, attrs, {x}, 1);
+    auto general = EvaluateOp("MaxPool", 12, attrs, {x}, 2);
+    ASSERT_EQ(fast.ok(), general.ok()) << "trial " << trial;
+    if (!fast.ok()) continue;  // a geometry with no windows is refused by both
+    const std::vector<float> a = (*fast)[0].Values<float>(), b = (*general)[0].Values<float>();
+    ASSERT_EQ(a.size(), b.size());
+    for (size_t i = 0; i < a.size(); ++i) {
+      ASSERT_TRUE(a[i] == b[i] || (std::isnan(a[i]) && std::isnan(b[i])))
+          << "trial " << trial << " element " << i << ": " << a[i] << " vs " << b[i];
+    }
   }
 }
 
