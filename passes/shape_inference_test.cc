@@ -295,6 +295,36 @@ TEST(InferShapesTest, ReshapeWithAComputedShapeIsUnsupported) {
                   "--bind NAME=FILE");
 }
 
+TEST(InferShapesTest, KnownShapeVectorsFoldThroughReshapeIdentityAndTranspose) {
+  // What torch.onnx's TorchScript exporter writes for an attention mask's Expand: the target
+  // shape goes through Reshape (and here Identity and Transpose) on its way, all of it known
+  // once the input shapes are fixed, so Expand gets a constant shape and nothing remains to run
+  // but the Expand itself.
+  ir::Graph g = Parse(
+      "tsir 1 opset 13\n"
+      "input \"x\" f32[1,4]\n"
+      "const \"dims\" i64[2] data=hex:" + HexI64({3, 4}) + "\n"
+      "const \"flat\" i64[1] data=hex:" + HexI64({-1}) + "\n"
+      "act \"r\" i64[?]\n"
+      "act \"i\" i64[?]\n"
+      "act \"t\" i64[?]\n"
+      "output \"y\" f32[?]\n"
+      "node \"reshape\" Reshape(\"dims\", \"flat\") -> (\"r\")\n"
+      "node \"identity\" Identity(\"r\") -> (\"i\")\n"
+      "node \"transpose\" Transpose(\"i\") -> (\"t\")\n"
+      "node \"expand\" Expand(\"x\", \"t\") -> (\"y\")\n"
+      "inputs \"x\"\n"
+      "outputs \"y\"\n");
+  Status st = InferShapes(g);
+  ASSERT_TRUE(st.ok()) << st.ToString();
+  EXPECT_EQ(ShapeOf(g, "y"), (Shape{3, 4}));
+  ASSERT_EQ(g.nodes.size(), 1u);
+  EXPECT_EQ(g.nodes[0].op, "Expand");
+  const std::optional<int> t_id = g.FindValue("t");
+  ASSERT_TRUE(t_id.has_value());
+  EXPECT_TRUE(g.values[*t_id].HasData());
+}
+
 // --- Transpose ----------------------------------------------------------------------------
 
 TEST(InferShapesTest, TransposeDefaultPermReversesAndIsRecorded) {
