@@ -1,5 +1,7 @@
 #include "runtime/cpu_builtins.h"
 
+#include "runtime/ops/parallel.h"
+
 #include <cblas.h>
 
 #include <algorithm>
@@ -119,25 +121,43 @@ void RunMatMul(const Step& s, uint8_t* arena) {
   if (k == 0 || !FitsBlas(m, n, k)) std::fill(C, C + batch * m * n, 0.0f);
   if (k == 0) return;
   const bool blas = FitsBlas(m, n, k);
-  for (int64_t bi = 0; bi < batch; ++bi) {
-    int64_t rem = bi, oa = 0, ob = 0;
-    for (size_t d = dims.size(); d-- > 0;) {
-      int64_t idx = rem % dims[d];
-      rem /= dims[d];
-      oa += idx * sa[d];
-      ob += idx * sb[d];
-    }
-    if (blas) {
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans,
-                  static_cast<int>(m), static_cast<int>(n), static_cast<int>(k), 1.0f, A + oa,
-                  static_cast<int>(k), B + ob, static_cast<int>(trans_b ? k : n), 0.0f,
-                  C + bi * m * n, static_cast<int>(n));
-    } else if (trans_b) {
-      MatMulKernel(A + oa, k, 1, B + ob, 1, k, C + bi * m * n, m, k, n, 1.0f);
-    } else {
-      MatMulKernel(A + oa, k, 1, B + ob, n, 1, C + bi * m * n, m, k, n, 1.0f);
+  // Work items: (matrix of the batch, part of it). With fewer matrices than threads, each is
+  // split by columns (or rows, when narrow) into one-thread GEMMs of at least 64.
+  const int64_t threads = ops::NumThreads();
+  int64_t col_parts = 1, row_parts = 1;
+  if (blas && batch < threads) {
+    if (n >= 128) {
+      col_parts = std::min<int64_t>(threads, n / 64);
+    } else if (m >= 128) {
+      row_parts = std::min<int64_t>(threads, m / 64);
     }
   }
+  const int64_t parts = col_parts * row_parts;
+  ops::ParallelFor(batch * parts, 1, [&](int64_t begin, int64_t end) {
+    for (int64_t item = begin; item < end; ++item) {
+      const int64_t bi = item / parts, part = item % parts;
+      int64_t rem = bi, oa = 0, ob = 0;
+      for (size_t d = dims.size(); d-- > 0;) {
+        int64_t idx = rem % dims[d];
+        rem /= dims[d];
+        oa += idx * sa[d];
+        ob += idx * sb[d];
+      }
+      if (blas) {
+        const int64_t j0 = n * (part % col_parts) / col_parts, j1 = n * (part % col_parts + 1) / col_parts;
+        const int64_t i0 = m * (part / col_parts) / row_parts, i1 = m * (part / col_parts + 1) / row_parts;
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans,
+                    static_cast<int>(i1 - i0), static_cast<int>(j1 - j0), static_cast<int>(k), 1.0f,
+                    A + oa + i0 * k, static_cast<int>(k), B + ob + (trans_b ? j0 * k : j0),
+                    static_cast<int>(trans_b ? k : n), 0.0f, C + bi * m * n + i0 * n + j0,
+                    static_cast<int>(n));
+      } else if (trans_b) {
+        MatMulKernel(A + oa, k, 1, B + ob, 1, k, C + bi * m * n, m, k, n, 1.0f);
+      } else {
+        MatMulKernel(A + oa, k, 1, B + ob, n, 1, C + bi * m * n, m, k, n, 1.0f);
+      }
+    }
+  });
 }
 
 Status CheckGemm(const Step& s) {
@@ -186,11 +206,17 @@ void RunGemm(const Step& s, uint8_t* arena) {
   const float* A = F32(arena, s.args[0]);
   const float* B = F32(arena, s.args[1]);
   if (FitsBlas(m, n, k) && m > 0 && n > 0 && k > 0) {
-    // Y holds beta * C already (or zeros): accumulate alpha * A' B' onto it.
-    cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
-                static_cast<int>(m), static_cast<int>(n), static_cast<int>(k), alpha, A,
-                static_cast<int>(ta ? m : k), B, static_cast<int>(tb ? k : n), 1.0f, Y,
-                static_cast<int>(n));
+    // Y holds beta * C already (or zeros): accumulate alpha * A' B' onto it, in column parts.
+    const int64_t parts = n >= 128 ? std::min<int64_t>(ops::NumThreads(), n / 64) : 1;
+    ops::ParallelFor(parts, 1, [&](int64_t begin, int64_t end) {
+      for (int64_t part = begin; part < end; ++part) {
+        const int64_t j0 = n * part / parts, j1 = n * (part + 1) / parts;
+        cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
+                    static_cast<int>(m), static_cast<int>(j1 - j0), static_cast<int>(k), alpha, A,
+                    static_cast<int>(ta ? m : k), B + (tb ? j0 * k : j0),
+                    static_cast<int>(tb ? k : n), 1.0f, Y + j0, static_cast<int>(n));
+      }
+    });
     return;
   }
   MatMulKernel(A, ta ? 1 : k, ta ? m : 1, B, tb ? 1 : n, tb ? k : 1, Y, m, k, n, alpha);
@@ -219,8 +245,9 @@ void RunSoftmax(const Step& s, uint8_t* arena) {
   if (Count(shape) == 0) return;  // no element to normalise, however large the other dims
   const float* x = F32(arena, s.args[0]);
   float* y = F32(arena, s.args[1]);
-  for (int64_t o = 0; o < outer; ++o) {
-    for (int64_t i = 0; i < inner; ++i) {
+  ops::ParallelFor(outer * inner, std::max<int64_t>(1, 16384 / len), [&](int64_t begin, int64_t end) {
+    for (int64_t r = begin; r < end; ++r) {
+      const int64_t o = r / inner, i = r % inner;
       const float* xp = x + o * len * inner + i;
       float* yp = y + o * len * inner + i;
       float mx = -INFINITY;
@@ -234,7 +261,7 @@ void RunSoftmax(const Step& s, uint8_t* arena) {
       const float inv = 1.0f / sum;
       for (int64_t j = 0; j < len; ++j) yp[j * inner] *= inv;
     }
-  }
+  });
 }
 
 Status CheckTranspose(const Step& s) {
@@ -254,6 +281,36 @@ Status CheckTranspose(const Step& s) {
   return OkStatus();
 }
 
+// Copies output elements [begin, end) of a permuted view; `block` elements at a time when the
+// innermost output dim is also the innermost input dim (then the rows are contiguous).
+template <typename E>
+void TransposeRange(const E* src, E* dst, const std::vector<int64_t>& out_dims,
+                    const std::vector<int64_t>& walk, int64_t block, int64_t begin, int64_t end) {
+  const size_t rank = out_dims.size() - (block > 1 ? 1 : 0);  // dims walked one step at a time
+  std::vector<int64_t> idx(rank, 0);
+  int64_t src_off = 0;
+  for (int64_t rem = begin, d = static_cast<int64_t>(rank); d-- > 0;) {
+    idx[d] = rem % out_dims[d];
+    rem /= out_dims[d];
+    src_off += idx[d] * walk[d];
+  }
+  for (int64_t o = begin; o < end; ++o) {
+    if (block > 1) {
+      std::memcpy(dst + o * block, src + src_off, block * sizeof(E));
+    } else {
+      dst[o] = src[src_off];
+    }
+    for (size_t d = rank; d-- > 0;) {
+      if (++idx[d] < out_dims[d]) {
+        src_off += walk[d];
+        break;
+      }
+      src_off -= walk[d] * (out_dims[d] - 1);
+      idx[d] = 0;
+    }
+  }
+}
+
 void RunTranspose(const Step& s, uint8_t* arena) {
   const auto& in = s.args[0].shape;
   const size_t rank = in.size();
@@ -266,22 +323,20 @@ void RunTranspose(const Step& s, uint8_t* arena) {
     out_dims[i] = in[s.iparams[i]];
     walk[i] = in_strides[s.iparams[i]];
   }
+  const int64_t total = Count(out_dims);
+  if (total == 0) return;
+  const int64_t block = rank > 0 && walk[rank - 1] == 1 ? out_dims[rank - 1] : 1;
+  const int64_t rows = total / block;
   const uint8_t* src = arena + s.args[0].offset;
   uint8_t* dst = arena + s.args[1].offset;
-  const int64_t total = Count(out_dims);
-  std::vector<int64_t> idx(rank, 0);
-  int64_t src_off = 0;
-  for (int64_t o = 0; o < total; ++o) {
-    std::memcpy(dst + o * esize, src + src_off * esize, esize);
-    for (size_t d = rank; d-- > 0;) {
-      if (++idx[d] < out_dims[d]) {
-        src_off += walk[d];
-        break;
-      }
-      src_off -= walk[d] * (out_dims[d] - 1);
-      idx[d] = 0;
+  ops::ParallelFor(rows, std::max<int64_t>(1, 32768 / block), [&](int64_t begin, int64_t end) {
+    switch (esize) {
+      case 1: return TransposeRange(src, dst, out_dims, walk, block, begin, end);
+      case 2: return TransposeRange(reinterpret_cast<const uint16_t*>(src), reinterpret_cast<uint16_t*>(dst), out_dims, walk, block, begin, end);
+      case 4: return TransposeRange(reinterpret_cast<const uint32_t*>(src), reinterpret_cast<uint32_t*>(dst), out_dims, walk, block, begin, end);
+      default: return TransposeRange(reinterpret_cast<const uint64_t*>(src), reinterpret_cast<uint64_t*>(dst), out_dims, walk, block, begin, end);
     }
-  }
+  });
 }
 
 }  // namespace

@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "runtime/ops/families.h"
+#include "runtime/ops/parallel.h"
 
 namespace ts::ops {
 namespace {
@@ -205,16 +206,19 @@ Walk MakeWalk(const std::vector<int64_t>& out,
   return w;
 }
 
-// Calls row(out_offset, n, offsets) for each row of the walk; offsets[j] is where operand j's
-// row starts.
+// Calls row(out_offset, n, offsets) for rows [r0, r1) of the walk; offsets[j] is where operand
+// j's row starts.
 template <typename Row>
-void ForEachRow(const Walk& w, Row&& row) {
+void ForEachRow(const Walk& w, int64_t r0, int64_t r1, Row&& row) {
   const size_t rank = w.dims.size(), k = w.strides.size();
   const int64_t n = w.dims.back();
-  int64_t rows = 1;
-  for (size_t d = 0; d + 1 < rank; ++d) rows *= w.dims[d];
   std::vector<int64_t> index(rank, 0), off(k, 0);
-  for (int64_t r = 0; r < rows; ++r) {
+  for (int64_t rem = r0, d = static_cast<int64_t>(rank) - 1; d-- > 0;) {
+    index[d] = rem % w.dims[d];
+    rem /= w.dims[d];
+    for (size_t j = 0; j < k; ++j) off[j] += index[d] * w.strides[j][d];
+  }
+  for (int64_t r = r0; r < r1; ++r) {
     row(r * n, n, off.data());
     for (size_t d = rank - 1; d-- > 0;) {  // odometer over the outer dims
       for (size_t j = 0; j < k; ++j) off[j] += w.strides[j][d];
@@ -224,6 +228,16 @@ void ForEachRow(const Walk& w, Row&& row) {
     }
   }
 }
+
+// Rows in one walk: the product of its outer dims.
+int64_t RowCount(const Walk& w) {
+  int64_t rows = 1;
+  for (size_t d = 0; d + 1 < w.dims.size(); ++d) rows *= w.dims[d];
+  return rows;
+}
+
+// Elements per thread below which a loop is not split.
+constexpr int64_t kGrain = 16384;
 
 // One row of out = f(a, b), where a stride of 0 repeats the operand's first element.
 template <typename A, typename B, typename O, typename F>
@@ -249,14 +263,18 @@ void BinaryLoop(const Tensor& a, const Tensor& b, const Tensor& out, const F& f)
   const B* pb = b.As<const B>();
   O* po = out.As<O>();
   if (a.shape == out.shape && b.shape == out.shape) {
-    BinaryRow(pa, true, pb, true, po, out.Count(), f);
+    ParallelFor(out.Count(), kGrain, [&](int64_t begin, int64_t end) {
+      BinaryRow(pa + begin, true, pb + begin, true, po + begin, end - begin, f);
+    });
     return;
   }
   if (out.Count() == 0) return;
   const Walk w = MakeWalk(out.shape, {&a.shape, &b.shape});
   const bool step_a = w.strides[0].back() != 0, step_b = w.strides[1].back() != 0;
-  ForEachRow(w, [&](int64_t o, int64_t n, const int64_t* off) {
-    BinaryRow(pa + off[0], step_a, pb + off[1], step_b, po + o, n, f);
+  ParallelFor(RowCount(w), std::max<int64_t>(1, kGrain / w.dims.back()), [&](int64_t r0, int64_t r1) {
+    ForEachRow(w, r0, r1, [&](int64_t o, int64_t n, const int64_t* off) {
+      BinaryRow(pa + off[0], step_a, pb + off[1], step_b, po + o, n, f);
+    });
   });
 }
 
@@ -277,8 +295,9 @@ void RunUnary(const KernelContext& ctx) {
       using O = std::conditional_t<F::kBoolOut, uint8_t, T>;
       const T* x = in.As<const T>();
       O* y = out.As<O>();
-      const int64_t n = in.Count();
-      for (int64_t i = 0; i < n; ++i) Store(y, i, f(Load(x, i)));
+      ParallelFor(in.Count(), kGrain, [&](int64_t begin, int64_t end) {
+        for (int64_t i = begin; i < end; ++i) Store(y, i, f(Load(x, i)));
+      });
     }
   });
 }
@@ -705,7 +724,7 @@ void RunWhere(const KernelContext& ctx) {
     if (out.Count() == 0) return;
     const Walk w = MakeWalk(out.shape, {&c.shape, &x.shape, &y.shape});
     const int64_t sc = w.strides[0].back(), sx = w.strides[1].back(), sy = w.strides[2].back();
-    ForEachRow(w, [&](int64_t o, int64_t n, const int64_t* off) {
+    ForEachRow(w, 0, RowCount(w), [&](int64_t o, int64_t n, const int64_t* off) {
       const uint8_t* rc = pc + off[0];
       const T* rx = px + off[1];
       const T* ry = py + off[2];

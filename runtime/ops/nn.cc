@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "runtime/ops/families.h"
+#include "runtime/ops/parallel.h"
 
 namespace ts::ops {
 namespace {
@@ -449,33 +450,49 @@ void FillBias(const F* b, int64_t batch, int64_t channels, int64_t size, F* y) {
   }
 }
 
+// Work items are (image, group, chunk of output positions); each thread has its own column
+// buffer, writes the bias into its chunk's columns of every output row, then runs im2col and a
+// one-thread GEMM on them, so im2col runs on every core too.
 template <typename F>
 void ConvForward(const ConvGeom& g, const F* x, const F* w, const F* b, F* y) {
   const Window& win = g.win;
   const int64_t image_size = Product(win.image), out_size = Product(win.windows);
   const int64_t cg = g.in_channels / g.group, mg = g.out_channels / g.group;
   const int64_t kdim = cg * Product(win.kernel);
-  FillBias(b, g.batch, g.out_channels, out_size, y);
-  if (out_size == 0 || mg == 0 || kdim == 0) return;
+  if (out_size == 0 || mg == 0 || kdim == 0) {
+    FillBias(b, g.batch, g.out_channels, out_size, y);
+    return;
+  }
   const bool pointwise = win.Pointwise();
-  const int64_t chunk = std::clamp<int64_t>(kColumnBudget / kdim, 1, out_size);
-  std::vector<F> col(pointwise ? 0 : kdim * chunk);
-  for (int64_t n = 0; n < g.batch; ++n) {
-    for (int64_t gi = 0; gi < g.group; ++gi) {
+  const int64_t threads = NumThreads();
+  int64_t chunk = pointwise ? out_size : std::clamp<int64_t>(kColumnBudget / kdim, 1, out_size);
+  if (g.batch * g.group < threads) {
+    // Too few images and groups to share out: split positions so every thread has some,
+    // but keep GEMMs at least 64 columns wide.
+    chunk = std::min(chunk, std::max<int64_t>(CeilDiv(out_size, threads), 64));
+  }
+  const int64_t chunks = CeilDiv(out_size, chunk);
+  ParallelFor(g.batch * g.group * chunks, 1, [&](int64_t begin, int64_t end) {
+    std::vector<F> col(pointwise ? 0 : kdim * chunk);
+    for (int64_t item = begin; item < end; ++item) {
+      const int64_t c = item % chunks, ng = item / chunks;
+      const int64_t gi = ng % g.group, n = ng / g.group;
       const F* xg = x + (n * g.in_channels + gi * cg) * image_size;
       const F* wg = w + gi * mg * kdim;
       F* yg = y + (n * g.out_channels + gi * mg) * out_size;
-      if (pointwise) {
-        Gemm(false, mg, out_size, cg, wg, cg, xg, out_size, yg, out_size, true);
-        continue;
+      const int64_t p0 = c * chunk, len = std::min(chunk, out_size - p0);
+      for (int64_t m = 0; m < mg; ++m) {
+        F* row = yg + m * out_size + p0;
+        std::fill(row, row + len, b ? b[gi * mg + m] : F(0));
       }
-      for (int64_t p0 = 0; p0 < out_size; p0 += chunk) {
-        const int64_t len = std::min(chunk, out_size - p0);
+      if (pointwise) {
+        Gemm(false, mg, len, cg, wg, cg, xg + p0, out_size, yg + p0, out_size, true);
+      } else {
         Columns<true, F>(win, cg, p0, len, xg, col.data());
         Gemm(false, mg, len, kdim, wg, kdim, col.data(), len, yg + p0, out_size, true);
       }
     }
-  }
+  });
 }
 
 template <typename F>
@@ -736,7 +753,7 @@ void MaxPool2dF32(const PoolGeom& g, const float* x, float* y) {
     col_start[ow] = ow * w.stride[1] - w.pad_begin[1];
   }
   const int64_t dh = w.dilation[0], dw = w.dilation[1];
-  for (int64_t p = 0; p < g.planes; ++p) {
+  auto plane = [&](int64_t p) {
     const float* xp = x + p * in_h * in_w;
     float* yp = y + p * out_h * out_w;
     for (int64_t oh = 0; oh < out_h; ++oh) {
@@ -757,7 +774,11 @@ void MaxPool2dF32(const PoolGeom& g, const float* x, float* y) {
         yp[oh * out_w + ow] = best;
       }
     }
-  }
+  };
+  ParallelFor(g.planes, std::max<int64_t>(1, 16384 / std::max<int64_t>(1, out_h * out_w)),
+              [&](int64_t p0, int64_t p1) {
+                for (int64_t p = p0; p < p1; ++p) plane(p);
+              });
 }
 
 void RunMaxPool(const KernelContext& ctx) {
