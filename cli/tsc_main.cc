@@ -269,6 +269,8 @@ Status ProbeCommand(ProbeOptions options, const std::string& out, bool quick,
     options.memory_bytes = 16 << 20;
     options.gemm_n = 128;
     options.repeats = 2;
+    options.gpu_copy_bytes = 64ull << 20;
+    options.gpu_copies = 3;
   }
   if (!io_size.empty()) {
     ASSIGN_OR_RETURN(options.io_bytes, ParseSize(io_size));
@@ -400,6 +402,8 @@ int main(int argc, char** argv) {
   probe->add_option("--dir", probe_options.scratch_dir, "Folder on the disk to measure; a scratch file is written there and removed (default: .)");
   probe->add_option("--io-size", probe_io_size, "Size of that scratch file (default 256M; whole MiB)");
   probe->add_flag("--quick", probe_quick, "Small sizes: seconds, not tens of seconds; rougher figures");
+  bool probe_cpu_only = false;
+  probe->add_flag("--cpu-only", probe_cpu_only, "Do not probe a GPU even if one is present: write a cpu profile");
   probe->footer(ExitCodeHelp());
 
   std::string diff_base, diff_new;
@@ -417,6 +421,7 @@ int main(int argc, char** argv) {
   if (*compile) {
     st = Compile(c);
   } else if (*profile_cmd) {
+    probe_options.probe_gpu = !probe_cpu_only;
     st = ProbeCommand(probe_options, probe_out, probe_quick, probe_io_size);
   } else if (*diff) {
     st = PlanDiffCommand(diff_base, diff_new, max_increase);
