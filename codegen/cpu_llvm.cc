@@ -1,6 +1,9 @@
 #include "codegen/cpu_llvm.h"
 
 #include <algorithm>
+#include <cmath>
+#include <initializer_list>
+#include <vector>
 
 #include <llvm/Bitcode/BitcodeWriter.h>
 #include <llvm/IR/IRBuilder.h>
@@ -159,24 +162,90 @@ class KernelEmitter {
     return b_.CreateCall(fn, {x});
   }
 
+  llvm::Value* F(double v) { return llvm::ConstantFP::get(b_.getFloatTy(), v); }
+
+  // a0 + x (a1 + x (a2 + ...)), Horner's rule.
+  llvm::Value* Poly(llvm::Value* x, std::initializer_list<double> coeffs) {
+    std::vector<double> c(coeffs);
+    llvm::Value* acc = F(c.back());
+    for (size_t i = c.size() - 1; i-- > 0;) acc = b_.CreateFAdd(b_.CreateFMul(acc, x), F(c[i]));
+    return acc;
+  }
+
+  // exp(x) in straight-line float arithmetic, so the loop vectoriser keeps it in vector
+  // registers (llvm.exp would become one expf call per element): x = n ln2 + r with
+  // |r| <= ln2/2 (ln2 split in two for an exact n ln2), e^r by its Taylor polynomial to r^7
+  // (truncation below 6e-9 relative), times 2^n as two powers of two built in the exponent
+  // bits (each stays normal, so results down to the denormals come out right). Above
+  // log(FLT_MAX) +inf, below the smallest denormal's log 0; NaN stays NaN.
+  llvm::Value* Exp(llvm::Value* x) {
+    llvm::Type* i32 = b_.getInt32Ty();
+    llvm::Value* xc = b_.CreateSelect(b_.CreateFCmpOGT(x, F(88.72283)), F(88.72283), x);
+    xc = b_.CreateSelect(b_.CreateFCmpOLT(xc, F(-103.97208)), F(-103.97208), xc);
+    llvm::Value* n = Intrinsic(llvm::Intrinsic::floor,
+                               b_.CreateFAdd(b_.CreateFMul(xc, F(1.4426950408889634)), F(0.5)));
+    llvm::Value* r = b_.CreateFSub(xc, b_.CreateFMul(n, F(0.693359375)));
+    r = b_.CreateFSub(r, b_.CreateFMul(n, F(-2.12194440e-4)));
+    llvm::Value* p = Poly(r, {1.0, 1.0, 1.0 / 2, 1.0 / 6, 1.0 / 24, 1.0 / 120, 1.0 / 720, 1.0 / 5040});
+    llvm::Value* ni = b_.CreateFPToSI(n, i32);
+    llvm::Value* half = b_.CreateAShr(ni, 1);
+    auto pow2 = [&](llvm::Value* e) {
+      return b_.CreateBitCast(b_.CreateShl(b_.CreateAdd(e, b_.getInt32(127)), 23), b_.getFloatTy());
+    };
+    llvm::Value* y = b_.CreateFMul(b_.CreateFMul(p, pow2(half)), pow2(b_.CreateSub(ni, half)));
+    y = b_.CreateSelect(b_.CreateFCmpOGT(x, F(88.72283)), F(INFINITY), y);
+    y = b_.CreateSelect(b_.CreateFCmpOLT(x, F(-103.97208)), F(0.0), y);
+    return b_.CreateSelect(b_.CreateFCmpUNO(x, x), x, y);
+  }
+
+  // tanh: the odd Taylor series below |x| = 0.25 (next term under 3e-9), 1 - 2 / (e^2|x| + 1)
+  // above; the sign copied back.
+  llvm::Value* Tanh(llvm::Value* x) {
+    llvm::Value* a = Intrinsic(llvm::Intrinsic::fabs, x);
+    llvm::Value* a2 = b_.CreateFMul(a, a);
+    llvm::Value* small = b_.CreateFAdd(
+        a, b_.CreateFMul(b_.CreateFMul(a, a2),
+                         Poly(a2, {-1.0 / 3, 2.0 / 15, -17.0 / 315, 62.0 / 2835})));
+    llvm::Value* e = Exp(b_.CreateFMul(a, F(2.0)));
+    llvm::Value* large = b_.CreateFSub(F(1.0), b_.CreateFDiv(F(2.0), b_.CreateFAdd(e, F(1.0))));
+    llvm::Value* t = b_.CreateSelect(b_.CreateFCmpOLT(a, F(0.25)), small, large);
+    llvm::Function* copysign =
+        llvm::Intrinsic::getDeclaration(&m_, llvm::Intrinsic::copysign, {b_.getFloatTy()});
+    return b_.CreateCall(copysign, {t, x});
+  }
+
+  // erf: its Taylor series below |x| = 0.5 (next term under 2e-8), above it Abramowitz and
+  // Stegun's 7.1.26, 1 - t (a1 + t (a2 + ...)) e^-x^2 with t = 1 / (1 + p |x|) (absolute
+  // error under 1.5e-7); the sign copied back.
+  llvm::Value* Erf(llvm::Value* x) {
+    llvm::Value* a = Intrinsic(llvm::Intrinsic::fabs, x);
+    llvm::Value* a2 = b_.CreateFMul(a, a);
+    const double k = 1.1283791670955126;  // 2 / sqrt(pi)
+    llvm::Value* small = b_.CreateFMul(
+        a, Poly(a2, {k, -k / 3, k / 10, -k / 42, k / 216, -k / 1320}));
+    llvm::Value* t = b_.CreateFDiv(F(1.0), b_.CreateFAdd(F(1.0), b_.CreateFMul(a, F(0.3275911))));
+    llvm::Value* poly = b_.CreateFMul(
+        t, Poly(t, {0.254829592, -0.284496736, 1.421413741, -1.453152027, 1.061405429}));
+    llvm::Value* large = b_.CreateFSub(F(1.0), b_.CreateFMul(poly, Exp(b_.CreateFNeg(a2))));
+    llvm::Value* r = b_.CreateSelect(b_.CreateFCmpOLT(a, F(0.5)), small, large);
+    llvm::Function* copysign =
+        llvm::Intrinsic::getDeclaration(&m_, llvm::Intrinsic::copysign, {b_.getFloatTy()});
+    return b_.CreateCall(copysign, {r, x});
+  }
+
   llvm::Value* Unary(const std::string& op, llvm::Value* x) {
     llvm::Type* f32 = b_.getFloatTy();
     llvm::Constant* zero = llvm::ConstantFP::get(f32, 0.0);
     llvm::Constant* one = llvm::ConstantFP::get(f32, 1.0);
     if (op == "Relu") return b_.CreateSelect(b_.CreateFCmpOLT(x, zero), zero, x);  // NaN stays NaN
     if (op == "Neg") return b_.CreateFNeg(x);
-    if (op == "Exp") return Intrinsic(llvm::Intrinsic::exp, x);
+    if (op == "Exp") return Exp(x);
     if (op == "Log") return Intrinsic(llvm::Intrinsic::log, x);
     if (op == "Sqrt") return Intrinsic(llvm::Intrinsic::sqrt, x);
     if (op == "Abs") return Intrinsic(llvm::Intrinsic::fabs, x);
-    if (op == "Sigmoid") {
-      llvm::Value* e = Intrinsic(llvm::Intrinsic::exp, b_.CreateFNeg(x));
-      return b_.CreateFDiv(one, b_.CreateFAdd(one, e));
-    }
-    // Tanh: libm's tanhf, resolved from the runtime process when the plan is JIT-linked.
-    llvm::FunctionCallee tanhf =
-        m_.getOrInsertFunction("tanhf", llvm::FunctionType::get(f32, {f32}, false));
-    return b_.CreateCall(tanhf, {x});
+    if (op == "Sigmoid") return b_.CreateFDiv(one, b_.CreateFAdd(one, Exp(b_.CreateFNeg(x))));
+    if (op == "Erf") return Erf(x);
+    return Tanh(x);
   }
 
   llvm::Module& m_;

@@ -75,6 +75,7 @@ float EvalExprScalar(const ExprProgram& p, const std::vector<float>& inputs) {
     else if (in.op == "Log") r = std::log(b);
     else if (in.op == "Sqrt") r = std::sqrt(b);
     else if (in.op == "Abs") r = std::fabs(b);
+    else if (in.op == "Erf") r = std::erf(b);
     stack.back() = r;
   }
   return stack.back();

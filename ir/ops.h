@@ -9,7 +9,7 @@ namespace ts::ir {
 
 // Arity of an elementwise op usable in a fused "Elementwise" node's program, or 0.
 inline int ElementwiseArity(std::string_view op) {
-  for (std::string_view u : {"Relu", "Sigmoid", "Tanh", "Neg", "Exp", "Log", "Sqrt", "Abs"}) {
+  for (std::string_view u : {"Relu", "Sigmoid", "Tanh", "Neg", "Exp", "Log", "Sqrt", "Abs", "Erf"}) {
     if (op == u) return 1;
   }
   for (std::string_view b : {"Add", "Sub", "Mul", "Div"}) {

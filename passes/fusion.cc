@@ -163,6 +163,43 @@ StatusOr<ir::Graph> FoldBatchNormIntoConv(const ir::Graph& g, int* rewritten) {
   return RemoveUnused(out);
 }
 
+StatusOr<ir::Graph> PowAsMul(const ir::Graph& g, int* rewritten) {
+  ir::Graph out = g;
+  std::vector<ir::Node> added;
+  int count = 0;
+  for (ir::Node& n : out.nodes) {
+    if (n.op != "Pow" || n.inputs.size() != 2 || n.outputs.size() != 1) continue;
+    const ir::Value& x = out.values[n.inputs[0]];
+    const ir::Value& e = out.values[n.inputs[1]];
+    const ir::Value& y = out.values[n.outputs[0]];
+    if (x.dtype != DType::kF32 || y.dtype != DType::kF32 || y.shape != x.shape) continue;
+    auto exponent = F32Data(e, 1);
+    if (!exponent || ((*exponent)[0] != 2.0f && (*exponent)[0] != 3.0f)) continue;
+    const int xv = n.inputs[0];
+    n.op = "Mul";
+    n.attrs.clear();
+    if ((*exponent)[0] == 2.0f) {
+      n.inputs = {xv, xv};
+    } else {
+      ir::Value sq = x;
+      sq.kind = ir::ValueKind::kActivation;
+      sq.data = nullptr;
+      int id = -1;
+      for (int i = 0; id < 0; ++i) {
+        sq.name = y.name + ".square" + (i ? "." + std::to_string(i) : "");
+        if (auto added_id = out.AddValue(sq); added_id.ok()) id = *added_id;
+        if (i > 1000) return InternalError("cannot name the square of " + y.name);
+      }
+      added.push_back({n.name + ".square", "Mul", {xv, xv}, {id}, {}});
+      n.inputs = {id, xv};
+    }
+    ++count;
+  }
+  out.nodes.insert(out.nodes.end(), added.begin(), added.end());
+  if (rewritten) *rewritten = count;
+  return count ? RemoveUnused(out) : out;
+}
+
 StatusOr<ir::Graph> FuseElementwise(const ir::Graph& g, int* fused) {
   ASSIGN_OR_RETURN(std::vector<int> order, TopologicalOrder(g));
   const std::vector<int> producer = ir::Producers(g);

@@ -26,6 +26,11 @@ ir::Graph FoldTransposeIntoMatMul(const ir::Graph& g, int* rewritten = nullptr);
 // two. Returns the number of BatchNormalizations folded through `rewritten`.
 StatusOr<ir::Graph> FoldBatchNormIntoConv(const ir::Graph& g, int* rewritten = nullptr);
 
+// Pow(x, 2) and Pow(x, 3) with f32 x and a constant exponent become Mul(x, x) and
+// Mul(Mul(x, x), x), which fuse with their neighbours (GPT-2's GELU cubes, RMSNorm squares).
+// Returns the number of Pows rewritten through `rewritten`.
+StatusOr<ir::Graph> PowAsMul(const ir::Graph& g, int* rewritten = nullptr);
+
 }  // namespace ts::passes
 
 #endif  // TENSORSHUNT_PASSES_FUSION_H_

@@ -8,6 +8,7 @@
 #include <map>
 #include <random>
 #include <string>
+#include <vector>
 
 #include "ir/text.h"
 #include "ir/verifier.h"
@@ -287,6 +288,48 @@ TEST(FoldTransposeIntoMatMulTest, OtherPermutationsAndUsesStay) {
   ir::Graph out = FoldTransposeIntoMatMul(g, &rewritten);
   EXPECT_EQ(rewritten, 1);
   EXPECT_EQ(out.nodes.size(), 3u);  // the Transpose still feeds Relu
+}
+
+// ---- PowAsMul
+
+TEST(PowAsMulTest, SquaresAndCubesBecomeProductsThatFuse) {
+  ir::Graph g = Parse("tsir 1 opset 13\n"
+                      "input \"x\" f32[2,3]\n"
+                      "const \"three\" f32[] data=hex:00004040\n"
+                      "const \"two\" f32[1] data=hex:00000040\n"
+                      "const \"half\" f32[] data=hex:0000003f\n"
+                      "act \"c\" f32[2,3]\n"
+                      "act \"s\" f32[2,3]\n"
+                      "output \"y\" f32[2,3]\n"
+                      "output \"z\" f32[2,3]\n"
+                      "node \"cube\" Pow(\"x\", \"three\") -> (\"c\")\n"
+                      "node \"square\" Pow(\"c\", \"two\") -> (\"s\")\n"
+                      "node \"add\" Add(\"s\", \"x\") -> (\"y\")\n"
+                      "node \"root\" Pow(\"x\", \"half\") -> (\"z\")\n"
+                      "inputs \"x\"\n"
+                      "outputs \"y\", \"z\"\n");
+  int rewritten = 0;
+  auto out = PowAsMul(g, &rewritten);
+  ASSERT_TRUE(out.ok()) << out.status().ToString();
+  EXPECT_EQ(rewritten, 2);  // x^0.5 stays a Pow
+  EXPECT_TRUE(ir::Verify(*out).ok());
+  int muls = 0, pows = 0;
+  for (const ir::Node& n : out->nodes) {
+    muls += n.op == "Mul";
+    pows += n.op == "Pow";
+  }
+  EXPECT_EQ(muls, 3);
+  EXPECT_EQ(pows, 1);
+  int folded = 0;
+  auto fused = FuseElementwise(*out, &folded);
+  ASSERT_TRUE(fused.ok()) << fused.status().ToString();
+  // The cube fuses into one kernel; the square of c reads c twice, so c stays materialised.
+  std::vector<std::string> programs;
+  for (const ir::Node& n : fused->nodes) {
+    if (n.op == "Elementwise") programs.push_back(n.StringAttr("program").value_or(""));
+  }
+  EXPECT_EQ(programs, (std::vector<std::string>{"$0 $0 Mul $0 Mul", "$0 $0 Mul $1 Add"}))
+      << ir::PrintGraph(*fused);
 }
 
 // ---- FoldBatchNormIntoConv

@@ -61,13 +61,15 @@ StatusOr<CompiledGraph> RunPipeline(ir::Graph g, const PipelineOptions& options)
   }));
 
   RETURN_IF_ERROR(run.Step("fusion", [&](std::string& note) -> Status {
-    int folded = 0, transposes = 0, norms = 0;
+    int folded = 0, transposes = 0, norms = 0, pows = 0;
     ASSIGN_OR_RETURN(out.graph, FoldBatchNormIntoConv(out.graph, &norms));
+    ASSIGN_OR_RETURN(out.graph, PowAsMul(out.graph, &pows));
     out.graph = FoldTransposeIntoMatMul(out.graph, &transposes);
     ASSIGN_OR_RETURN(out.graph, FuseElementwise(out.graph, &folded));
     note = std::to_string(folded) + " elementwise ops folded into their consumers, " +
            std::to_string(transposes) + " transposes into matrix products, " +
-           std::to_string(norms) + " batch normalizations into convolutions";
+           std::to_string(norms) + " batch normalizations into convolutions" +
+           (pows ? ", " + std::to_string(pows) + " powers into products" : "");
     return OkStatus();
   }));
 

@@ -87,6 +87,52 @@ TEST_P(ElementwiseKernelTest, MatchesScalarReference) {
   }
 }
 
+// Exp, Tanh, Sigmoid and Erf are computed in vectorisable arithmetic rather than libm calls:
+// check them over a dense sweep and the special values against the C library.
+TEST(TranscendentalKernelTest, MatchLibmOverTheRangeAndSpecialValues) {
+  std::vector<float> xs;
+  for (float v = -110.0f; v <= 110.0f; v += 0.0173f) xs.push_back(v);
+  for (float v = -2.0f; v <= 2.0f; v += 0.0001f) xs.push_back(v);
+  for (float v : {0.0f, -0.0f, 1e-30f, -1e-30f, 1e-6f, 0.25f, -0.25f, 0.5f, -0.5f, 88.5f, 88.8f,
+                  -87.4f, -104.0f, INFINITY, -INFINITY, NAN}) {
+    xs.push_back(v);
+  }
+  const int64_t n = static_cast<int64_t>(xs.size());
+  struct Fn {
+    const char* op;
+    double (*ref)(double);
+    double rtol, atol;
+  };
+  const Fn fns[] = {
+      {"Exp", [](double x) { return std::exp(x); }, 2e-6, 1.2e-38},
+      {"Tanh", [](double x) { return std::tanh(x); }, 2e-6, 1e-7},
+      {"Sigmoid", [](double x) { return 1 / (1 + std::exp(-x)); }, 2e-6, 1.2e-38},
+      {"Erf", [](double x) { return std::erf(x); }, 2e-6, 2e-7},
+  };
+  for (const Fn& f : fns) {
+    auto program = codegen::ParseExprProgram(std::string("$0 ") + f.op, 1);
+    ASSERT_TRUE(program.ok()) << program.status().ToString();
+    auto bitcode = codegen::EmitCpuModule({codegen::ElementwiseKernel{"k0", *program, {n}, {{n}}}});
+    ASSERT_TRUE(bitcode.ok()) << bitcode.status().ToString();
+    auto kernels = runtime::CpuKernels::Load(planfmt::KernelModule{"llvm-bc", {"k0"}, *bitcode});
+    ASSERT_TRUE(kernels.ok()) << kernels.status().ToString();
+    std::vector<float> out(xs.size(), -7.0f);
+    void* args[] = {xs.data(), out.data()};
+    (*(*kernels)->Lookup("k0"))(args);
+    for (size_t i = 0; i < xs.size(); ++i) {
+      const double want = static_cast<float>(f.ref(xs[i]));  // as a float result reads
+      if (std::isnan(want)) {
+        ASSERT_TRUE(std::isnan(out[i])) << f.op << "(" << xs[i] << ") = " << out[i];
+      } else if (std::isinf(want)) {
+        ASSERT_EQ(out[i], want) << f.op << "(" << xs[i] << ")";
+      } else {
+        ASSERT_LE(std::fabs(out[i] - want), f.atol + f.rtol * std::fabs(want))
+            << f.op << "(" << xs[i] << ") = " << out[i] << ", want " << want;
+      }
+    }
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(
     Shapes, ElementwiseKernelTest,
     ::testing::Values(
@@ -97,7 +143,8 @@ INSTANTIATE_TEST_SUITE_P(
         Case{"$0 $1 Add", {2, 3, 4, 5}, {{2, 1, 4, 1}, {3, 1, 5}}},
         Case{"$0 $1 Sub", {7, 9}, {{7, 1}, {1, 9}}},
         Case{"$0 $0 Mul", {}, {{}}},
-        Case{"$0 Relu", {1, 1, 1}, {{1}}}));
+        Case{"$0 Relu", {1, 1, 1}, {{1}}},
+        Case{"$0 Erf $1 Mul Tanh $0 Sigmoid Add Exp", {3, 17}, {{3, 17}, {17}}}));
 
 TEST(ExprProgramTest, RejectsMalformedPrograms) {
   EXPECT_FALSE(codegen::ParseExprProgram("$0 Add", 1).ok());
