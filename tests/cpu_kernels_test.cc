@@ -316,6 +316,103 @@ TEST(BuiltinTest, TransposeFourDims) {
           ASSERT_EQ(a.at(Y)[((i0 * 2 + i1) * 5 + i2) * 3 + i3], a.at(X)[((i1 * 3 + i3) * 4 + i0) * 5 + i2]);
 }
 
+// Matrix products large enough to be split over threads: by columns (N >= 128, with and
+// without trans_b), by rows (M >= 128, N small), and batched.
+TEST(BuiltinTest, SplitMatMulsMatchAReference) {
+  struct Shape3 {
+    std::vector<int64_t> a, b;
+    bool trans_b;
+  };
+  for (const Shape3& c : {Shape3{{70, 40}, {40, 300}, false}, Shape3{{70, 40}, {300, 40}, true},
+                          Shape3{{300, 24}, {24, 20}, false}, Shape3{{3, 50, 16}, {16, 140}, false}}) {
+    Arena a;
+    a.mem.assign(1 << 17, 0.0f);
+    const int64_t k = c.a.back(), n = c.trans_b ? c.b[0] : c.b.back();
+    const int64_t m = c.a[c.a.size() - 2], batch = c.a.size() == 3 ? c.a[0] : 1;
+    std::vector<int64_t> y_shape = c.a;
+    y_shape.back() = n;
+    auto A = Ref(c.a, 0), B = Ref(c.b, 4 * 40000), Y = Ref(y_shape, 4 * 60000);
+    a.Fill(A, 11);
+    a.Fill(B, 12);
+    planfmt::Step s;
+    s.builtin = planfmt::Builtin::kMatMul;
+    s.num_inputs = 2;
+    s.iparams = {c.trans_b ? 1 : 0};
+    s.args = {A, B, Y};
+    ASSERT_TRUE(runtime::CheckBuiltin(s).ok()) << runtime::CheckBuiltin(s).ToString();
+    runtime::RunBuiltin(s, a.base());
+    for (int64_t bi = 0; bi < batch; ++bi) {
+      for (int64_t i = 0; i < m; ++i) {
+        for (int64_t j = 0; j < n; ++j) {
+          double want = 0;
+          for (int64_t q = 0; q < k; ++q) {
+            const float bv = c.trans_b ? a.at(B)[j * k + q] : a.at(B)[q * n + j];
+            want += double(a.at(A)[(bi * m + i) * k + q]) * bv;
+          }
+          ASSERT_NEAR(a.at(Y)[(bi * m + i) * n + j], want, 1e-4) << bi << " " << i << " " << j;
+        }
+      }
+    }
+  }
+}
+
+// Rows along the last axis take the vectorised path: check it against double precision,
+// with masked (-inf) entries, a wide range, and a row that is all -inf (NaN, as before).
+TEST(BuiltinTest, SoftmaxRowsMatchDoublePrecision) {
+  Arena a;
+  auto X = Ref({4, 37}, 0), Y = Ref({4, 37}, 1024);
+  a.Fill(X, 9);
+  float* x = a.at(X);
+  for (int j = 0; j < 37; ++j) x[j] *= 60.0f;              // row 0: spread over [-60, 60]
+  for (int j = 0; j < 37; j += 3) x[37 + j] = -INFINITY;  // row 1: masked
+  for (int j = 0; j < 37; ++j) x[74 + j] = -INFINITY;     // row 2: all masked
+  planfmt::Step s;
+  s.builtin = planfmt::Builtin::kSoftmax;
+  s.iparams = {1, 0};
+  s.num_inputs = 1;
+  s.args = {X, Y};
+  ASSERT_TRUE(runtime::CheckBuiltin(s).ok());
+  runtime::RunBuiltin(s, a.base());
+  for (int r = 0; r < 4; ++r) {
+    if (r == 2) {
+      for (int j = 0; j < 37; ++j) EXPECT_TRUE(std::isnan(a.at(Y)[74 + j]));
+      continue;
+    }
+    double mx = -INFINITY, sum = 0;
+    for (int j = 0; j < 37; ++j) mx = std::max(mx, double(x[r * 37 + j]));
+    for (int j = 0; j < 37; ++j) sum += std::exp(double(x[r * 37 + j]) - mx);
+    for (int j = 0; j < 37; ++j) {
+      const double d = double(x[r * 37 + j]) - mx;
+      if (std::isinf(d)) {
+        ASSERT_EQ(a.at(Y)[r * 37 + j], 0.0f) << "a masked entry, row " << r << " col " << j;
+        continue;
+      }
+      const double want = std::exp(d) / sum;
+      // Float rounding of x - max alone moves e^(x - max) by |x - max| * 2^-24 relative.
+      const double rel = 1.2e-7 * (4 + std::fabs(d));
+      ASSERT_NEAR(a.at(Y)[r * 37 + j], want, rel * want + 1e-37) << "row " << r << " col " << j;
+    }
+  }
+}
+
+TEST(BuiltinTest, TransposeKeepingTheLastDimCopiesRows) {
+  Arena a;
+  auto X = Ref({2, 6, 5, 8}, 0), Y = Ref({2, 5, 6, 8}, 4096);
+  a.Fill(X, 10);
+  planfmt::Step s;
+  s.builtin = planfmt::Builtin::kTranspose;
+  s.iparams = {0, 2, 1, 3};
+  s.num_inputs = 1;
+  s.args = {X, Y};
+  ASSERT_TRUE(runtime::CheckBuiltin(s).ok());
+  runtime::RunBuiltin(s, a.base());
+  for (int i0 = 0; i0 < 2; ++i0)
+    for (int i1 = 0; i1 < 5; ++i1)
+      for (int i2 = 0; i2 < 6; ++i2)
+        for (int i3 = 0; i3 < 8; ++i3)
+          ASSERT_EQ(a.at(Y)[((i0 * 5 + i1) * 6 + i2) * 8 + i3], a.at(X)[((i0 * 6 + i2) * 5 + i1) * 8 + i3]);
+}
+
 TEST(BuiltinTest, InconsistentStepsAreRefused) {
   planfmt::Step s;
   s.node = "bad";

@@ -442,6 +442,16 @@ void Columns(const Window& w, int64_t channels, int64_t p0, int64_t len,
   }
 }
 
+// A column buffer of at least n elements for the calling thread, kept between calls: a fresh
+// multi-megabyte vector per convolution cost page faults and zeroing on every run. Bounded by
+// kColumnBudget elements per thread and element type.
+template <typename F>
+F* ColumnScratch(int64_t n) {
+  thread_local std::vector<F> buffer;
+  if (static_cast<int64_t>(buffer.size()) < n) buffer.resize(static_cast<size_t>(n));
+  return buffer.data();
+}
+
 // Fills y [batch, channels, size] with the bias (or 0).
 template <typename F>
 void FillBias(const F* b, int64_t batch, int64_t channels, int64_t size, F* y) {
@@ -450,9 +460,11 @@ void FillBias(const F* b, int64_t batch, int64_t channels, int64_t size, F* y) {
   }
 }
 
-// Work items are (image, group, chunk of output positions); each thread has its own column
-// buffer, writes the bias into its chunk's columns of every output row, then runs im2col and a
-// one-thread GEMM on them, so im2col runs on every core too.
+// Work items are (image, group, chunk of output positions, part of the output channels); each
+// thread has its own column buffer, writes the bias into its item's block of the output, then
+// runs im2col and a one-thread GEMM on it, so im2col runs on every core too. Channels are split
+// only when positions alone leave a thread idle (late CNN layers with 7x7 outputs), at the cost
+// of each part building the same columns.
 template <typename F>
 void ConvForward(const ConvGeom& g, const F* x, const F* w, const F* b, F* y) {
   const Window& win = g.win;
@@ -472,24 +484,29 @@ void ConvForward(const ConvGeom& g, const F* x, const F* w, const F* b, F* y) {
     chunk = std::min(chunk, std::max<int64_t>(CeilDiv(out_size, threads), 64));
   }
   const int64_t chunks = CeilDiv(out_size, chunk);
-  ParallelFor(g.batch * g.group * chunks, 1, [&](int64_t begin, int64_t end) {
-    std::vector<F> col(pointwise ? 0 : kdim * chunk);
+  const int64_t others = g.batch * g.group * chunks;
+  if (others == 0) return;  // an empty batch
+  const int64_t parts =
+      others < threads ? std::max<int64_t>(1, std::min<int64_t>(threads / others, mg / 32)) : 1;
+  ParallelFor(others * parts, 1, [&](int64_t begin, int64_t end) {
+    F* col = pointwise ? nullptr : ColumnScratch<F>(kdim * chunk);
     for (int64_t item = begin; item < end; ++item) {
-      const int64_t c = item % chunks, ng = item / chunks;
+      const int64_t part = item % parts, c = item / parts % chunks, ng = item / parts / chunks;
       const int64_t gi = ng % g.group, n = ng / g.group;
+      const int64_t m0 = mg * part / parts, m1 = mg * (part + 1) / parts;
       const F* xg = x + (n * g.in_channels + gi * cg) * image_size;
-      const F* wg = w + gi * mg * kdim;
-      F* yg = y + (n * g.out_channels + gi * mg) * out_size;
+      const F* wg = w + (gi * mg + m0) * kdim;
+      F* yg = y + (n * g.out_channels + gi * mg + m0) * out_size;
       const int64_t p0 = c * chunk, len = std::min(chunk, out_size - p0);
-      for (int64_t m = 0; m < mg; ++m) {
+      for (int64_t m = 0; m < m1 - m0; ++m) {
         F* row = yg + m * out_size + p0;
-        std::fill(row, row + len, b ? b[gi * mg + m] : F(0));
+        std::fill(row, row + len, b ? b[gi * mg + m0 + m] : F(0));
       }
       if (pointwise) {
-        Gemm(false, mg, len, cg, wg, cg, xg + p0, out_size, yg + p0, out_size, true);
+        Gemm(false, m1 - m0, len, cg, wg, cg, xg + p0, out_size, yg + p0, out_size, true);
       } else {
-        Columns<true, F>(win, cg, p0, len, xg, col.data());
-        Gemm(false, mg, len, kdim, wg, kdim, col.data(), len, yg + p0, out_size, true);
+        Columns<true, F>(win, cg, p0, len, xg, col);
+        Gemm(false, m1 - m0, len, kdim, wg, kdim, col, len, yg + p0, out_size, true);
       }
     }
   });
@@ -505,23 +522,32 @@ void ConvTransposeForward(const ConvGeom& g, const F* x, const F* w, const F* b,
   if (in_size == 0 || rows == 0 || cg == 0) return;
   const bool pointwise = win.Pointwise();
   const int64_t chunk = std::clamp<int64_t>(kColumnBudget / rows, 1, in_size);
-  std::vector<F> col(pointwise ? 0 : rows * chunk);
-  for (int64_t n = 0; n < g.batch; ++n) {
-    for (int64_t gi = 0; gi < g.group; ++gi) {
+  const int64_t ksize = Product(win.kernel);
+  // Work items are (image, group, part of the output channels): col2im adds into overlapping
+  // image positions, so threads split channels, never positions.
+  const int64_t others = g.batch * g.group;
+  const int64_t parts = std::max<int64_t>(1, std::min<int64_t>(CeilDiv(NumThreads(), std::max<int64_t>(others, 1)), mg));
+  ParallelFor(others * parts, 1, [&](int64_t begin, int64_t end) {
+    F* col = pointwise ? nullptr : ColumnScratch<F>(rows * chunk);
+    for (int64_t item = begin; item < end; ++item) {
+      const int64_t part = item % parts, ng = item / parts;
+      const int64_t gi = ng % g.group, n = ng / g.group;
+      const int64_t m0 = mg * part / parts, m1 = mg * (part + 1) / parts;
+      if (m0 == m1) continue;
       const F* xg = x + (n * g.in_channels + gi * cg) * in_size;
-      const F* wg = w + gi * cg * rows;  // [cg, rows]
-      F* yg = y + (n * g.out_channels + gi * mg) * out_size;
+      const F* wg = w + gi * cg * rows + m0 * ksize;  // [cg, rows], from channel m0's rows
+      F* yg = y + (n * g.out_channels + gi * mg + m0) * out_size;
       if (pointwise) {
-        Gemm(true, mg, in_size, cg, wg, rows, xg, in_size, yg, out_size, true);
+        Gemm(true, m1 - m0, in_size, cg, wg, rows, xg, in_size, yg, out_size, true);
         continue;
       }
       for (int64_t p0 = 0; p0 < in_size; p0 += chunk) {
         const int64_t len = std::min(chunk, in_size - p0);
-        Gemm(true, rows, len, cg, wg, rows, xg + p0, in_size, col.data(), len, false);
-        Columns<false, F>(win, mg, p0, len, yg, col.data());
+        Gemm(true, (m1 - m0) * ksize, len, cg, wg, rows, xg + p0, in_size, col, len, false);
+        Columns<false, F>(win, m1 - m0, p0, len, yg, col);
       }
     }
-  }
+  });
 }
 
 std::vector<float> ToFloat(const Tensor& t) {

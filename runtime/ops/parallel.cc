@@ -28,12 +28,19 @@ int ReadNumThreads() {
 
 thread_local bool in_region = false;
 
+// Matrix products are split by the callers (one pool for everything), so OpenBLAS runs each
+// call on the calling thread: set once, before any kernel runs, whatever the pool's size.
+const bool kBlasSingleThreaded = [] {
+  openblas_set_num_threads(1);
+  return true;
+}();
+
 // Workers wait for a new generation of work, run their part, and report back. Spinning briefly
 // before sleeping keeps the wake-up cost of back-to-back kernels low.
 class Pool {
  public:
   explicit Pool(int threads) : parts_(0) {
-    if (threads > 1) openblas_set_num_threads(1);
+    (void)kBlasSingleThreaded;
     for (int i = 1; i < threads; ++i) workers_.emplace_back([this, i] { Work(i); });
   }
   int size() const { return static_cast<int>(workers_.size()) + 1; }
