@@ -275,6 +275,55 @@ TEST(ConvTransposeTest, Refusals) {
             "ConvTranspose: 'output_padding' values must be in [0, 2^31], found -1");
 }
 
+// 3x3 convolutions with the channel counts of real models against a direct double-precision
+// convolution, over random sizes, paddings (asymmetric too), batches and bias: the work is
+// split over threads by position chunks and output channels.
+TEST(ConvTest, ThreeByThreeMatchesDirectConvolution) {
+  std::mt19937 rng(21);
+  auto pick = [&](int64_t lo, int64_t hi) {
+    return std::uniform_int_distribution<int64_t>(lo, hi)(rng);
+  };
+  std::uniform_real_distribution<float> value(-1.0f, 1.0f);
+  for (int trial = 0; trial < 12; ++trial) {
+    const int64_t n = pick(1, 2), c = pick(16, 40), m = pick(16, 36);
+    const int64_t h = pick(4, 13), w = pick(4, 13);
+    const V pads{pick(0, 1), pick(0, 2), pick(0, 2), pick(0, 1)};
+    std::vector<float> xv(n * c * h * w), wv(m * c * 9), bv(m);
+    for (float& v : xv) v = value(rng);
+    for (float& v : wv) v = value(rng);
+    for (float& v : bv) v = value(rng);
+    const bool with_bias = trial % 2 == 0;
+    std::vector<HostTensor> in = {F32({n, c, h, w}, xv), F32({m, c, 3, 3}, wv)};
+    if (with_bias) in.push_back(F32({m}, bv));
+    const HostTensor y = Eval1("Conv", {{"pads", pads}}, in);
+    const int64_t oh = h + pads[0] + pads[2] - 2, ow = w + pads[1] + pads[3] - 2;
+    ASSERT_EQ(y.shape, (V{n, m, oh, ow}));
+    const std::vector<float> got = y.Values<float>();
+    for (int64_t b = 0; b < n; ++b) {
+      for (int64_t o = 0; o < m; ++o) {
+        for (int64_t i = 0; i < oh; ++i) {
+          for (int64_t j = 0; j < ow; ++j) {
+            double want = with_bias ? bv[o] : 0.0, scale = 0;
+            for (int64_t ci = 0; ci < c; ++ci) {
+              for (int64_t r = 0; r < 3; ++r) {
+                for (int64_t q = 0; q < 3; ++q) {
+                  const int64_t yy = i + r - pads[0], xx = j + q - pads[1];
+                  if (yy < 0 || yy >= h || xx < 0 || xx >= w) continue;
+                  const double term = double(xv[((b * c + ci) * h + yy) * w + xx]) * wv[(o * c + ci) * 9 + r * 3 + q];
+                  want += term;
+                  scale += std::fabs(term);
+                }
+              }
+            }
+            const float g = got[((b * m + o) * oh + i) * ow + j];
+            ASSERT_NEAR(g, want, 1e-5 * (scale + 1)) << "trial " << trial << " at " << b << "," << o << "," << i << "," << j;
+          }
+        }
+      }
+    }
+  }
+}
+
 // ---- MaxPool ----
 
 TEST(MaxPoolTest, PadsWithIndicesAndStorageOrder) {
