@@ -17,20 +17,6 @@
 
 namespace ts::codegen {
 
-struct ElementwiseKernel {
-  std::string symbol;
-  ExprProgram program;
-  std::vector<int64_t> out_shape;
-  std::vector<std::vector<int64_t>> in_shapes;  // each broadcastable to out_shape
-};
-
-// The loop nest of one kernel after merging: dims and, per input, element strides.
-struct LoopNest {
-  std::vector<int64_t> dims;
-  std::vector<std::vector<int64_t>> in_strides;
-};
-LoopNest BuildLoopNest(const ElementwiseKernel& k);
-
 // Emits one LLVM module holding every kernel, as bitcode. `ir_text`, when given, receives the
 // textual IR (for --dump and tests).
 StatusOr<std::vector<uint8_t>> EmitCpuModule(const std::vector<ElementwiseKernel>& kernels,

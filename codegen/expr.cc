@@ -81,4 +81,41 @@ float EvalExprScalar(const ExprProgram& p, const std::vector<float>& inputs) {
   return stack.back();
 }
 
+LoopNest BuildLoopNest(const ElementwiseKernel& k) {
+  const size_t rank = k.out_shape.size();
+  const size_t n_in = k.in_shapes.size();
+  // Per input, strides aligned to the output rank; 0 where the input broadcasts.
+  std::vector<std::vector<int64_t>> strides(n_in, std::vector<int64_t>(rank, 0));
+  for (size_t i = 0; i < n_in; ++i) {
+    const auto& s = k.in_shapes[i];
+    int64_t stride = 1;
+    for (size_t d = rank; d-- > 0;) {
+      size_t off = rank - s.size();
+      int64_t dim = d >= off ? s[d - off] : 1;
+      strides[i][d] = (dim == 1 && k.out_shape[d] != 1) ? 0 : stride;
+      stride *= dim;
+    }
+  }
+  LoopNest nest;
+  for (size_t d = 0; d < rank; ++d) {
+    if (k.out_shape[d] == 1) continue;  // contributes nothing to any offset
+    bool merge = !nest.dims.empty();
+    for (size_t i = 0; i < n_in && merge; ++i) {
+      // The previous merged dim continues into this one when its stride equals this one's
+      // stride times this extent (true for contiguous and for broadcast-on-both).
+      merge = nest.in_strides[i].back() == strides[i][d] * k.out_shape[d];
+    }
+    if (merge) {
+      nest.dims.back() *= k.out_shape[d];
+      for (size_t i = 0; i < n_in; ++i) nest.in_strides[i].back() = strides[i][d];
+    } else {
+      nest.dims.push_back(k.out_shape[d]);
+      if (nest.in_strides.empty()) nest.in_strides.resize(n_in);
+      for (size_t i = 0; i < n_in; ++i) nest.in_strides[i].push_back(strides[i][d]);
+    }
+  }
+  if (nest.in_strides.empty()) nest.in_strides.resize(n_in);
+  return nest;
+}
+
 }  // namespace ts::codegen

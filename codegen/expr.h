@@ -1,9 +1,10 @@
 // The kernel description shared by the backends: a postfix program over a fused elementwise
 // node's inputs ("$0 $1 Add Relu"), evaluated per output element. Lowered to LLVM IR for the
-// CPU (cpu_llvm.h); the CUDA lowering will read the same program.
+// CPU (cpu_llvm.h) and to CUDA C (cuda_c.h).
 #ifndef TENSORSHUNT_CODEGEN_EXPR_H_
 #define TENSORSHUNT_CODEGEN_EXPR_H_
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -29,6 +30,21 @@ StatusOr<ExprProgram> ParseExprProgram(std::string_view text, int num_inputs);
 
 // Scalar reference semantics, used by tests to check generated code.
 float EvalExprScalar(const ExprProgram& p, const std::vector<float>& inputs);
+
+// One fused kernel, as every backend lowers it: out[i] = program(inputs broadcast to out).
+struct ElementwiseKernel {
+  std::string symbol;
+  ExprProgram program;
+  std::vector<int64_t> out_shape;
+  std::vector<std::vector<int64_t>> in_shapes;  // each broadcastable to out_shape
+};
+
+// The loop nest of one kernel after merging: dims and, per input, element strides.
+struct LoopNest {
+  std::vector<int64_t> dims;
+  std::vector<std::vector<int64_t>> in_strides;
+};
+LoopNest BuildLoopNest(const ElementwiseKernel& k);
 
 }  // namespace ts::codegen
 
