@@ -16,6 +16,8 @@
 #include "cli/plan_diff.h"
 #include "cli/profile_probe.h"
 #include "codegen/lower_cpu.h"
+#include "codegen/lower_cuda.h"
+#include "codegen/nvrtc.h"
 #include "frontend/onnx_importer.h"
 #include "frontend/safetensors.h"
 #include "ir/text.h"
@@ -119,17 +121,16 @@ Status WriteReport(const std::string& path, const CompileArgs& args, uint64_t bu
 }
 
 Status Compile(const CompileArgs& args) {
-  if (args.target != "cpu") {
-    return UsageError("--target " + args.target + ": only 'cpu' is implemented in this version");
+  if (args.target != "cpu" && args.target != "cuda") {
+    return UsageError("--target " + args.target + ": the targets are cpu and cuda");
   }
   std::optional<passes::HardwareProfile> profile;
   if (!args.profile.empty()) {
     ASSIGN_OR_RETURN(profile, passes::ResolveHardwareProfile(args.profile));
     if (profile->target != args.target) {
       return UsageError("--profile " + args.profile + " describes a " + profile->target +
-                        " machine but the target is " + args.target +
-                        "; the CUDA target is not implemented in this version, use a cpu profile "
-                        "such as cpu-host");
+                        " machine but the target is " + args.target + "; pass --target " +
+                        profile->target + " or a " + args.target + " profile");
     }
   }
   uint64_t budget = 0, max_peak = 0;
@@ -155,10 +156,11 @@ Status Compile(const CompileArgs& args) {
 
   ASSIGN_OR_RETURN(ir::Graph graph, frontend::ImportOnnx(args.model, import_options));
   ASSIGN_OR_RETURN(std::string model_hash, HashFile(args.model));
-  // Predictions use the given profile, or the built-in cpu-host one for the CPU target.
+  // Predictions use the given profile, or the built-in cpu-host (h100-pcie5) one for the CPU
+  // (CUDA) target; a CUDA plan is compiled for that profile's architecture.
   ASSIGN_OR_RETURN(passes::HardwareProfile predict_on,
                    profile ? StatusOr<passes::HardwareProfile>(*profile)
-                           : passes::ResolveHardwareProfile("cpu-host"));
+                           : passes::ResolveHardwareProfile(args.target == "cuda" ? "h100-pcie5" : "cpu-host"));
   passes::PipelineOptions popts;
   popts.budget_bytes = budget;
   popts.profile = &predict_on;
@@ -187,6 +189,15 @@ Status Compile(const CompileArgs& args) {
     meta.emplace_back("predicted_on", predict_on.name);
   }
   ASSIGN_OR_RETURN(codegen::LoweredPlan lowered, codegen::LowerForCpu(cg, std::move(meta)));
+  if (args.target == "cuda") {
+    const std::string arch = predict_on.cuda_arch.empty() ? "sm_90" : predict_on.cuda_arch;
+    ASSIGN_OR_RETURN(lowered.contents.kernels, codegen::LowerKernelsForCuda(lowered, arch));
+    ASSIGN_OR_RETURN(std::string nvrtc, codegen::NvrtcVersion());
+    for (auto& [key, value] : lowered.contents.metadata) {
+      if (key == "target") value = "cuda";
+      if (key == "kernel_format") value = "cuda: " + arch + " cubin + PTX fallback (NVRTC " + nvrtc + ")";
+    }
+  }
   if (!args.emit_llvm.empty()) {
     RETURN_IF_ERROR(WriteTextFile(args.emit_llvm, lowered.llvm_ir, "--emit-llvm"));
   }
@@ -373,7 +384,7 @@ int main(int argc, char** argv) {
   compile->add_option("--shape", c.shapes, "Fix an input's dynamic dimensions: NAME=1x3x224x224 (repeatable)");
   compile->add_option("--bind", c.binds, "Fix a graph input's value at compile time, making it a constant: NAME=@FILE.npy|@FILE.pb|DIMSxDTYPE=VALUES (repeatable); for inputs that set shapes (Reshape's shape, Slice's starts, ...)");
   compile->add_option("--report", c.report, "Write a machine-readable plan report (JSON)");
-  compile->add_option("--target", c.target, "Target: cpu (default)");
+  compile->add_option("--target", c.target, "Target: cpu (default) or cuda (kernels compiled with NVRTC for the profile's architecture, sm_90 by default; no GPU needed)");
   compile->add_option("--profile", c.profile, "Hardware profile: a shipped name (cpu-host, h100-pcie5, rtx4070-pcie4) or a YAML file (examples/profiles/README.md); its memory is the budget unless --vram is given");
   compile->add_option("--dump-after", c.dump_after, "Print the IR after this pass (shape-inference, fusion, order, liveness, memory-plan)");
   compile->add_option("--emit-llvm", c.emit_llvm, "Write the generated kernels' LLVM IR to this file");

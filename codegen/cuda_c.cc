@@ -55,14 +55,18 @@ Status EmitKernel(const ElementwiseKernel& k, std::string* out) {
       if (nest.in_strides[j] != dense) s += "    long long o" + std::to_string(j) + " = 0;\n";
     }
     for (size_t d = nest.dims.size(); d-- > 0;) {
-      s += "    {\n      const long long c = r % " + std::to_string(nest.dims[d]) + "LL;\n";
-      s += "      r /= " + std::to_string(nest.dims[d]) + "LL;\n";
+      std::string adds;
       for (int j = 0; j < n_in; ++j) {
         if (nest.in_strides[j] == dense || nest.in_strides[j][d] == 0) continue;
-        s += "      o" + std::to_string(j) + " += c * " + std::to_string(nest.in_strides[j][d]) +
-             "LL;\n";
+        adds += "      o" + std::to_string(j) + " += c * " + std::to_string(nest.in_strides[j][d]) +
+                "LL;\n";
       }
-      s += "    }\n";
+      if (adds.empty()) {
+        s += "    r /= " + std::to_string(nest.dims[d]) + "LL;\n";
+        continue;
+      }
+      s += "    {\n      const long long c = r % " + std::to_string(nest.dims[d]) + "LL;\n";
+      s += "      r /= " + std::to_string(nest.dims[d]) + "LL;\n" + adds + "    }\n";
     }
     for (int j = 0; j < n_in; ++j) {
       if (nest.in_strides[j] != dense) offset[j] = "o" + std::to_string(j);

@@ -187,6 +187,7 @@ StatusOr<LoweredPlan> Lowerer::Run(planfmt::Metadata metadata) {
   out.contents.kernels.format = "llvm-bc";
   for (const ElementwiseKernel& k : kernels_) out.contents.kernels.symbols.push_back(k.symbol);
   ASSIGN_OR_RETURN(out.contents.kernels.code, EmitCpuModule(kernels_, &out.llvm_ir));
+  out.kernels = kernels_;
 
   metadata.emplace_back("target", "cpu");
   metadata.emplace_back("kernel_format", "llvm-bc (optimised for the host CPU at load)");

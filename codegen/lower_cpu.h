@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "codegen/expr.h"
 #include "ir/status.h"
 #include "passes/pipeline.h"
 #include "planfmt/plan.h"
@@ -17,6 +18,7 @@ struct LoweredPlan {
   planfmt::PlanContents contents;
   std::vector<planfmt::WeightBlob> blobs;  // parallel to contents.weights; point into the graph
   std::string llvm_ir;                     // textual IR of the kernel module
+  std::vector<ElementwiseKernel> kernels;  // what the kernel module holds, for other backends
 };
 
 // Needs: RunPipeline done. `metadata` is copied into the plan (and sorted). The returned blobs

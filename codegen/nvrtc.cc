@@ -89,7 +89,10 @@ StatusOr<std::string> CompileOnce(const Api& api, const std::string& source, con
     api.GetProgramLogSize(prog, &n);
     std::string log(n, '\0');
     if (n) api.GetProgramLog(prog, log.data());
-    const std::string first = log.substr(0, std::min<size_t>(log.find('\n'), 300));
+    // The first error, not a warning before it.
+    size_t at = log.find(" error");
+    at = at == std::string::npos ? 0 : log.rfind('\n', at) + 1;
+    const std::string first = log.substr(at, std::min<size_t>(log.find('\n', at) - at, 300));
     return InternalError("NVRTC could not compile the generated " + name + " (" +
                          api.GetErrorString(r) + "): " + first);
   }

@@ -1,5 +1,7 @@
 #include "runtime/executor.h"
 
+#include "runtime/cuda/backend.h"
+
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
@@ -189,6 +191,7 @@ struct Executor::Impl {
   std::vector<const ops::OpDef*> op_defs;
   std::vector<std::unique_ptr<ops::KernelContext>> op_ctx;
   std::unique_ptr<StreamLoader> loader;  // after arena: destroyed first
+  std::unique_ptr<cuda::Backend> gpu;     // plans compiled with --target cuda
 };
 
 Executor::~Executor() = default;
@@ -226,6 +229,15 @@ StatusOr<std::unique_ptr<Executor>> Executor::Load(const std::string& path,
   RETURN_IF_ERROR(ex->LoadWeights(path, options));
 
   auto jit_start = std::chrono::steady_clock::now();
+  if (ex->bundle_.contents.kernels.format == "cuda") {
+    // The host arena holds the resident weights; the GPU backend copies it to the device.
+    ASSIGN_OR_RETURN(ex->impl_->gpu, cuda::Backend::Load(ex->bundle_.contents, ex->impl_->arena.get(),
+                                                         mem.arena_bytes));
+    ex->report_.host = ex->impl_->gpu->description();
+    ex->report_.jit_cache = "off (GPU plan)";
+    ex->report_.jit_ms = MsSince(jit_start);
+    return ex;
+  }
   ASSIGN_OR_RETURN(ex->impl_->kernels,
                    CpuKernels::Load(ex->bundle_.contents.kernels, options.jit_cache));
   ex->report_.host = ex->impl_->kernels->host_description();
@@ -433,7 +445,13 @@ StatusOr<std::vector<HostTensor>> Executor::Run(const std::map<std::string, Host
     }
     std::memcpy(arena + r.offset, t.data.data(), r.bytes);
   }
-  RETURN_IF_ERROR(ExecuteSteps());
+  if (impl_->gpu) {
+    RETURN_IF_ERROR(impl_->gpu->Run(arena));
+    run_stats_ = RunStats{};
+    run_stats_.run_ms = impl_->gpu->last_run_ms();
+  } else {
+    RETURN_IF_ERROR(ExecuteSteps());
+  }
   std::vector<HostTensor> outputs;
   for (const planfmt::TensorRef& r : prog.outputs) {
     HostTensor t;

@@ -1,0 +1,27 @@
+// The CUDA target: the plan the CPU lowering made (steps, arena offsets and weights do not depend
+// on the target) with its kernel module replaced by CUDA code for one architecture: the fused
+// elementwise kernels (cuda_c.h) and the builtins (cuda_builtins.h), compiled by NVRTC into
+// cubin and PTX (planfmt/cuda_module.h).
+//
+// This version runs plans whose every weight is resident and whose steps are fused elementwise
+// kernels, MatMul (batch dims equal, or one operand 2-D), Gemm, Softmax, Transpose and copies;
+// anything else is refused at compile time, all offending nodes named in one line.
+#ifndef TENSORSHUNT_CODEGEN_LOWER_CUDA_H_
+#define TENSORSHUNT_CODEGEN_LOWER_CUDA_H_
+
+#include <string>
+
+#include "codegen/lower_cpu.h"
+#include "ir/status.h"
+#include "planfmt/plan.h"
+
+namespace ts::codegen {
+
+// Checks `lowered` can run on the CUDA backend and returns its CUDA kernel module for `arch`
+// ("sm_90"). Errors: kBadInput for steps the backend lacks; NVRTC's (nvrtc.h).
+StatusOr<planfmt::KernelModule> LowerKernelsForCuda(const LoweredPlan& lowered,
+                                                   const std::string& arch);
+
+}  // namespace ts::codegen
+
+#endif  // TENSORSHUNT_CODEGEN_LOWER_CUDA_H_

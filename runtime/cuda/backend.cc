@@ -1,0 +1,260 @@
+#include "runtime/cuda/backend.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cstring>
+#include <vector>
+
+#include "planfmt/cuda_module.h"
+#include "runtime/cuda/driver.h"
+
+namespace ts::runtime::cuda {
+namespace {
+
+constexpr unsigned kBlock = 256;  // codegen::kCudaBlockSize
+
+// Must match TsTransposeDims in codegen/cuda_builtins.cc.
+struct TransposeDims {
+  long long out_dims[8];
+  long long walk[8];
+  long long rank;
+};
+
+int64_t Count(const std::vector<int64_t>& s) {
+  int64_t n = 1;
+  for (int64_t d : s) n *= d;
+  return n;
+}
+
+// One prepared launch: its function, grid and the parameter values the pointers in `params`
+// point at (stored in `values`, so the launch reads stable memory).
+struct Launch {
+  CUfunction fn = nullptr;
+  unsigned grid[3] = {1, 1, 1};
+  unsigned block[3] = {kBlock, 1, 1};
+  std::vector<uint64_t> values;          // 8-byte slots: pointers, long longs, floats (low bits)
+  TransposeDims dims{};                  // ts_transpose_* only
+  std::vector<void*> params;
+  bool copy = false;                     // a device-to-device copy instead of a kernel
+  CUdeviceptr copy_dst = 0, copy_src = 0;
+  uint64_t copy_bytes = 0;
+  std::string what;                      // "step 3 ('relu1'): kernel ts_k1", for errors
+};
+
+}  // namespace
+
+struct Backend::Impl {
+  std::unique_ptr<Driver> driver;
+  PrimaryContext context;
+  DeviceMemory arena;
+  Module module;
+  Stream stream;
+  std::vector<Launch> launches;
+  std::vector<planfmt::TensorRef> inputs, outputs;
+};
+
+Backend::Backend() : impl_(std::make_unique<Impl>()) {}
+Backend::~Backend() = default;
+
+StatusOr<std::unique_ptr<Backend>> Backend::Load(const planfmt::PlanContents& plan,
+                                                 const uint8_t* host_arena,
+                                                 uint64_t arena_bytes) {
+  ASSIGN_OR_RETURN(planfmt::CudaModuleImage image, planfmt::DecodeCudaModule(plan.kernels.code));
+  auto driver = Driver::Load();
+  if (!driver.ok()) {
+    return BadInputError("this plan was compiled for CUDA (" + image.arch +
+                         ") and needs an NVIDIA GPU: " + driver.status().message() +
+                         "; run it on a GPU machine or recompile with --target cpu");
+  }
+  std::unique_ptr<Backend> b(new Backend());
+  Impl& m = *b->impl_;
+  m.driver = std::move(*driver);
+  const Driver& d = *m.driver;
+  ASSIGN_OR_RETURN(DeviceInfo info, d.Describe(0));
+  ASSIGN_OR_RETURN(m.context, d.RetainPrimaryContext(0));
+  // Which image the device can run: the cubin for its own architecture; the PTX (JIT-compiled by
+  // the driver) on a newer one; nothing on an older one.
+  const int plan_cc = std::atoi(image.arch.c_str() + 3);
+  const int device_cc = info.cc_major * 10 + info.cc_minor;
+  std::string kind;
+  if (device_cc == plan_cc) {
+    kind = "cubin";
+  } else if (device_cc > plan_cc) {
+    kind = "PTX (JIT-compiled by the driver for " + info.Arch() + ")";
+  } else {
+    return BadInputError("this plan was compiled for " + image.arch + " but GPU 0 (" + info.name +
+                         ") is " + info.Arch() + "; recompile with a profile for that GPU");
+  }
+  size_t free_bytes = 0, total_bytes = 0;
+  CU_RETURN_IF_ERROR(d, d.api().cuMemGetInfo(&free_bytes, &total_bytes));
+  if (arena_bytes > free_bytes) {
+    return DoesNotFitError("the plan's device arena needs " + std::to_string(arena_bytes) +
+                           " bytes but GPU 0 (" + info.name + ") has " + std::to_string(free_bytes) +
+                           " free of " + std::to_string(total_bytes) +
+                           "; free GPU memory or recompile with a smaller --vram");
+  }
+  ASSIGN_OR_RETURN(m.arena, d.AllocDevice(std::max<uint64_t>(arena_bytes, 64)));
+  CU_RETURN_IF_ERROR(d, d.api().cuMemcpyHtoD(m.arena.get(), host_arena, arena_bytes));
+  std::string module_image = device_cc == plan_cc ? image.cubin : image.ptx;
+  if (device_cc != plan_cc) module_image.push_back('\0');
+  ASSIGN_OR_RETURN(m.module, d.LoadModule(module_image));
+  ASSIGN_OR_RETURN(m.stream, d.CreateStream());
+  m.inputs = plan.program.inputs;
+  m.outputs = plan.program.outputs;
+  b->description_ = info.name + ", " + info.Arch() + ", " + kind + " (NVRTC " + image.nvrtc_version +
+                    "), driver " + d.VersionString();
+
+  const CUdeviceptr base = m.arena.get();
+  auto ptr = [&](const planfmt::TensorRef& r) -> uint64_t { return base + r.offset; };
+  const auto& steps = plan.program.steps;
+  m.launches.reserve(steps.size());
+  for (size_t i = 0; i < steps.size(); ++i) {
+    const planfmt::Step& s = steps[i];
+    Launch l;
+    l.what = "step " + std::to_string(i) + " ('" + s.node + "')";
+    auto function = [&](const std::string& name) -> Status {
+      l.what += ": kernel " + name;
+      ASSIGN_OR_RETURN(l.fn, d.GetFunction(m.module, name.c_str()));
+      return OkStatus();
+    };
+    auto ll = [](int64_t v) { return static_cast<uint64_t>(v); };
+    auto fl = [](double v) {
+      const float f = static_cast<float>(v);
+      uint32_t bits;
+      std::memcpy(&bits, &f, 4);
+      return uint64_t{bits};
+    };
+    if (s.kind == planfmt::StepKind::kJitKernel) {
+      RETURN_IF_ERROR(function(s.symbol));
+      for (const planfmt::TensorRef& r : s.args) l.values.push_back(ptr(r));
+      const int64_t n = Count(s.args.back().shape);
+      l.grid[0] = static_cast<unsigned>(std::clamp<int64_t>((n + kBlock - 1) / kBlock, 1, 65535));
+    } else if (s.kind == planfmt::StepKind::kBuiltin && s.builtin == planfmt::Builtin::kCopy) {
+      l.copy = true;
+      l.copy_src = ptr(s.args[0]);
+      l.copy_dst = ptr(s.args[1]);
+      l.copy_bytes = s.args[0].bytes;
+      l.what += ": copy";
+    } else if (s.kind == planfmt::StepKind::kBuiltin &&
+               (s.builtin == planfmt::Builtin::kMatMul || s.builtin == planfmt::Builtin::kGemm)) {
+      RETURN_IF_ERROR(function("ts_gemm"));
+      const auto& a = s.args[0].shape;
+      const auto& bs = s.args[1].shape;
+      int64_t mm, nn, kk, batch = 1, sab = 0, sam, sak, sbb = 0, sbk, sbn, scm = 0, scn = 0;
+      uint64_t c0 = 0;
+      double alpha = 1, beta = 0;
+      if (s.builtin == planfmt::Builtin::kMatMul) {
+        const bool tb = !s.iparams.empty() && s.iparams[0] != 0;
+        // 1-D operands were given their unit dims by the compiler's shapes: use the output's.
+        const auto& y = s.args.back().shape;
+        kk = a.back();
+        mm = a.size() >= 2 ? a[a.size() - 2] : 1;
+        nn = tb ? bs[0] : bs.back();
+        batch = y.size() > 2 ? Count(std::vector<int64_t>(y.begin(), y.end() - 2)) : 1;
+        sam = kk;
+        sak = 1;
+        sbk = tb ? 1 : nn;
+        sbn = tb ? kk : 1;
+        sab = a.size() > 2 ? mm * kk : 0;
+        sbb = bs.size() > 2 ? kk * nn : 0;
+      } else {
+        const bool ta = s.iparams[0] != 0, tb = s.iparams[1] != 0;
+        mm = ta ? a[1] : a[0];
+        kk = ta ? a[0] : a[1];
+        nn = tb ? bs[0] : bs[1];
+        sam = ta ? 1 : kk;
+        sak = ta ? mm : 1;
+        sbk = tb ? 1 : nn;
+        sbn = tb ? kk : 1;
+        alpha = s.fparams[0];
+        beta = s.fparams[1];
+        if (s.num_inputs == 3 && beta != 0) {
+          const auto& c = s.args[2].shape;
+          const int64_t rows = c.size() == 2 ? c[0] : 1, cols = c.empty() ? 1 : c.back();
+          c0 = ptr(s.args[2]);
+          scm = rows == 1 ? 0 : cols;
+          scn = cols == 1 ? 0 : 1;
+        }
+      }
+      l.values = {ptr(s.args[0]), ptr(s.args[1]), c0, ptr(s.args.back()), ll(mm), ll(nn), ll(kk),
+                  ll(sab), ll(sam), ll(sak), ll(sbb), ll(sbk), ll(sbn), ll(scm), ll(scn),
+                  fl(alpha), fl(beta)};
+      l.block[0] = 16;
+      l.block[1] = 16;
+      l.grid[0] = static_cast<unsigned>((nn + 15) / 16);
+      l.grid[1] = static_cast<unsigned>((mm + 15) / 16);
+      l.grid[2] = static_cast<unsigned>(std::max<int64_t>(batch, 1));
+      if (l.grid[1] > 65535 || l.grid[2] > 65535) {
+        return BadInputError(l.what + ": the product is too large for one launch; recompile with --target cpu");
+      }
+    } else if (s.kind == planfmt::StepKind::kBuiltin && s.builtin == planfmt::Builtin::kSoftmax) {
+      RETURN_IF_ERROR(function("ts_softmax"));
+      const auto& shape = s.args[0].shape;
+      const int64_t axis = s.iparams[0];
+      const bool legacy = s.iparams[1] != 0;
+      int64_t outer = 1, len = 1, inner = 1;
+      for (int64_t dd = 0; dd < static_cast<int64_t>(shape.size()); ++dd) {
+        if (dd < axis) outer *= shape[dd];
+        else if (dd == axis || legacy) len *= shape[dd];
+        else inner *= shape[dd];
+      }
+      l.values = {ptr(s.args[0]), ptr(s.args[1]), ll(outer), ll(len), ll(inner)};
+      l.grid[0] = static_cast<unsigned>(std::max<int64_t>((outer * inner + kBlock - 1) / kBlock, 1));
+    } else if (s.kind == planfmt::StepKind::kBuiltin && s.builtin == planfmt::Builtin::kTranspose) {
+      const auto& in = s.args[0].shape;
+      const size_t rank = in.size();
+      if (rank > 8) return BadInputError(l.what + ": a transpose of rank > 8; recompile with --target cpu");
+      const int64_t esize = DTypeSize(s.args[0].dtype);
+      RETURN_IF_ERROR(function("ts_transpose_" + std::to_string(esize)));
+      std::vector<int64_t> in_strides(rank, 1);
+      for (size_t dd = rank; dd-- > 1;) in_strides[dd - 1] = in_strides[dd] * in[dd];
+      for (size_t k = 0; k < rank; ++k) {
+        l.dims.out_dims[k] = in[s.iparams[k]];
+        l.dims.walk[k] = in_strides[s.iparams[k]];
+      }
+      l.dims.rank = static_cast<long long>(rank);
+      const int64_t total = Count(s.args[1].shape);
+      l.values = {ptr(s.args[0]), ptr(s.args[1]), ll(total)};
+      l.grid[0] = static_cast<unsigned>(std::clamp<int64_t>((total + kBlock - 1) / kBlock, 1, 65535));
+    } else {
+      return BadInputError(l.what + ": this kind of step has no CUDA implementation in this tsr; "
+                           "recompile the model with this tsc (it refuses such plans) or with --target cpu");
+    }
+    // Launch objects do not move after this (reserved below), so the pointers stay valid.
+    m.launches.push_back(std::move(l));
+    Launch& back = m.launches.back();
+    for (uint64_t& v : back.values) back.params.push_back(&v);
+    if (back.fn && back.what.find("ts_transpose_") != std::string::npos) back.params.push_back(&back.dims);
+  }
+  return b;
+}
+
+Status Backend::Run(uint8_t* host_arena) {
+  Impl& m = *impl_;
+  const Driver& d = *m.driver;
+  RETURN_IF_ERROR(m.context.MakeCurrent());
+  const CUdeviceptr base = m.arena.get();
+  const CUstream st = m.stream.get();
+  for (const planfmt::TensorRef& r : m.inputs) {
+    CU_RETURN_IF_ERROR(d, d.api().cuMemcpyHtoDAsync(base + r.offset, host_arena + r.offset, r.bytes, st));
+  }
+  const auto start = std::chrono::steady_clock::now();
+  for (Launch& l : m.launches) {
+    CUresult r = l.copy ? d.api().cuMemcpyDtoDAsync(l.copy_dst, l.copy_src, l.copy_bytes, st)
+                        : d.api().cuLaunchKernel(l.fn, l.grid[0], l.grid[1], l.grid[2], l.block[0],
+                                                 l.block[1], l.block[2], 0, st, l.params.data(), nullptr);
+    if (r != kSuccess) return InternalError(l.what + ": launch failed: " + d.ErrorText(r));
+  }
+  if (CUresult r = d.api().cuStreamSynchronize(st); r != kSuccess) {
+    return InternalError("running the plan on the GPU (" + std::to_string(m.launches.size()) +
+                         " steps, last " + (m.launches.empty() ? "none" : m.launches.back().what) +
+                         "): " + d.ErrorText(r));
+  }
+  last_run_ms_ = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+  for (const planfmt::TensorRef& r : m.outputs) {
+    CU_RETURN_IF_ERROR(d, d.api().cuMemcpyDtoH(host_arena + r.offset, base + r.offset, r.bytes));
+  }
+  return OkStatus();
+}
+
+}  // namespace ts::runtime::cuda
