@@ -17,6 +17,7 @@
 #include "cli/bench_stats.h"
 #include "cli/common.h"
 #include "cli/trace.h"
+#include "planfmt/cuda_module.h"
 #include "planfmt/format.h"
 #include "runtime/executor.h"
 #include "runtime/tensor_io.h"
@@ -334,6 +335,15 @@ Status Inspect(const std::string& path, bool show_buffers) {
               c.memory.io_queue_depth, FormatSize(c.memory.io_chunk_bytes).c_str());
   std::printf("  kernels: %s, %zu symbols, %s\n", OneLine(c.kernels.format).c_str(), c.kernels.symbols.size(),
               FormatSize(c.kernels.code.size()).c_str());
+  if (c.kernels.format == "cuda") {
+    // What the GPU will load: the cubin on its own architecture, the PTX (JIT) on newer ones.
+    ASSIGN_OR_RETURN(planfmt::CudaModuleImage cu, planfmt::DecodeCudaModule(c.kernels.code));
+    std::printf("  cuda: %s cubin %s, PTX fallback for compute_%s and newer %s, NVRTC %s; needs an "
+                "NVIDIA driver for CUDA %s or later\n",
+                cu.arch.c_str(), FormatSize(cu.cubin.size()).c_str(), cu.arch.substr(3).c_str(),
+                FormatSize(cu.ptx.size()).c_str(), OneLine(cu.nvrtc_version).c_str(),
+                OneLine(cu.nvrtc_version).c_str());
+  }
   uint64_t wbytes = 0;
   for (const auto& w : c.weights) wbytes += w.bytes;
   uint64_t streamed_bytes = 0;
