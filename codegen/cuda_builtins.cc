@@ -79,6 +79,94 @@ TS_TRANSPOSE(ts_transpose_1, unsigned char)
 TS_TRANSPOSE(ts_transpose_2, unsigned short)
 TS_TRANSPOSE(ts_transpose_4, unsigned int)
 TS_TRANSPOSE(ts_transpose_8, unsigned long long)
+
+// LayerNormalization: each of `rows` rows of `len` elements; scale and bias (optional) hold
+// `len` elements. One block of 256 threads per row: mean, then variance, then the output.
+extern "C" __global__ void __launch_bounds__(256) ts_layernorm(
+    const float* __restrict__ x, const float* __restrict__ scale, const float* __restrict__ bias,
+    float* __restrict__ y, long long rows, long long len, float eps) {
+  __shared__ float part[256];
+  const long long r = blockIdx.x;
+  if (r >= rows) return;
+  const float* xr = x + r * len;
+  float* yr = y + r * len;
+  float s = 0.0f;
+  for (long long j = threadIdx.x; j < len; j += blockDim.x) s += xr[j];
+  part[threadIdx.x] = s;
+  __syncthreads();
+  for (int w = blockDim.x / 2; w > 0; w /= 2) {
+    if (threadIdx.x < w) part[threadIdx.x] += part[threadIdx.x + w];
+    __syncthreads();
+  }
+  const float mean = part[0] / (float)len;
+  __syncthreads();
+  float v = 0.0f;
+  for (long long j = threadIdx.x; j < len; j += blockDim.x) {
+    const float d = xr[j] - mean;
+    v += d * d;
+  }
+  part[threadIdx.x] = v;
+  __syncthreads();
+  for (int w = blockDim.x / 2; w > 0; w /= 2) {
+    if (threadIdx.x < w) part[threadIdx.x] += part[threadIdx.x + w];
+    __syncthreads();
+  }
+  const float inv = rsqrtf(part[0] / (float)len + eps);
+  for (long long j = threadIdx.x; j < len; j += blockDim.x) {
+    yr[j] = (xr[j] - mean) * inv * scale[j] + (bias ? bias[j] : 0.0f);
+  }
+}
+
+// Gather along one axis: out[o][j][e] = data[o][idx[j]][e] for `outer` leading rows, `n`
+// entries on the axis, `m` indices and `block` elements after the axis; negative indices count
+// from the end; out of range reads zeros, as the CPU kernel does.
+#define TS_GATHER(NAME, T)                                                                   \
+  extern "C" __global__ void __launch_bounds__(256) NAME(                                    \
+      const T* __restrict__ data, const void* __restrict__ idx, T* __restrict__ out,          \
+      long long outer, long long n, long long m, long long block, long long idx64) {          \
+    const long long total = outer * m * block;                                                \
+    for (long long q = (long long)blockIdx.x * blockDim.x + threadIdx.x; q < total;           \
+         q += (long long)gridDim.x * blockDim.x) {                                            \
+      const long long e = q % block, j = (q / block) % m, o = q / (block * m);                \
+      long long i = idx64 ? ((const long long*)idx)[j] : ((const int*)idx)[j];               \
+      if (i < 0) i += n;                                                                      \
+      out[q] = (i < 0 || i >= n) ? (T)0 : data[(o * n + i) * block + e];                     \
+    }                                                                                         \
+  }
+TS_GATHER(ts_gather_1, unsigned char)
+TS_GATHER(ts_gather_2, unsigned short)
+TS_GATHER(ts_gather_4, unsigned int)
+TS_GATHER(ts_gather_8, unsigned long long)
+
+// Cast between the types the GPU backend moves: codes are ir::DType's (1 f32, 4 i64, 5 i32,
+// 6 i8, 7 u8, 8 bool, 9 f64). Through double; float to integer truncates, to bool is x != 0.
+__device__ double ts_load(const void* p, long long i, int t) {
+  switch (t) {
+    case 1: return ((const float*)p)[i];
+    case 4: return (double)((const long long*)p)[i];
+    case 5: return ((const int*)p)[i];
+    case 6: return ((const signed char*)p)[i];
+    case 7: return ((const unsigned char*)p)[i];
+    case 8: return ((const unsigned char*)p)[i] ? 1.0 : 0.0;
+    default: return ((const double*)p)[i];
+  }
+}
+extern "C" __global__ void __launch_bounds__(256) ts_cast(const void* __restrict__ x, void* __restrict__ y,
+                                                         long long total, long long from, long long to) {
+  for (long long q = (long long)blockIdx.x * blockDim.x + threadIdx.x; q < total;
+       q += (long long)gridDim.x * blockDim.x) {
+    const double v = ts_load(x, q, (int)from);
+    switch ((int)to) {
+      case 1: ((float*)y)[q] = (float)v; break;
+      case 4: ((long long*)y)[q] = (long long)v; break;
+      case 5: ((int*)y)[q] = (int)v; break;
+      case 6: ((signed char*)y)[q] = (signed char)v; break;
+      case 7: ((unsigned char*)y)[q] = (unsigned char)v; break;
+      case 8: ((unsigned char*)y)[q] = v != 0.0 ? 1 : 0; break;
+      default: ((double*)y)[q] = v; break;
+    }
+  }
+}
 )CUDA";
   return source;
 }

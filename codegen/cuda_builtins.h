@@ -9,6 +9,9 @@
 //   ts_softmax(x, y, outer, len, inner): one thread per (outer, inner) row of len elements.
 //   ts_transpose_E(x, y, total, TsTransposeDims): E = 1, 2, 4, 8 bytes per element; output
 //     element o reads input offset sum(idx_d(o) * walk[d]); grid-stride.
+//   ts_layernorm(x, scale, bias?, y, rows, len, eps): one 256-thread block per row.
+//   ts_gather_E(data, idx, out, outer, n, m, block, idx64): E bytes per element; grid-stride.
+//   ts_cast(x, y, total, from, to): ir::DType codes f32, f64, i64, i32, i8, u8, bool.
 #ifndef TENSORSHUNT_CODEGEN_CUDA_BUILTINS_H_
 #define TENSORSHUNT_CODEGEN_CUDA_BUILTINS_H_
 

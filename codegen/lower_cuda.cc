@@ -1,6 +1,8 @@
 #include "codegen/lower_cuda.h"
 
+#include <algorithm>
 #include <map>
+#include <variant>
 
 #include "codegen/cuda_builtins.h"
 #include "codegen/cuda_c.h"
@@ -19,6 +21,45 @@ bool SimpleBatch(const planfmt::Step& s) {
   return a.size() == b.size() && std::equal(a.begin(), a.end() - 2, b.begin());
 }
 
+bool CastType(DType t) {
+  return t == DType::kF32 || t == DType::kF64 || t == DType::kI64 || t == DType::kI32 ||
+         t == DType::kI8 || t == DType::kU8 || t == DType::kBool;
+}
+
+// The op-library steps the GPU backend has kernels for (runtime/cuda/backend.cc), with the
+// types and forms it handles.
+bool GpuOp(const planfmt::Step& s) {
+  const size_t outs = s.args.size() - s.num_inputs;
+  if (s.symbol == "LayerNormalization") {
+    if (outs != 1 || s.num_inputs < 2) return false;
+    for (const auto& a : s.args) {
+      if (a.dtype != DType::kF32) return false;
+    }
+    const auto& x = s.args[0].shape;
+    int64_t axis = -1;
+    if (auto it = s.attrs.find("axis"); it != s.attrs.end()) {
+      if (const int64_t* v = std::get_if<int64_t>(&it->second)) axis = *v;
+    }
+    if (axis < 0) axis += static_cast<int64_t>(x.size());
+    if (axis < 0 || axis >= static_cast<int64_t>(x.size())) return false;
+    int64_t len = 1;
+    for (size_t d = axis; d < x.size(); ++d) len *= x[d];
+    for (uint32_t i = 1; i < s.num_inputs; ++i) {
+      if (s.args[i].bytes != static_cast<uint64_t>(len) * 4) return false;  // no broadcasting
+    }
+    return true;
+  }
+  if (s.symbol == "Gather") {
+    const int64_t esize = DTypeSize(s.args[0].dtype);
+    return outs == 1 && s.num_inputs == 2 && (esize == 1 || esize == 2 || esize == 4 || esize == 8) &&
+           (s.args[1].dtype == DType::kI64 || s.args[1].dtype == DType::kI32);
+  }
+  if (s.symbol == "Cast") {
+    return outs == 1 && s.num_inputs == 1 && CastType(s.args[0].dtype) && CastType(s.args[1].dtype);
+  }
+  return false;
+}
+
 }  // namespace
 
 StatusOr<planfmt::KernelModule> LowerKernelsForCuda(const LoweredPlan& lowered,
@@ -28,7 +69,9 @@ StatusOr<planfmt::KernelModule> LowerKernelsForCuda(const LoweredPlan& lowered,
   for (const planfmt::Step& s : lowered.contents.program.steps) {
     std::string what;
     switch (s.kind) {
-      case planfmt::StepKind::kOp: what = s.symbol; break;
+      case planfmt::StepKind::kOp:
+        if (!GpuOp(s)) what = s.symbol;
+        break;
       case planfmt::StepKind::kLoad:
       case planfmt::StepKind::kWait: what = "streamed weights"; break;
       case planfmt::StepKind::kBuiltin:
@@ -46,8 +89,9 @@ StatusOr<planfmt::KernelModule> LowerKernelsForCuda(const LoweredPlan& lowered,
       list += (list.empty() ? "" : ", ") + what + " (" + std::to_string(n) + (n == 1 ? " step" : " steps") + ")";
     }
     return BadInputError("the CUDA target cannot run " + list + " yet (first at node '" + first +
-                         "'); it runs fused elementwise ops, MatMul, Gemm, Softmax and Transpose "
-                         "with every weight resident: raise --vram or compile with --target cpu");
+                         "'); it runs fused elementwise ops, MatMul, Gemm, Softmax, Transpose, "
+                         "LayerNormalization, Gather and Cast with every weight resident: raise "
+                         "--vram or compile with --target cpu");
   }
   ASSIGN_OR_RETURN(std::string source, EmitCudaSource(lowered.kernels));
   source += CudaBuiltinSource();

@@ -4,8 +4,9 @@
 // cubin and PTX (planfmt/cuda_module.h).
 //
 // This version runs plans whose every weight is resident and whose steps are fused elementwise
-// kernels, MatMul (batch dims equal, or one operand 2-D), Gemm, Softmax, Transpose and copies;
-// anything else is refused at compile time, all offending nodes named in one line.
+// kernels, MatMul (batch dims equal, or one operand 2-D), Gemm, Softmax, Transpose, copies, and
+// the op-library steps LayerNormalization (f32, scale and bias of the normalised size), Gather
+// and Cast; anything else is refused at compile time, all offending ops counted in one line.
 #ifndef TENSORSHUNT_CODEGEN_LOWER_CUDA_H_
 #define TENSORSHUNT_CODEGEN_LOWER_CUDA_H_
 

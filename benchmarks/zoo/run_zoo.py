@@ -2,7 +2,7 @@
 """Model zoo through tsc + tsr, checked against onnxruntime, and optionally timed against it.
 
 Usage: run_zoo.py --tsc PATH --tsr PATH [--cache DIR] [--models bert,gpt2,resnet50,unet]
-                  [--bench [--iterations N] [--results FILE]]
+                  [--tsc-arg ARG]... [--bench [--iterations N] [--results FILE]]
 
 Generates the zoo (gen_zoo.py; cached under --cache, keyed by the generator's hash), compiles
 each model with `tsc compile`, runs it with `tsr run` on the generator's inputs and compares the
@@ -66,6 +66,8 @@ def main():
     ap.add_argument("--cache", default=os.path.expanduser("~/.cache/tensorshunt/zoo"))
     ap.add_argument("--work", default="/tmp/tensorshunt-zoo")
     ap.add_argument("--models", default=",".join(gen_zoo.MODELS))
+    ap.add_argument("--tsc-arg", action="append", default=[],
+                    help="extra argument for tsc compile, repeatable (e.g. --tsc-arg=--target --tsc-arg=cuda)")
     ap.add_argument("--bench", action="store_true")
     ap.add_argument("--iterations", type=int, default=10)
     ap.add_argument("--results", default=os.path.join(HERE, "..", "RESULTS.md"))
@@ -86,7 +88,7 @@ def main():
             in_args += ["--input", "%s=@%s" % (k, f)]
         try:
             t0 = time.time()
-            run([a.tsc, "compile", model, "-o", plan])
+            run([a.tsc, "compile", model, "-o", plan] + a.tsc_arg)
             compile_s = time.time() - t0
             out_dir = os.path.join(a.work, n + "_out")
             os.makedirs(out_dir, exist_ok=True)

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstring>
+#include <variant>
 #include <vector>
 
 #include "planfmt/cuda_module.h"
@@ -19,6 +20,21 @@ struct TransposeDims {
   long long walk[8];
   long long rank;
 };
+
+int64_t AttrInt(const planfmt::Step& s, const std::string& name, int64_t dflt) {
+  auto it = s.attrs.find(name);
+  if (it == s.attrs.end()) return dflt;
+  if (const int64_t* v = std::get_if<int64_t>(&it->second)) return *v;
+  return dflt;
+}
+
+double AttrFloat(const planfmt::Step& s, const std::string& name, double dflt) {
+  auto it = s.attrs.find(name);
+  if (it == s.attrs.end()) return dflt;
+  if (const double* v = std::get_if<double>(&it->second)) return *v;
+  if (const int64_t* v = std::get_if<int64_t>(&it->second)) return static_cast<double>(*v);
+  return dflt;
+}
 
 int64_t Count(const std::vector<int64_t>& s) {
   int64_t n = 1;
@@ -215,6 +231,37 @@ StatusOr<std::unique_ptr<Backend>> Backend::Load(const planfmt::PlanContents& pl
       l.dims.rank = static_cast<long long>(rank);
       const int64_t total = Count(s.args[1].shape);
       l.values = {ptr(s.args[0]), ptr(s.args[1]), ll(total)};
+      l.grid[0] = static_cast<unsigned>(std::clamp<int64_t>((total + kBlock - 1) / kBlock, 1, 65535));
+    } else if (s.kind == planfmt::StepKind::kOp && s.symbol == "LayerNormalization") {
+      RETURN_IF_ERROR(function("ts_layernorm"));
+      const auto& x = s.args[0].shape;
+      int64_t axis = AttrInt(s, "axis", -1);
+      if (axis < 0) axis += static_cast<int64_t>(x.size());
+      int64_t rows = 1, len = 1;
+      for (size_t dd = 0; dd < x.size(); ++dd) (static_cast<int64_t>(dd) < axis ? rows : len) *= x[dd];
+      const uint64_t bias = s.num_inputs > 2 ? ptr(s.args[2]) : 0;
+      l.values = {ptr(s.args[0]), ptr(s.args[1]), bias, ptr(s.args[s.num_inputs]), ll(rows), ll(len),
+                  fl(AttrFloat(s, "epsilon", 1e-5))};
+      l.grid[0] = static_cast<unsigned>(std::clamp<int64_t>(rows, 1, 2147483647));
+    } else if (s.kind == planfmt::StepKind::kOp && s.symbol == "Gather") {
+      const auto& data = s.args[0].shape;
+      RETURN_IF_ERROR(function("ts_gather_" + std::to_string(DTypeSize(s.args[0].dtype))));
+      int64_t axis = AttrInt(s, "axis", 0);
+      if (axis < 0) axis += static_cast<int64_t>(data.size());
+      int64_t outer = 1, block = 1;
+      for (size_t dd = 0; dd < data.size(); ++dd) {
+        if (static_cast<int64_t>(dd) < axis) outer *= data[dd];
+        if (static_cast<int64_t>(dd) > axis) block *= data[dd];
+      }
+      const int64_t m = Count(s.args[1].shape), total = Count(s.args[2].shape);
+      l.values = {ptr(s.args[0]), ptr(s.args[1]), ptr(s.args[2]), ll(outer), ll(data[axis]), ll(m),
+                  ll(block), ll(s.args[1].dtype == DType::kI64 ? 1 : 0)};
+      l.grid[0] = static_cast<unsigned>(std::clamp<int64_t>((total + kBlock - 1) / kBlock, 1, 65535));
+    } else if (s.kind == planfmt::StepKind::kOp && s.symbol == "Cast") {
+      RETURN_IF_ERROR(function("ts_cast"));
+      const int64_t total = Count(s.args[1].shape);
+      l.values = {ptr(s.args[0]), ptr(s.args[1]), ll(total), ll(static_cast<int64_t>(s.args[0].dtype)),
+                  ll(static_cast<int64_t>(s.args[1].dtype))};
       l.grid[0] = static_cast<unsigned>(std::clamp<int64_t>((total + kBlock - 1) / kBlock, 1, 65535));
     } else {
       return BadInputError(l.what + ": this kind of step has no CUDA implementation in this tsr; "
