@@ -1,6 +1,9 @@
 #include "runtime/cuda/backend.h"
 
+#include <dlfcn.h>
+
 #include <algorithm>
+#include <cstdlib>
 #include <chrono>
 #include <cstring>
 #include <variant>
@@ -42,6 +45,53 @@ int64_t Count(const std::vector<int64_t>& s) {
   return n;
 }
 
+// cuBLAS, dlopened when present (the CUDA toolkit, or a wheel's lib folder on the loader path):
+// matrix products go through cublasSgemmStridedBatched in plain FP32 (no TF32); without it the
+// plan's own ts_gemm kernel runs them. TSR_NO_CUBLAS=1 forces the kernel.
+struct Cublas {
+  using Handle = void*;
+  int (*create)(Handle*) = nullptr;
+  int (*set_stream)(Handle, CUstream) = nullptr;
+  int (*get_version)(Handle, int*) = nullptr;
+  int (*sgemm)(Handle, int, int, int, int, int, const float*, const float*, int, long long,
+               const float*, int, long long, const float*, float*, int, long long, int) = nullptr;
+  Handle handle = nullptr;
+  std::string version;
+
+  static std::unique_ptr<Cublas> Load(CUstream stream) {
+    if (const char* off = std::getenv("TSR_NO_CUBLAS"); off && *off == '1') return nullptr;
+    void* lib = nullptr;
+    for (const char* name : {"libcublas.so.13", "/usr/local/cuda/lib64/libcublas.so.13", "libcublas.so.12"}) {
+      if ((lib = dlopen(name, RTLD_NOW | RTLD_LOCAL))) break;
+    }
+    if (!lib) return nullptr;
+    auto c = std::make_unique<Cublas>();
+    c->create = reinterpret_cast<decltype(c->create)>(dlsym(lib, "cublasCreate_v2"));
+    c->set_stream = reinterpret_cast<decltype(c->set_stream)>(dlsym(lib, "cublasSetStream_v2"));
+    c->get_version = reinterpret_cast<decltype(c->get_version)>(dlsym(lib, "cublasGetVersion_v2"));
+    c->sgemm = reinterpret_cast<decltype(c->sgemm)>(dlsym(lib, "cublasSgemmStridedBatched"));
+    if (!c->create || !c->set_stream || !c->sgemm || c->create(&c->handle) != 0 ||
+        c->set_stream(c->handle, stream) != 0) {
+      return nullptr;
+    }
+    int v = 0;
+    if (c->get_version && c->get_version(c->handle, &v) == 0) {
+      c->version = std::to_string(v / 10000) + "." + std::to_string(v / 100 % 100);
+    }
+    return c;
+  }
+};
+
+// A matrix product for cuBLAS: row-major Y[b] = A[b] B[b] computed as the column-major
+// Y^T = B^T A^T, so B comes first.
+struct BlasGemm {
+  int op_b = 0, op_a = 0;  // CUBLAS_OP_N = 0, CUBLAS_OP_T = 1
+  int m = 0, n = 0, k = 0, ldb = 0, lda = 0, ldc = 0, batch = 1;
+  long long stride_b = 0, stride_a = 0, stride_c = 0;
+  CUdeviceptr a = 0, b = 0, c = 0;
+  float alpha = 1, beta = 0;
+};
+
 // One prepared launch: its function, grid and the parameter values the pointers in `params`
 // point at (stored in `values`, so the launch reads stable memory).
 struct Launch {
@@ -52,6 +102,8 @@ struct Launch {
   TransposeDims dims{};                  // ts_transpose_* only
   std::vector<void*> params;
   bool copy = false;                     // a device-to-device copy instead of a kernel
+  bool blas = false;                     // a cuBLAS product (`gemm`) instead of a kernel
+  BlasGemm gemm;
   CUdeviceptr copy_dst = 0, copy_src = 0;
   uint64_t copy_bytes = 0;
   std::string what;                      // "step 3 ('relu1'): kernel ts_k1", for errors
@@ -65,6 +117,7 @@ struct Backend::Impl {
   DeviceMemory arena;
   Module module;
   Stream stream;
+  std::unique_ptr<Cublas> cublas;
   std::vector<Launch> launches;
   std::vector<planfmt::TensorRef> inputs, outputs;
 };
@@ -117,8 +170,10 @@ StatusOr<std::unique_ptr<Backend>> Backend::Load(const planfmt::PlanContents& pl
   ASSIGN_OR_RETURN(m.stream, d.CreateStream());
   m.inputs = plan.program.inputs;
   m.outputs = plan.program.outputs;
+  m.cublas = Cublas::Load(m.stream.get());
   b->description_ = info.name + ", " + info.Arch() + ", " + kind + " (NVRTC " + image.nvrtc_version +
-                    "), driver " + d.VersionString();
+                    "), driver " + d.VersionString() + ", products by " +
+                    (m.cublas ? "cuBLAS " + m.cublas->version : std::string("the plan's own kernel"));
 
   const CUdeviceptr base = m.arena.get();
   auto ptr = [&](const planfmt::TensorRef& r) -> uint64_t { return base + r.offset; };
@@ -195,6 +250,30 @@ StatusOr<std::unique_ptr<Backend>> Backend::Load(const planfmt::PlanContents& pl
       l.values = {ptr(s.args[0]), ptr(s.args[1]), c0, ptr(s.args.back()), ll(mm), ll(nn), ll(kk),
                   ll(sab), ll(sam), ll(sak), ll(sbb), ll(sbk), ll(sbn), ll(scm), ll(scn),
                   fl(alpha), fl(beta)};
+      // cuBLAS takes strides that are a leading dimension: A and B each contiguous one way.
+      const bool a_ok = sak == 1 || sam == 1, b_ok = sbn == 1 || sbk == 1;
+      if (m.cublas && c0 == 0 && a_ok && b_ok && mm > 0 && nn > 0 && kk > 0 && batch <= 65535) {
+        l.blas = true;
+        l.what += " (cuBLAS)";
+        BlasGemm& g = l.gemm;
+        g.op_b = sbn == 1 ? 0 : 1;
+        g.ldb = static_cast<int>(sbn == 1 ? sbk : sbn);
+        g.op_a = sak == 1 ? 0 : 1;
+        g.lda = static_cast<int>(sak == 1 ? sam : sak);
+        g.m = static_cast<int>(nn);
+        g.n = static_cast<int>(mm);
+        g.k = static_cast<int>(kk);
+        g.ldc = static_cast<int>(nn);
+        g.batch = static_cast<int>(std::max<int64_t>(batch, 1));
+        g.stride_b = sbb;
+        g.stride_a = sab;
+        g.stride_c = mm * nn;
+        g.a = ptr(s.args[0]);
+        g.b = ptr(s.args[1]);
+        g.c = ptr(s.args.back());
+        g.alpha = static_cast<float>(alpha);
+        g.beta = 0.0f;
+      }
       l.block[0] = 16;
       l.block[1] = 16;
       l.grid[0] = static_cast<unsigned>((nn + 15) / 16);
@@ -287,6 +366,19 @@ Status Backend::Run(uint8_t* host_arena) {
   }
   const auto start = std::chrono::steady_clock::now();
   for (Launch& l : m.launches) {
+    if (l.blas) {
+      const BlasGemm& g = l.gemm;
+      const int status = m.cublas->sgemm(
+          m.cublas->handle, g.op_b, g.op_a, g.m, g.n, g.k, &g.alpha,
+          reinterpret_cast<const float*>(g.b), g.ldb, g.stride_b,
+          reinterpret_cast<const float*>(g.a), g.lda, g.stride_a, &g.beta,
+          reinterpret_cast<float*>(g.c), g.ldc, g.stride_c, g.batch);
+      if (status != 0) {
+        return InternalError(l.what + ": cublasSgemmStridedBatched failed with status " +
+                             std::to_string(status));
+      }
+      continue;
+    }
     CUresult r = l.copy ? d.api().cuMemcpyDtoDAsync(l.copy_dst, l.copy_src, l.copy_bytes, st)
                         : d.api().cuLaunchKernel(l.fn, l.grid[0], l.grid[1], l.grid[2], l.block[0],
                                                  l.block[1], l.block[2], 0, st, l.params.data(), nullptr);
