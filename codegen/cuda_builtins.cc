@@ -138,6 +138,74 @@ TS_GATHER(ts_gather_2, unsigned short)
 TS_GATHER(ts_gather_4, unsigned int)
 TS_GATHER(ts_gather_8, unsigned long long)
 
+// Convolution pieces. im2col of one image (and group) for a 2-D window: row (c, kh, kw),
+// column (oh, ow), zeros for padding. Then a matrix product, then the bias per channel.
+extern "C" __global__ void __launch_bounds__(256) ts_im2col(
+    const float* __restrict__ x, float* __restrict__ col, long long C, long long H, long long W,
+    long long KH, long long KW, long long OH, long long OW, long long sh, long long sw,
+    long long ph, long long pw, long long dh, long long dw) {
+  const long long total = C * KH * KW * OH * OW;
+  for (long long q = (long long)blockIdx.x * blockDim.x + threadIdx.x; q < total;
+       q += (long long)gridDim.x * blockDim.x) {
+    const long long ow = q % OW, oh = (q / OW) % OH, kw = (q / (OW * OH)) % KW;
+    const long long kh = (q / (OW * OH * KW)) % KH, c = q / (OW * OH * KW * KH);
+    const long long ih = oh * sh - ph + kh * dh, iw = ow * sw - pw + kw * dw;
+    col[q] = (ih >= 0 && ih < H && iw >= 0 && iw < W) ? x[(c * H + ih) * W + iw] : 0.0f;
+  }
+}
+
+extern "C" __global__ void __launch_bounds__(256) ts_bias(float* __restrict__ y, const float* __restrict__ b,
+                                                         long long channels, long long size, long long total) {
+  for (long long q = (long long)blockIdx.x * blockDim.x + threadIdx.x; q < total;
+       q += (long long)gridDim.x * blockDim.x) {
+    y[q] += b[(q / size) % channels];
+  }
+}
+
+// 2-D max pooling over `planes` images; NaN loses to any number; an empty window gives -inf.
+extern "C" __global__ void __launch_bounds__(256) ts_maxpool2d(
+    const float* __restrict__ x, float* __restrict__ y, long long planes, long long H, long long W,
+    long long OH, long long OW, long long KH, long long KW, long long sh, long long sw,
+    long long ph, long long pw, long long dh, long long dw) {
+  const long long total = planes * OH * OW;
+  for (long long q = (long long)blockIdx.x * blockDim.x + threadIdx.x; q < total;
+       q += (long long)gridDim.x * blockDim.x) {
+    const long long ow = q % OW, oh = (q / OW) % OH, p = q / (OW * OH);
+    const float* plane = x + p * H * W;
+    float best = __int_as_float(0xff800000);
+    bool any = false;
+    for (long long kh = 0; kh < KH; ++kh) {
+      const long long ih = oh * sh - ph + kh * dh;
+      if (ih < 0 || ih >= H) continue;
+      for (long long kw = 0; kw < KW; ++kw) {
+        const long long iw = ow * sw - pw + kw * dw;
+        if (iw < 0 || iw >= W) continue;
+        const float v = plane[ih * W + iw];
+        if (!any || v > best || (best != best && v == v)) best = v;
+        any = true;
+      }
+    }
+    y[q] = best;
+  }
+}
+
+// Global average pooling: one 256-thread block per plane of `size` elements.
+extern "C" __global__ void __launch_bounds__(256) ts_global_avg(
+    const float* __restrict__ x, float* __restrict__ y, long long planes, long long size) {
+  __shared__ float part[256];
+  const long long p = blockIdx.x;
+  if (p >= planes) return;
+  float s = 0.0f;
+  for (long long j = threadIdx.x; j < size; j += blockDim.x) s += x[p * size + j];
+  part[threadIdx.x] = s;
+  __syncthreads();
+  for (int w = blockDim.x / 2; w > 0; w /= 2) {
+    if (threadIdx.x < w) part[threadIdx.x] += part[threadIdx.x + w];
+    __syncthreads();
+  }
+  if (threadIdx.x == 0) y[p] = part[0] / (float)size;
+}
+
 // Cast between the types the GPU backend moves: codes are ir::DType's (1 f32, 4 i64, 5 i32,
 // 6 i8, 7 u8, 8 bool, 9 f64). Through double; float to integer truncates, to bool is x != 0.
 __device__ double ts_load(const void* p, long long i, int t) {

@@ -54,6 +54,47 @@ bool GpuOp(const planfmt::Step& s) {
     return outs == 1 && s.num_inputs == 2 && (esize == 1 || esize == 2 || esize == 4 || esize == 8) &&
            (s.args[1].dtype == DType::kI64 || s.args[1].dtype == DType::kI32);
   }
+  if (s.symbol == "Conv" || s.symbol == "MaxPool" || s.symbol == "GlobalAveragePool") {
+    for (const auto& a : s.args) {
+      if (a.dtype != DType::kF32) return false;
+    }
+    if (outs != 1 || s.args[0].shape.size() != 4) return false;
+    if (s.symbol == "GlobalAveragePool") return true;
+    if (auto it = s.attrs.find("auto_pad"); it != s.attrs.end()) {
+      const std::string* v = std::get_if<std::string>(&it->second);
+      if (!v || (*v != "NOTSET" && *v != "VALID" && !v->empty())) return false;  // SAME_*: pads computed
+    }
+    for (const char* name : {"strides", "dilations", "kernel_shape"}) {
+      auto it = s.attrs.find(name);
+      if (it == s.attrs.end()) continue;
+      const auto* v = std::get_if<std::vector<int64_t>>(&it->second);
+      if (!v || v->size() != 2) return false;
+    }
+    if (auto it = s.attrs.find("pads"); it != s.attrs.end()) {
+      const auto* v = std::get_if<std::vector<int64_t>>(&it->second);
+      if (!v || v->size() != 4) return false;
+    }
+    if (s.symbol == "Conv") {
+      if (s.num_inputs < 2 || s.args[1].shape.size() != 4) return false;
+      // The output must be what the attributes give (it is: tsc inferred it), checked again here
+      // because the GPU kernels read the same attributes.
+      auto ints = [&](const char* name, std::vector<int64_t> dflt) {
+        auto it = s.attrs.find(name);
+        if (it == s.attrs.end()) return dflt;
+        return std::get<std::vector<int64_t>>(it->second);
+      };
+      const auto st = ints("strides", {1, 1}), dil = ints("dilations", {1, 1});
+      const auto pads = ints("pads", {0, 0, 0, 0});
+      const auto& x = s.args[0].shape;
+      const auto& w = s.args[1].shape;
+      const auto& y = s.args[s.num_inputs].shape;
+      for (int d = 0; d < 2; ++d) {
+        const int64_t span = dil[d] * (w[2 + d] - 1) + 1;
+        if (st[d] < 1 || y[2 + d] != (x[2 + d] + pads[d] + pads[d + 2] - span) / st[d] + 1) return false;
+      }
+    }
+    return true;
+  }
   if (s.symbol == "Cast") {
     return outs == 1 && s.num_inputs == 1 && CastType(s.args[0].dtype) && CastType(s.args[1].dtype);
   }
@@ -90,8 +131,8 @@ StatusOr<planfmt::KernelModule> LowerKernelsForCuda(const LoweredPlan& lowered,
     }
     return BadInputError("the CUDA target cannot run " + list + " yet (first at node '" + first +
                          "'); it runs fused elementwise ops, MatMul, Gemm, Softmax, Transpose, "
-                         "LayerNormalization, Gather and Cast with every weight resident: raise "
-                         "--vram or compile with --target cpu");
+                         "LayerNormalization, Gather, Cast, 2-D Conv, MaxPool and GlobalAveragePool "
+                         "with every weight resident: raise --vram or compile with --target cpu");
   }
   ASSIGN_OR_RETURN(std::string source, EmitCudaSource(lowered.kernels));
   source += CudaBuiltinSource();

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cstring>
 #include <variant>
+#include <deque>
 #include <vector>
 
 #include "planfmt/cuda_module.h"
@@ -28,6 +29,14 @@ int64_t AttrInt(const planfmt::Step& s, const std::string& name, int64_t dflt) {
   auto it = s.attrs.find(name);
   if (it == s.attrs.end()) return dflt;
   if (const int64_t* v = std::get_if<int64_t>(&it->second)) return *v;
+  return dflt;
+}
+
+std::vector<int64_t> AttrInts(const planfmt::Step& s, const std::string& name,
+                              std::vector<int64_t> dflt) {
+  auto it = s.attrs.find(name);
+  if (it == s.attrs.end()) return dflt;
+  if (const auto* v = std::get_if<std::vector<int64_t>>(&it->second)) return *v;
   return dflt;
 }
 
@@ -111,6 +120,62 @@ struct Launch {
 
 }  // namespace
 
+// A launch computing Y[b] = alpha A[b] B[b] (+ beta C0 broadcast by scm/scn), strides in
+// elements: through cuBLAS when it is loaded and the operands fit its layout (no C0), else the
+// plan's ts_gemm kernel.
+StatusOr<Launch> MakeGemm(const Driver& d, const Module& module, Cublas* cublas, const std::string& what,
+                          uint64_t a, uint64_t b, uint64_t c0, uint64_t y, int64_t mm, int64_t nn,
+                          int64_t kk, int64_t batch, int64_t sab, int64_t sam, int64_t sak,
+                          int64_t sbb, int64_t sbk, int64_t sbn, int64_t scm, int64_t scn,
+                          double alpha, double beta) {
+  Launch l;
+  l.what = what;
+  const bool a_ok = sak == 1 || sam == 1, b_ok = sbn == 1 || sbk == 1;
+  if (cublas && c0 == 0 && a_ok && b_ok && mm > 0 && nn > 0 && kk > 0 && batch <= 65535) {
+    l.blas = true;
+    l.what += " (cuBLAS)";
+    BlasGemm& g = l.gemm;
+    g.op_b = sbn == 1 ? 0 : 1;
+    g.ldb = static_cast<int>(sbn == 1 ? sbk : sbn);
+    g.op_a = sak == 1 ? 0 : 1;
+    g.lda = static_cast<int>(sak == 1 ? sam : sak);
+    g.m = static_cast<int>(nn);
+    g.n = static_cast<int>(mm);
+    g.k = static_cast<int>(kk);
+    g.ldc = static_cast<int>(nn);
+    g.batch = static_cast<int>(std::max<int64_t>(batch, 1));
+    g.stride_b = sbb;
+    g.stride_a = sab;
+    g.stride_c = mm * nn;
+    g.a = a;
+    g.b = b;
+    g.c = y;
+    g.alpha = static_cast<float>(alpha);
+    g.beta = 0.0f;
+    return l;
+  }
+  l.what += ": kernel ts_gemm";
+  ASSIGN_OR_RETURN(l.fn, d.GetFunction(module, "ts_gemm"));
+  auto ll = [](int64_t v) { return static_cast<uint64_t>(v); };
+  auto fl = [](double v) {
+    const float f = static_cast<float>(v);
+    uint32_t bits;
+    std::memcpy(&bits, &f, 4);
+    return uint64_t{bits};
+  };
+  l.values = {a, b, c0, y, ll(mm), ll(nn), ll(kk), ll(sab), ll(sam), ll(sak), ll(sbb), ll(sbk),
+              ll(sbn), ll(scm), ll(scn), fl(alpha), fl(beta)};
+  l.block[0] = 16;
+  l.block[1] = 16;
+  l.grid[0] = static_cast<unsigned>((nn + 15) / 16);
+  l.grid[1] = static_cast<unsigned>((mm + 15) / 16);
+  l.grid[2] = static_cast<unsigned>(std::max<int64_t>(batch, 1));
+  if (l.grid[1] > 65535 || l.grid[2] > 65535) {
+    return BadInputError(what + ": the product is too large for one launch; recompile with --target cpu");
+  }
+  return l;
+}
+
 struct Backend::Impl {
   std::unique_ptr<Driver> driver;
   PrimaryContext context;
@@ -118,7 +183,8 @@ struct Backend::Impl {
   Module module;
   Stream stream;
   std::unique_ptr<Cublas> cublas;
-  std::vector<Launch> launches;
+  DeviceMemory columns;       // im2col scratch, sized at load for the largest convolution
+  std::deque<Launch> launches;  // a deque: launches keep their address (params point into them)
   std::vector<planfmt::TensorRef> inputs, outputs;
 };
 
@@ -178,7 +244,23 @@ StatusOr<std::unique_ptr<Backend>> Backend::Load(const planfmt::PlanContents& pl
   const CUdeviceptr base = m.arena.get();
   auto ptr = [&](const planfmt::TensorRef& r) -> uint64_t { return base + r.offset; };
   const auto& steps = plan.program.steps;
-  m.launches.reserve(steps.size());
+  // im2col scratch for the largest convolution that needs one.
+  int64_t column_floats = 0;
+  for (const planfmt::Step& s : steps) {
+    if (s.kind != planfmt::StepKind::kOp || s.symbol != "Conv") continue;
+    const auto& w = s.args[1].shape;
+    const auto& y = s.args[s.num_inputs].shape;
+    column_floats = std::max(column_floats, w[1] * w[2] * w[3] * y[2] * y[3]);
+  }
+  if (column_floats > 0) {
+    ASSIGN_OR_RETURN(m.columns, d.AllocDevice(static_cast<size_t>(column_floats) * 4));
+  }
+  auto push = [&](Launch&& launch) {
+    m.launches.push_back(std::move(launch));
+    Launch& back = m.launches.back();
+    for (uint64_t& v : back.values) back.params.push_back(&v);
+    if (back.fn && back.what.find("ts_transpose_") != std::string::npos) back.params.push_back(&back.dims);
+  };
   for (size_t i = 0; i < steps.size(); ++i) {
     const planfmt::Step& s = steps[i];
     Launch l;
@@ -208,7 +290,6 @@ StatusOr<std::unique_ptr<Backend>> Backend::Load(const planfmt::PlanContents& pl
       l.what += ": copy";
     } else if (s.kind == planfmt::StepKind::kBuiltin &&
                (s.builtin == planfmt::Builtin::kMatMul || s.builtin == planfmt::Builtin::kGemm)) {
-      RETURN_IF_ERROR(function("ts_gemm"));
       const auto& a = s.args[0].shape;
       const auto& bs = s.args[1].shape;
       int64_t mm, nn, kk, batch = 1, sab = 0, sam, sak, sbb = 0, sbk, sbn, scm = 0, scn = 0;
@@ -247,41 +328,11 @@ StatusOr<std::unique_ptr<Backend>> Backend::Load(const planfmt::PlanContents& pl
           scn = cols == 1 ? 0 : 1;
         }
       }
-      l.values = {ptr(s.args[0]), ptr(s.args[1]), c0, ptr(s.args.back()), ll(mm), ll(nn), ll(kk),
-                  ll(sab), ll(sam), ll(sak), ll(sbb), ll(sbk), ll(sbn), ll(scm), ll(scn),
-                  fl(alpha), fl(beta)};
-      // cuBLAS takes strides that are a leading dimension: A and B each contiguous one way.
-      const bool a_ok = sak == 1 || sam == 1, b_ok = sbn == 1 || sbk == 1;
-      if (m.cublas && c0 == 0 && a_ok && b_ok && mm > 0 && nn > 0 && kk > 0 && batch <= 65535) {
-        l.blas = true;
-        l.what += " (cuBLAS)";
-        BlasGemm& g = l.gemm;
-        g.op_b = sbn == 1 ? 0 : 1;
-        g.ldb = static_cast<int>(sbn == 1 ? sbk : sbn);
-        g.op_a = sak == 1 ? 0 : 1;
-        g.lda = static_cast<int>(sak == 1 ? sam : sak);
-        g.m = static_cast<int>(nn);
-        g.n = static_cast<int>(mm);
-        g.k = static_cast<int>(kk);
-        g.ldc = static_cast<int>(nn);
-        g.batch = static_cast<int>(std::max<int64_t>(batch, 1));
-        g.stride_b = sbb;
-        g.stride_a = sab;
-        g.stride_c = mm * nn;
-        g.a = ptr(s.args[0]);
-        g.b = ptr(s.args[1]);
-        g.c = ptr(s.args.back());
-        g.alpha = static_cast<float>(alpha);
-        g.beta = 0.0f;
-      }
-      l.block[0] = 16;
-      l.block[1] = 16;
-      l.grid[0] = static_cast<unsigned>((nn + 15) / 16);
-      l.grid[1] = static_cast<unsigned>((mm + 15) / 16);
-      l.grid[2] = static_cast<unsigned>(std::max<int64_t>(batch, 1));
-      if (l.grid[1] > 65535 || l.grid[2] > 65535) {
-        return BadInputError(l.what + ": the product is too large for one launch; recompile with --target cpu");
-      }
+      ASSIGN_OR_RETURN(Launch made, MakeGemm(d, m.module, m.cublas.get(), l.what, ptr(s.args[0]),
+                                             ptr(s.args[1]), c0, ptr(s.args.back()), mm, nn, kk, batch,
+                                             sab, sam, sak, sbb, sbk, sbn, scm, scn, alpha, beta));
+      push(std::move(made));
+      continue;
     } else if (s.kind == planfmt::StepKind::kBuiltin && s.builtin == planfmt::Builtin::kSoftmax) {
       RETURN_IF_ERROR(function("ts_softmax"));
       const auto& shape = s.args[0].shape;
@@ -342,15 +393,70 @@ StatusOr<std::unique_ptr<Backend>> Backend::Load(const planfmt::PlanContents& pl
       l.values = {ptr(s.args[0]), ptr(s.args[1]), ll(total), ll(static_cast<int64_t>(s.args[0].dtype)),
                   ll(static_cast<int64_t>(s.args[1].dtype))};
       l.grid[0] = static_cast<unsigned>(std::clamp<int64_t>((total + kBlock - 1) / kBlock, 1, 65535));
+    } else if (s.kind == planfmt::StepKind::kOp && s.symbol == "Conv") {
+      // Per image and group: im2col (unless 1x1, stride 1, unpadded), a matrix product; then
+      // the bias over the whole output.
+      const auto& x = s.args[0].shape;
+      const auto& w = s.args[1].shape;
+      const auto& y = s.args[s.num_inputs].shape;
+      const int64_t group = AttrInt(s, "group", 1);
+      const std::vector<int64_t> st = AttrInts(s, "strides", {1, 1}), dil = AttrInts(s, "dilations", {1, 1});
+      const std::vector<int64_t> pads = AttrInts(s, "pads", {0, 0, 0, 0});
+      const int64_t cg = x[1] / group, mg = w[0] / group, kdim = cg * w[2] * w[3], n_out = y[2] * y[3];
+      const bool pointwise = w[2] == 1 && w[3] == 1 && st[0] == 1 && st[1] == 1 && pads[0] == 0 &&
+                             pads[1] == 0 && y[2] == x[2] && y[3] == x[3];
+      const std::string where = l.what;
+      for (int64_t n = 0; n < x[0]; ++n) {
+        for (int64_t g = 0; g < group; ++g) {
+          const uint64_t xg = ptr(s.args[0]) + static_cast<uint64_t>((n * x[1] + g * cg) * x[2] * x[3]) * 4;
+          const uint64_t yg = ptr(s.args[s.num_inputs]) + static_cast<uint64_t>((n * y[1] + g * mg) * n_out) * 4;
+          const uint64_t wg = ptr(s.args[1]) + static_cast<uint64_t>(g * mg * kdim) * 4;
+          uint64_t bsrc = xg;
+          if (!pointwise) {
+            Launch c;
+            c.what = where + ": kernel ts_im2col";
+            ASSIGN_OR_RETURN(c.fn, d.GetFunction(m.module, "ts_im2col"));
+            c.values = {xg, m.columns.get(), ll(cg), ll(x[2]), ll(x[3]), ll(w[2]), ll(w[3]), ll(y[2]),
+                        ll(y[3]), ll(st[0]), ll(st[1]), ll(pads[0]), ll(pads[1]), ll(dil[0]), ll(dil[1])};
+            c.grid[0] = static_cast<unsigned>(std::clamp<int64_t>((kdim * n_out + kBlock - 1) / kBlock, 1, 65535));
+            push(std::move(c));
+            bsrc = m.columns.get();
+          }
+          ASSIGN_OR_RETURN(Launch made, MakeGemm(d, m.module, m.cublas.get(), where, wg, bsrc, 0, yg, mg,
+                                                 n_out, kdim, 1, 0, kdim, 1, 0, n_out, 1, 0, 0, 1.0, 0.0));
+          push(std::move(made));
+        }
+      }
+      if (s.num_inputs > 2) {
+        RETURN_IF_ERROR(function("ts_bias"));
+        const int64_t total = Count(y);
+        l.values = {ptr(s.args[s.num_inputs]), ptr(s.args[2]), ll(y[1]), ll(n_out), ll(total)};
+        l.grid[0] = static_cast<unsigned>(std::clamp<int64_t>((total + kBlock - 1) / kBlock, 1, 65535));
+        push(std::move(l));
+      }
+      continue;
+    } else if (s.kind == planfmt::StepKind::kOp && s.symbol == "MaxPool") {
+      RETURN_IF_ERROR(function("ts_maxpool2d"));
+      const auto& x = s.args[0].shape;
+      const auto& y = s.args[1].shape;
+      const std::vector<int64_t> k = AttrInts(s, "kernel_shape", {1, 1});
+      const std::vector<int64_t> st = AttrInts(s, "strides", {1, 1}), dil = AttrInts(s, "dilations", {1, 1});
+      const std::vector<int64_t> pads = AttrInts(s, "pads", {0, 0, 0, 0});
+      const int64_t total = Count(y);
+      l.values = {ptr(s.args[0]), ptr(s.args[1]), ll(x[0] * x[1]), ll(x[2]), ll(x[3]), ll(y[2]), ll(y[3]),
+                  ll(k[0]), ll(k[1]), ll(st[0]), ll(st[1]), ll(pads[0]), ll(pads[1]), ll(dil[0]), ll(dil[1])};
+      l.grid[0] = static_cast<unsigned>(std::clamp<int64_t>((total + kBlock - 1) / kBlock, 1, 65535));
+    } else if (s.kind == planfmt::StepKind::kOp && s.symbol == "GlobalAveragePool") {
+      RETURN_IF_ERROR(function("ts_global_avg"));
+      const auto& x = s.args[0].shape;
+      const int64_t planes = x[0] * x[1];
+      l.values = {ptr(s.args[0]), ptr(s.args[1]), ll(planes), ll(Count(x) / std::max<int64_t>(planes, 1))};
+      l.grid[0] = static_cast<unsigned>(std::clamp<int64_t>(planes, 1, 2147483647));
     } else {
       return BadInputError(l.what + ": this kind of step has no CUDA implementation in this tsr; "
                            "recompile the model with this tsc (it refuses such plans) or with --target cpu");
     }
-    // Launch objects do not move after this (reserved below), so the pointers stay valid.
-    m.launches.push_back(std::move(l));
-    Launch& back = m.launches.back();
-    for (uint64_t& v : back.values) back.params.push_back(&v);
-    if (back.fn && back.what.find("ts_transpose_") != std::string::npos) back.params.push_back(&back.dims);
+    push(std::move(l));
   }
   return b;
 }
