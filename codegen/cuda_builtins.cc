@@ -206,6 +206,48 @@ extern "C" __global__ void __launch_bounds__(256) ts_global_avg(
   if (threadIdx.x == 0) y[p] = part[0] / (float)size;
 }
 
+// ConvTranspose (2-D, group 1), one thread per output element gathering its inputs:
+// y[n][m][oh][ow] = b[m] + sum over c, kh, kw with oh = ih*sh - ph + kh*dh (and ow likewise) of
+// x[n][c][ih][iw] * w[c][m][kh][kw].
+extern "C" __global__ void __launch_bounds__(256) ts_conv_transpose2d(
+    const float* __restrict__ x, const float* __restrict__ w, const float* __restrict__ b,
+    float* __restrict__ y, long long N, long long C, long long H, long long W, long long M,
+    long long KH, long long KW, long long OH, long long OW, long long sh, long long sw,
+    long long ph, long long pw, long long dh, long long dw) {
+  const long long total = N * M * OH * OW;
+  for (long long q = (long long)blockIdx.x * blockDim.x + threadIdx.x; q < total;
+       q += (long long)gridDim.x * blockDim.x) {
+    const long long ow = q % OW, oh = (q / OW) % OH, m = (q / (OW * OH)) % M, n = q / (OW * OH * M);
+    float acc = b ? b[m] : 0.0f;
+    for (long long kh = 0; kh < KH; ++kh) {
+      const long long th = oh + ph - kh * dh;
+      if (th < 0 || th % sh != 0 || th / sh >= H) continue;
+      const long long ih = th / sh;
+      for (long long kw = 0; kw < KW; ++kw) {
+        const long long tw = ow + pw - kw * dw;
+        if (tw < 0 || tw % sw != 0 || tw / sw >= W) continue;
+        const long long iw = tw / sw;
+        for (long long c = 0; c < C; ++c) {
+          acc += x[((n * C + c) * H + ih) * W + iw] * w[((c * M + m) * KH + kh) * KW + kw];
+        }
+      }
+    }
+    y[q] = acc;
+  }
+}
+
+// One input of a Concat: `outer` rows of `row` floats placed at column `offset` of rows of
+// `dst_row` floats.
+extern "C" __global__ void __launch_bounds__(256) ts_concat_part(
+    const float* __restrict__ src, float* __restrict__ dst, long long outer, long long row,
+    long long dst_row, long long offset) {
+  const long long total = outer * row;
+  for (long long q = (long long)blockIdx.x * blockDim.x + threadIdx.x; q < total;
+       q += (long long)gridDim.x * blockDim.x) {
+    dst[(q / row) * dst_row + offset + q % row] = src[q];
+  }
+}
+
 // Cast between the types the GPU backend moves: codes are ir::DType's (1 f32, 4 i64, 5 i32,
 // 6 i8, 7 u8, 8 bool, 9 f64). Through double; float to integer truncates, to bool is x != 0.
 __device__ double ts_load(const void* p, long long i, int t) {

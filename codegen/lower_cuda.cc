@@ -95,6 +95,38 @@ bool GpuOp(const planfmt::Step& s) {
     }
     return true;
   }
+  if (s.symbol == "ConvTranspose") {
+    for (const auto& a : s.args) {
+      if (a.dtype != DType::kF32) return false;
+    }
+    if (outs != 1 || s.args[0].shape.size() != 4 || s.args[1].shape.size() != 4) return false;
+    if (s.attrs.count("output_shape")) return false;  // pads derived from it
+    if (auto it = s.attrs.find("group"); it != s.attrs.end()) {
+      const int64_t* g = std::get_if<int64_t>(&it->second);
+      if (!g || *g != 1) return false;
+    }
+    if (auto it = s.attrs.find("auto_pad"); it != s.attrs.end()) {
+      const std::string* v = std::get_if<std::string>(&it->second);
+      if (!v || (*v != "NOTSET" && !v->empty())) return false;
+    }
+    for (const char* name : {"strides", "dilations", "kernel_shape"}) {
+      auto it = s.attrs.find(name);
+      if (it == s.attrs.end()) continue;
+      const auto* v = std::get_if<std::vector<int64_t>>(&it->second);
+      if (!v || v->size() != 2) return false;
+    }
+    if (auto it = s.attrs.find("pads"); it != s.attrs.end()) {
+      const auto* v = std::get_if<std::vector<int64_t>>(&it->second);
+      if (!v || v->size() != 4) return false;
+    }
+    return s.args[s.num_inputs].shape[1] == s.args[1].shape[1];  // M output channels
+  }
+  if (s.symbol == "Concat") {
+    for (const auto& a : s.args) {
+      if (a.dtype != DType::kF32) return false;
+    }
+    return outs == 1;
+  }
   if (s.symbol == "Cast") {
     return outs == 1 && s.num_inputs == 1 && CastType(s.args[0].dtype) && CastType(s.args[1].dtype);
   }
@@ -131,7 +163,8 @@ StatusOr<planfmt::KernelModule> LowerKernelsForCuda(const LoweredPlan& lowered,
     }
     return BadInputError("the CUDA target cannot run " + list + " yet (first at node '" + first +
                          "'); it runs fused elementwise ops, MatMul, Gemm, Softmax, Transpose, "
-                         "LayerNormalization, Gather, Cast, 2-D Conv, MaxPool and GlobalAveragePool "
+                         "LayerNormalization, Gather, Cast, Concat, 2-D Conv, ConvTranspose, MaxPool and "
+                         "GlobalAveragePool "
                          "with every weight resident: raise --vram or compile with --target cpu");
   }
   ASSIGN_OR_RETURN(std::string source, EmitCudaSource(lowered.kernels));

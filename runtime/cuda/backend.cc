@@ -435,6 +435,43 @@ StatusOr<std::unique_ptr<Backend>> Backend::Load(const planfmt::PlanContents& pl
         push(std::move(l));
       }
       continue;
+    } else if (s.kind == planfmt::StepKind::kOp && s.symbol == "ConvTranspose") {
+      RETURN_IF_ERROR(function("ts_conv_transpose2d"));
+      const auto& x = s.args[0].shape;
+      const auto& w = s.args[1].shape;
+      const auto& y = s.args[s.num_inputs].shape;
+      const std::vector<int64_t> st = AttrInts(s, "strides", {1, 1}), dil = AttrInts(s, "dilations", {1, 1});
+      const std::vector<int64_t> pads = AttrInts(s, "pads", {0, 0, 0, 0});
+      const uint64_t bias = s.num_inputs > 2 ? ptr(s.args[2]) : 0;
+      const int64_t total = Count(y);
+      l.values = {ptr(s.args[0]), ptr(s.args[1]), bias, ptr(s.args[s.num_inputs]), ll(x[0]), ll(x[1]),
+                  ll(x[2]), ll(x[3]), ll(y[1]), ll(w[2]), ll(w[3]), ll(y[2]), ll(y[3]), ll(st[0]),
+                  ll(st[1]), ll(pads[0]), ll(pads[1]), ll(dil[0]), ll(dil[1])};
+      l.grid[0] = static_cast<unsigned>(std::clamp<int64_t>((total + kBlock - 1) / kBlock, 1, 65535));
+    } else if (s.kind == planfmt::StepKind::kOp && s.symbol == "Concat") {
+      // One launch per input, each writing its columns of every output row.
+      const auto& y = s.args[s.num_inputs].shape;
+      int64_t axis = AttrInt(s, "axis", 0);
+      if (axis < 0) axis += static_cast<int64_t>(y.size());
+      int64_t outer = 1, inner = 1;
+      for (size_t dd = 0; dd < y.size(); ++dd) {
+        if (static_cast<int64_t>(dd) < axis) outer *= y[dd];
+        if (static_cast<int64_t>(dd) > axis) inner *= y[dd];
+      }
+      const int64_t dst_row = y[axis] * inner;
+      int64_t offset = 0;
+      const std::string where = l.what;
+      for (uint32_t in = 0; in < s.num_inputs; ++in) {
+        const int64_t row = s.args[in].shape[axis] * inner;
+        Launch c;
+        c.what = where + ": kernel ts_concat_part (input " + std::to_string(in) + ")";
+        ASSIGN_OR_RETURN(c.fn, d.GetFunction(m.module, "ts_concat_part"));
+        c.values = {ptr(s.args[in]), ptr(s.args[s.num_inputs]), ll(outer), ll(row), ll(dst_row), ll(offset)};
+        c.grid[0] = static_cast<unsigned>(std::clamp<int64_t>((outer * row + kBlock - 1) / kBlock, 1, 65535));
+        if (outer * row > 0) push(std::move(c));
+        offset += row;
+      }
+      continue;
     } else if (s.kind == planfmt::StepKind::kOp && s.symbol == "MaxPool") {
       RETURN_IF_ERROR(function("ts_maxpool2d"));
       const auto& x = s.args[0].shape;
