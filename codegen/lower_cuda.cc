@@ -2,12 +2,12 @@
 
 #include <algorithm>
 #include <map>
-#include <variant>
 
 #include "codegen/cuda_builtins.h"
 #include "codegen/cuda_c.h"
 #include "codegen/nvrtc.h"
 #include "planfmt/cuda_module.h"
+#include "runtime/ops/op.h"
 
 namespace ts::codegen {
 namespace {
@@ -26,20 +26,34 @@ bool CastType(DType t) {
          t == DType::kI8 || t == DType::kU8 || t == DType::kBool;
 }
 
+bool AllF32(const planfmt::Step& s) {
+  return std::all_of(s.args.begin(), s.args.end(),
+                     [](const planfmt::TensorRef& a) { return a.dtype == DType::kF32; });
+}
+
+// The window attributes the GPU kernels read for 2-D Conv, ConvTranspose and MaxPool: two
+// strides, dilations and kernel dims, four explicit pads (auto_pad SAME_* would have the
+// kernels recompute pads: refused), each of the type the spec gives, when present.
+bool Window2dAttrs(const ops::AttrView& a, bool allow_valid) {
+  const std::string pad = a.StrOr("auto_pad", "NOTSET");
+  if (pad != "NOTSET" && !pad.empty() && !(allow_valid && pad == "VALID")) return false;
+  for (const char* name : {"strides", "dilations", "kernel_shape"}) {
+    auto v = a.Ints(name, std::vector<int64_t>{1, 1});
+    if (!v.ok() || v->size() != 2) return false;
+  }
+  auto pads = a.Ints("pads", std::vector<int64_t>{0, 0, 0, 0});
+  return pads.ok() && pads->size() == 4;
+}
+
 // The op-library steps the GPU backend has kernels for (runtime/cuda/backend.cc), with the
 // types and forms it handles.
 bool GpuOp(const planfmt::Step& s) {
   const size_t outs = s.args.size() - s.num_inputs;
+  const ops::AttrView a(s.attrs);
   if (s.symbol == "LayerNormalization") {
-    if (outs != 1 || s.num_inputs < 2) return false;
-    for (const auto& a : s.args) {
-      if (a.dtype != DType::kF32) return false;
-    }
+    if (outs != 1 || s.num_inputs < 2 || !AllF32(s)) return false;
     const auto& x = s.args[0].shape;
-    int64_t axis = -1;
-    if (auto it = s.attrs.find("axis"); it != s.attrs.end()) {
-      if (const int64_t* v = std::get_if<int64_t>(&it->second)) axis = *v;
-    }
+    int64_t axis = a.IntOr("axis", -1);
     if (axis < 0) axis += static_cast<int64_t>(x.size());
     if (axis < 0 || axis >= static_cast<int64_t>(x.size())) return false;
     int64_t len = 1;
@@ -54,79 +68,35 @@ bool GpuOp(const planfmt::Step& s) {
     return outs == 1 && s.num_inputs == 2 && (esize == 1 || esize == 2 || esize == 4 || esize == 8) &&
            (s.args[1].dtype == DType::kI64 || s.args[1].dtype == DType::kI32);
   }
-  if (s.symbol == "Conv" || s.symbol == "MaxPool" || s.symbol == "GlobalAveragePool") {
-    for (const auto& a : s.args) {
-      if (a.dtype != DType::kF32) return false;
+  if (s.symbol == "GlobalAveragePool") return outs == 1 && AllF32(s) && s.args[0].shape.size() == 4;
+  if (s.symbol == "MaxPool") {
+    return outs == 1 && AllF32(s) && s.args[0].shape.size() == 4 && Window2dAttrs(a, true);
+  }
+  if (s.symbol == "Conv") {
+    if (outs != 1 || !AllF32(s) || s.args[0].shape.size() != 4 || s.num_inputs < 2 ||
+        s.args[1].shape.size() != 4 || !Window2dAttrs(a, true)) {
+      return false;
     }
-    if (outs != 1 || s.args[0].shape.size() != 4) return false;
-    if (s.symbol == "GlobalAveragePool") return true;
-    if (auto it = s.attrs.find("auto_pad"); it != s.attrs.end()) {
-      const std::string* v = std::get_if<std::string>(&it->second);
-      if (!v || (*v != "NOTSET" && *v != "VALID" && !v->empty())) return false;  // SAME_*: pads computed
-    }
-    for (const char* name : {"strides", "dilations", "kernel_shape"}) {
-      auto it = s.attrs.find(name);
-      if (it == s.attrs.end()) continue;
-      const auto* v = std::get_if<std::vector<int64_t>>(&it->second);
-      if (!v || v->size() != 2) return false;
-    }
-    if (auto it = s.attrs.find("pads"); it != s.attrs.end()) {
-      const auto* v = std::get_if<std::vector<int64_t>>(&it->second);
-      if (!v || v->size() != 4) return false;
-    }
-    if (s.symbol == "Conv") {
-      if (s.num_inputs < 2 || s.args[1].shape.size() != 4) return false;
-      // The output must be what the attributes give (it is: tsc inferred it), checked again here
-      // because the GPU kernels read the same attributes.
-      auto ints = [&](const char* name, std::vector<int64_t> dflt) {
-        auto it = s.attrs.find(name);
-        if (it == s.attrs.end()) return dflt;
-        return std::get<std::vector<int64_t>>(it->second);
-      };
-      const auto st = ints("strides", {1, 1}), dil = ints("dilations", {1, 1});
-      const auto pads = ints("pads", {0, 0, 0, 0});
-      const auto& x = s.args[0].shape;
-      const auto& w = s.args[1].shape;
-      const auto& y = s.args[s.num_inputs].shape;
-      for (int d = 0; d < 2; ++d) {
-        const int64_t span = dil[d] * (w[2 + d] - 1) + 1;
-        if (st[d] < 1 || y[2 + d] != (x[2 + d] + pads[d] + pads[d + 2] - span) / st[d] + 1) return false;
-      }
+    // The output must be what the attributes give (tsc inferred it so), checked again because
+    // the GPU kernels read the same attributes.
+    const auto st = a.IntsOr("strides", {1, 1}), dil = a.IntsOr("dilations", {1, 1});
+    const auto pads = a.IntsOr("pads", {0, 0, 0, 0});
+    const auto& x = s.args[0].shape;
+    const auto& w = s.args[1].shape;
+    const auto& y = s.args[s.num_inputs].shape;
+    for (int d = 0; d < 2; ++d) {
+      const int64_t span = dil[d] * (w[2 + d] - 1) + 1;
+      if (st[d] < 1 || y[2 + d] != (x[2 + d] + pads[d] + pads[d + 2] - span) / st[d] + 1) return false;
     }
     return true;
   }
   if (s.symbol == "ConvTranspose") {
-    for (const auto& a : s.args) {
-      if (a.dtype != DType::kF32) return false;
-    }
-    if (outs != 1 || s.args[0].shape.size() != 4 || s.args[1].shape.size() != 4) return false;
-    if (s.attrs.count("output_shape")) return false;  // pads derived from it
-    if (auto it = s.attrs.find("group"); it != s.attrs.end()) {
-      const int64_t* g = std::get_if<int64_t>(&it->second);
-      if (!g || *g != 1) return false;
-    }
-    if (auto it = s.attrs.find("auto_pad"); it != s.attrs.end()) {
-      const std::string* v = std::get_if<std::string>(&it->second);
-      if (!v || (*v != "NOTSET" && !v->empty())) return false;
-    }
-    for (const char* name : {"strides", "dilations", "kernel_shape"}) {
-      auto it = s.attrs.find(name);
-      if (it == s.attrs.end()) continue;
-      const auto* v = std::get_if<std::vector<int64_t>>(&it->second);
-      if (!v || v->size() != 2) return false;
-    }
-    if (auto it = s.attrs.find("pads"); it != s.attrs.end()) {
-      const auto* v = std::get_if<std::vector<int64_t>>(&it->second);
-      if (!v || v->size() != 4) return false;
-    }
-    return s.args[s.num_inputs].shape[1] == s.args[1].shape[1];  // M output channels
+    return outs == 1 && AllF32(s) && s.args[0].shape.size() == 4 && s.args[1].shape.size() == 4 &&
+           !a.Has("output_shape") &&  // pads derived from it
+           a.IntOr("group", 1) == 1 && Window2dAttrs(a, false) &&
+           s.args[s.num_inputs].shape[1] == s.args[1].shape[1];  // M output channels
   }
-  if (s.symbol == "Concat") {
-    for (const auto& a : s.args) {
-      if (a.dtype != DType::kF32) return false;
-    }
-    return outs == 1;
-  }
+  if (s.symbol == "Concat") return outs == 1 && AllF32(s);
   if (s.symbol == "Cast") {
     return outs == 1 && s.num_inputs == 1 && CastType(s.args[0].dtype) && CastType(s.args[1].dtype);
   }

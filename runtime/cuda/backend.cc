@@ -6,11 +6,11 @@
 #include <cstdlib>
 #include <chrono>
 #include <cstring>
-#include <variant>
 #include <deque>
 #include <vector>
 
 #include "planfmt/cuda_module.h"
+#include "runtime/ops/op.h"
 #include "runtime/cuda/driver.h"
 
 namespace ts::runtime::cuda {
@@ -25,27 +25,14 @@ struct TransposeDims {
   long long rank;
 };
 
-int64_t AttrInt(const planfmt::Step& s, const std::string& name, int64_t dflt) {
-  auto it = s.attrs.find(name);
-  if (it == s.attrs.end()) return dflt;
-  if (const int64_t* v = std::get_if<int64_t>(&it->second)) return *v;
-  return dflt;
-}
-
-std::vector<int64_t> AttrInts(const planfmt::Step& s, const std::string& name,
-                              std::vector<int64_t> dflt) {
-  auto it = s.attrs.find(name);
-  if (it == s.attrs.end()) return dflt;
-  if (const auto* v = std::get_if<std::vector<int64_t>>(&it->second)) return *v;
-  return dflt;
-}
-
-double AttrFloat(const planfmt::Step& s, const std::string& name, double dflt) {
-  auto it = s.attrs.find(name);
-  if (it == s.attrs.end()) return dflt;
-  if (const double* v = std::get_if<double>(&it->second)) return *v;
-  if (const int64_t* v = std::get_if<int64_t>(&it->second)) return static_cast<double>(*v);
-  return dflt;
+// Kernel parameter slots: every parameter is passed through an 8-byte slot; a float uses the
+// low 4 bytes, as the kernel reads it.
+uint64_t Slot(int64_t v) { return static_cast<uint64_t>(v); }
+uint64_t FloatSlot(double v) {
+  const float f = static_cast<float>(v);
+  uint32_t bits;
+  std::memcpy(&bits, &f, 4);
+  return uint64_t{bits};
 }
 
 int64_t Count(const std::vector<int64_t>& s) {
@@ -156,15 +143,8 @@ StatusOr<Launch> MakeGemm(const Driver& d, const Module& module, Cublas* cublas,
   }
   l.what += ": kernel ts_gemm";
   ASSIGN_OR_RETURN(l.fn, d.GetFunction(module, "ts_gemm"));
-  auto ll = [](int64_t v) { return static_cast<uint64_t>(v); };
-  auto fl = [](double v) {
-    const float f = static_cast<float>(v);
-    uint32_t bits;
-    std::memcpy(&bits, &f, 4);
-    return uint64_t{bits};
-  };
-  l.values = {a, b, c0, y, ll(mm), ll(nn), ll(kk), ll(sab), ll(sam), ll(sak), ll(sbb), ll(sbk),
-              ll(sbn), ll(scm), ll(scn), fl(alpha), fl(beta)};
+  l.values = {a, b, c0, y, Slot(mm), Slot(nn), Slot(kk), Slot(sab), Slot(sam), Slot(sak), Slot(sbb), Slot(sbk),
+              Slot(sbn), Slot(scm), Slot(scn), FloatSlot(alpha), FloatSlot(beta)};
   l.block[0] = 16;
   l.block[1] = 16;
   l.grid[0] = static_cast<unsigned>((nn + 15) / 16);
@@ -270,13 +250,7 @@ StatusOr<std::unique_ptr<Backend>> Backend::Load(const planfmt::PlanContents& pl
       ASSIGN_OR_RETURN(l.fn, d.GetFunction(m.module, name.c_str()));
       return OkStatus();
     };
-    auto ll = [](int64_t v) { return static_cast<uint64_t>(v); };
-    auto fl = [](double v) {
-      const float f = static_cast<float>(v);
-      uint32_t bits;
-      std::memcpy(&bits, &f, 4);
-      return uint64_t{bits};
-    };
+    const ops::AttrView attrs(s.attrs);
     if (s.kind == planfmt::StepKind::kJitKernel) {
       RETURN_IF_ERROR(function(s.symbol));
       for (const planfmt::TensorRef& r : s.args) l.values.push_back(ptr(r));
@@ -344,7 +318,7 @@ StatusOr<std::unique_ptr<Backend>> Backend::Load(const planfmt::PlanContents& pl
         else if (dd == axis || legacy) len *= shape[dd];
         else inner *= shape[dd];
       }
-      l.values = {ptr(s.args[0]), ptr(s.args[1]), ll(outer), ll(len), ll(inner)};
+      l.values = {ptr(s.args[0]), ptr(s.args[1]), Slot(outer), Slot(len), Slot(inner)};
       l.grid[0] = static_cast<unsigned>(std::max<int64_t>((outer * inner + kBlock - 1) / kBlock, 1));
     } else if (s.kind == planfmt::StepKind::kBuiltin && s.builtin == planfmt::Builtin::kTranspose) {
       const auto& in = s.args[0].shape;
@@ -360,23 +334,23 @@ StatusOr<std::unique_ptr<Backend>> Backend::Load(const planfmt::PlanContents& pl
       }
       l.dims.rank = static_cast<long long>(rank);
       const int64_t total = Count(s.args[1].shape);
-      l.values = {ptr(s.args[0]), ptr(s.args[1]), ll(total)};
+      l.values = {ptr(s.args[0]), ptr(s.args[1]), Slot(total)};
       l.grid[0] = static_cast<unsigned>(std::clamp<int64_t>((total + kBlock - 1) / kBlock, 1, 65535));
     } else if (s.kind == planfmt::StepKind::kOp && s.symbol == "LayerNormalization") {
       RETURN_IF_ERROR(function("ts_layernorm"));
       const auto& x = s.args[0].shape;
-      int64_t axis = AttrInt(s, "axis", -1);
+      int64_t axis = attrs.IntOr("axis", -1);
       if (axis < 0) axis += static_cast<int64_t>(x.size());
       int64_t rows = 1, len = 1;
       for (size_t dd = 0; dd < x.size(); ++dd) (static_cast<int64_t>(dd) < axis ? rows : len) *= x[dd];
       const uint64_t bias = s.num_inputs > 2 ? ptr(s.args[2]) : 0;
-      l.values = {ptr(s.args[0]), ptr(s.args[1]), bias, ptr(s.args[s.num_inputs]), ll(rows), ll(len),
-                  fl(AttrFloat(s, "epsilon", 1e-5))};
+      l.values = {ptr(s.args[0]), ptr(s.args[1]), bias, ptr(s.args[s.num_inputs]), Slot(rows), Slot(len),
+                  FloatSlot(attrs.FloatOr("epsilon", 1e-5))};
       l.grid[0] = static_cast<unsigned>(std::clamp<int64_t>(rows, 1, 2147483647));
     } else if (s.kind == planfmt::StepKind::kOp && s.symbol == "Gather") {
       const auto& data = s.args[0].shape;
       RETURN_IF_ERROR(function("ts_gather_" + std::to_string(DTypeSize(s.args[0].dtype))));
-      int64_t axis = AttrInt(s, "axis", 0);
+      int64_t axis = attrs.IntOr("axis", 0);
       if (axis < 0) axis += static_cast<int64_t>(data.size());
       int64_t outer = 1, block = 1;
       for (size_t dd = 0; dd < data.size(); ++dd) {
@@ -384,14 +358,14 @@ StatusOr<std::unique_ptr<Backend>> Backend::Load(const planfmt::PlanContents& pl
         if (static_cast<int64_t>(dd) > axis) block *= data[dd];
       }
       const int64_t m = Count(s.args[1].shape), total = Count(s.args[2].shape);
-      l.values = {ptr(s.args[0]), ptr(s.args[1]), ptr(s.args[2]), ll(outer), ll(data[axis]), ll(m),
-                  ll(block), ll(s.args[1].dtype == DType::kI64 ? 1 : 0)};
+      l.values = {ptr(s.args[0]), ptr(s.args[1]), ptr(s.args[2]), Slot(outer), Slot(data[axis]), Slot(m),
+                  Slot(block), Slot(s.args[1].dtype == DType::kI64 ? 1 : 0)};
       l.grid[0] = static_cast<unsigned>(std::clamp<int64_t>((total + kBlock - 1) / kBlock, 1, 65535));
     } else if (s.kind == planfmt::StepKind::kOp && s.symbol == "Cast") {
       RETURN_IF_ERROR(function("ts_cast"));
       const int64_t total = Count(s.args[1].shape);
-      l.values = {ptr(s.args[0]), ptr(s.args[1]), ll(total), ll(static_cast<int64_t>(s.args[0].dtype)),
-                  ll(static_cast<int64_t>(s.args[1].dtype))};
+      l.values = {ptr(s.args[0]), ptr(s.args[1]), Slot(total), Slot(static_cast<int64_t>(s.args[0].dtype)),
+                  Slot(static_cast<int64_t>(s.args[1].dtype))};
       l.grid[0] = static_cast<unsigned>(std::clamp<int64_t>((total + kBlock - 1) / kBlock, 1, 65535));
     } else if (s.kind == planfmt::StepKind::kOp && s.symbol == "Conv") {
       // Per image and group: im2col (unless 1x1, stride 1, unpadded), a matrix product; then
@@ -399,9 +373,9 @@ StatusOr<std::unique_ptr<Backend>> Backend::Load(const planfmt::PlanContents& pl
       const auto& x = s.args[0].shape;
       const auto& w = s.args[1].shape;
       const auto& y = s.args[s.num_inputs].shape;
-      const int64_t group = AttrInt(s, "group", 1);
-      const std::vector<int64_t> st = AttrInts(s, "strides", {1, 1}), dil = AttrInts(s, "dilations", {1, 1});
-      const std::vector<int64_t> pads = AttrInts(s, "pads", {0, 0, 0, 0});
+      const int64_t group = attrs.IntOr("group", 1);
+      const std::vector<int64_t> st = attrs.IntsOr("strides", {1, 1}), dil = attrs.IntsOr("dilations", {1, 1});
+      const std::vector<int64_t> pads = attrs.IntsOr("pads", {0, 0, 0, 0});
       const int64_t cg = x[1] / group, mg = w[0] / group, kdim = cg * w[2] * w[3], n_out = y[2] * y[3];
       const bool pointwise = w[2] == 1 && w[3] == 1 && st[0] == 1 && st[1] == 1 && pads[0] == 0 &&
                              pads[1] == 0 && y[2] == x[2] && y[3] == x[3];
@@ -416,8 +390,8 @@ StatusOr<std::unique_ptr<Backend>> Backend::Load(const planfmt::PlanContents& pl
             Launch c;
             c.what = where + ": kernel ts_im2col";
             ASSIGN_OR_RETURN(c.fn, d.GetFunction(m.module, "ts_im2col"));
-            c.values = {xg, m.columns.get(), ll(cg), ll(x[2]), ll(x[3]), ll(w[2]), ll(w[3]), ll(y[2]),
-                        ll(y[3]), ll(st[0]), ll(st[1]), ll(pads[0]), ll(pads[1]), ll(dil[0]), ll(dil[1])};
+            c.values = {xg, m.columns.get(), Slot(cg), Slot(x[2]), Slot(x[3]), Slot(w[2]), Slot(w[3]), Slot(y[2]),
+                        Slot(y[3]), Slot(st[0]), Slot(st[1]), Slot(pads[0]), Slot(pads[1]), Slot(dil[0]), Slot(dil[1])};
             c.grid[0] = static_cast<unsigned>(std::clamp<int64_t>((kdim * n_out + kBlock - 1) / kBlock, 1, 65535));
             push(std::move(c));
             bsrc = m.columns.get();
@@ -430,7 +404,7 @@ StatusOr<std::unique_ptr<Backend>> Backend::Load(const planfmt::PlanContents& pl
       if (s.num_inputs > 2) {
         RETURN_IF_ERROR(function("ts_bias"));
         const int64_t total = Count(y);
-        l.values = {ptr(s.args[s.num_inputs]), ptr(s.args[2]), ll(y[1]), ll(n_out), ll(total)};
+        l.values = {ptr(s.args[s.num_inputs]), ptr(s.args[2]), Slot(y[1]), Slot(n_out), Slot(total)};
         l.grid[0] = static_cast<unsigned>(std::clamp<int64_t>((total + kBlock - 1) / kBlock, 1, 65535));
         push(std::move(l));
       }
@@ -440,18 +414,18 @@ StatusOr<std::unique_ptr<Backend>> Backend::Load(const planfmt::PlanContents& pl
       const auto& x = s.args[0].shape;
       const auto& w = s.args[1].shape;
       const auto& y = s.args[s.num_inputs].shape;
-      const std::vector<int64_t> st = AttrInts(s, "strides", {1, 1}), dil = AttrInts(s, "dilations", {1, 1});
-      const std::vector<int64_t> pads = AttrInts(s, "pads", {0, 0, 0, 0});
+      const std::vector<int64_t> st = attrs.IntsOr("strides", {1, 1}), dil = attrs.IntsOr("dilations", {1, 1});
+      const std::vector<int64_t> pads = attrs.IntsOr("pads", {0, 0, 0, 0});
       const uint64_t bias = s.num_inputs > 2 ? ptr(s.args[2]) : 0;
       const int64_t total = Count(y);
-      l.values = {ptr(s.args[0]), ptr(s.args[1]), bias, ptr(s.args[s.num_inputs]), ll(x[0]), ll(x[1]),
-                  ll(x[2]), ll(x[3]), ll(y[1]), ll(w[2]), ll(w[3]), ll(y[2]), ll(y[3]), ll(st[0]),
-                  ll(st[1]), ll(pads[0]), ll(pads[1]), ll(dil[0]), ll(dil[1])};
+      l.values = {ptr(s.args[0]), ptr(s.args[1]), bias, ptr(s.args[s.num_inputs]), Slot(x[0]), Slot(x[1]),
+                  Slot(x[2]), Slot(x[3]), Slot(y[1]), Slot(w[2]), Slot(w[3]), Slot(y[2]), Slot(y[3]), Slot(st[0]),
+                  Slot(st[1]), Slot(pads[0]), Slot(pads[1]), Slot(dil[0]), Slot(dil[1])};
       l.grid[0] = static_cast<unsigned>(std::clamp<int64_t>((total + kBlock - 1) / kBlock, 1, 65535));
     } else if (s.kind == planfmt::StepKind::kOp && s.symbol == "Concat") {
       // One launch per input, each writing its columns of every output row.
       const auto& y = s.args[s.num_inputs].shape;
-      int64_t axis = AttrInt(s, "axis", 0);
+      int64_t axis = attrs.IntOr("axis", 0);
       if (axis < 0) axis += static_cast<int64_t>(y.size());
       int64_t outer = 1, inner = 1;
       for (size_t dd = 0; dd < y.size(); ++dd) {
@@ -466,7 +440,7 @@ StatusOr<std::unique_ptr<Backend>> Backend::Load(const planfmt::PlanContents& pl
         Launch c;
         c.what = where + ": kernel ts_concat_part (input " + std::to_string(in) + ")";
         ASSIGN_OR_RETURN(c.fn, d.GetFunction(m.module, "ts_concat_part"));
-        c.values = {ptr(s.args[in]), ptr(s.args[s.num_inputs]), ll(outer), ll(row), ll(dst_row), ll(offset)};
+        c.values = {ptr(s.args[in]), ptr(s.args[s.num_inputs]), Slot(outer), Slot(row), Slot(dst_row), Slot(offset)};
         c.grid[0] = static_cast<unsigned>(std::clamp<int64_t>((outer * row + kBlock - 1) / kBlock, 1, 65535));
         if (outer * row > 0) push(std::move(c));
         offset += row;
@@ -476,18 +450,18 @@ StatusOr<std::unique_ptr<Backend>> Backend::Load(const planfmt::PlanContents& pl
       RETURN_IF_ERROR(function("ts_maxpool2d"));
       const auto& x = s.args[0].shape;
       const auto& y = s.args[1].shape;
-      const std::vector<int64_t> k = AttrInts(s, "kernel_shape", {1, 1});
-      const std::vector<int64_t> st = AttrInts(s, "strides", {1, 1}), dil = AttrInts(s, "dilations", {1, 1});
-      const std::vector<int64_t> pads = AttrInts(s, "pads", {0, 0, 0, 0});
+      const std::vector<int64_t> k = attrs.IntsOr("kernel_shape", {1, 1});
+      const std::vector<int64_t> st = attrs.IntsOr("strides", {1, 1}), dil = attrs.IntsOr("dilations", {1, 1});
+      const std::vector<int64_t> pads = attrs.IntsOr("pads", {0, 0, 0, 0});
       const int64_t total = Count(y);
-      l.values = {ptr(s.args[0]), ptr(s.args[1]), ll(x[0] * x[1]), ll(x[2]), ll(x[3]), ll(y[2]), ll(y[3]),
-                  ll(k[0]), ll(k[1]), ll(st[0]), ll(st[1]), ll(pads[0]), ll(pads[1]), ll(dil[0]), ll(dil[1])};
+      l.values = {ptr(s.args[0]), ptr(s.args[1]), Slot(x[0] * x[1]), Slot(x[2]), Slot(x[3]), Slot(y[2]), Slot(y[3]),
+                  Slot(k[0]), Slot(k[1]), Slot(st[0]), Slot(st[1]), Slot(pads[0]), Slot(pads[1]), Slot(dil[0]), Slot(dil[1])};
       l.grid[0] = static_cast<unsigned>(std::clamp<int64_t>((total + kBlock - 1) / kBlock, 1, 65535));
     } else if (s.kind == planfmt::StepKind::kOp && s.symbol == "GlobalAveragePool") {
       RETURN_IF_ERROR(function("ts_global_avg"));
       const auto& x = s.args[0].shape;
       const int64_t planes = x[0] * x[1];
-      l.values = {ptr(s.args[0]), ptr(s.args[1]), ll(planes), ll(Count(x) / std::max<int64_t>(planes, 1))};
+      l.values = {ptr(s.args[0]), ptr(s.args[1]), Slot(planes), Slot(Count(x) / std::max<int64_t>(planes, 1))};
       l.grid[0] = static_cast<unsigned>(std::clamp<int64_t>(planes, 1, 2147483647));
     } else {
       return BadInputError(l.what + ": this kind of step has no CUDA implementation in this tsr; "
