@@ -17,6 +17,18 @@ double Elements(const ir::Value& v) {
 
 double Bytes(const ir::Value& v) { return Elements(v) * static_cast<double>(DTypeSize(v.dtype)); }
 
+// A Conv the runtime multiplies directly (no im2col): 1x1 window, stride 1, no padding.
+bool IsPointwise(const ir::Node& n, const ir::Value& w) {
+  for (size_t i = 2; i < w.shape.size(); ++i) {
+    if (w.shape[i] != 1) return false;
+  }
+  auto all = [&](const char* key, int64_t value) {
+    auto v = n.IntsAttr(key);
+    return !v || std::all_of(v->begin(), v->end(), [&](int64_t x) { return x == value; });
+  };
+  return all("strides", 1) && all("pads", 0);
+}
+
 }  // namespace
 
 OpCost EstimateOpCost(const ir::Graph& g, const ir::Node& n) {
@@ -38,6 +50,22 @@ OpCost EstimateOpCost(const ir::Graph& g, const ir::Node& n) {
     const double k = a.shape.empty() ? 1 : static_cast<double>(trans_a ? a.shape[0] : a.shape.back());
     c.flops = 2 * Elements(out) * k;
     if (n.op == "Gemm" && n.inputs.size() > 2 && n.inputs[2] >= 0) c.flops += Elements(out);
+  } else if ((n.op == "Conv" || n.op == "ConvTranspose") && n.inputs.size() > 1 && n.inputs[1] >= 0) {
+    // 2 x multiply-adds: each output element of a Conv (each input element of a ConvTranspose)
+    // meets one weight slice of (channels per group x kernel window) values.
+    const ir::Value& w = g.values[n.inputs[1]];
+    const double slice = w.shape.empty() || w.shape[0] == 0 ? 0 : Elements(w) / static_cast<double>(w.shape[0]);
+    const double per = n.op == "Conv" ? Elements(out) : Elements(g.values[n.inputs[0]]);
+    c.flops = 2 * per * slice;
+    if (n.inputs.size() > 2 && n.inputs[2] >= 0) c.flops += Elements(out);
+    if (n.op == "Conv" && !IsPointwise(n, w)) {
+      // The runtime gathers the image into columns (im2col), then the GEMM packs them: each
+      // column element is written once and read once, in a pass of its own.
+      const double group = static_cast<double>(std::max<int64_t>(n.IntAttrOr("group", 1), 1));
+      const double out_channels = out.shape.size() > 1 ? static_cast<double>(out.shape[1]) : 1;
+      const double columns = out_channels == 0 ? 0 : Elements(out) / out_channels * group * slice;
+      c.copy_bytes = 2 * columns * static_cast<double>(DTypeSize(out.dtype));
+    }
   } else if (n.op == "Softmax") {
     c.flops = 5 * Elements(out);  // max, subtract, exp, sum, scale
   }
@@ -50,7 +78,10 @@ double ComputeSeconds(const OpCost& cost, const HardwareProfile& p) {
   const double mem_s = cost.bytes == 0 ? 0
                        : p.device_memory_bandwidth > 0 ? cost.bytes / p.device_memory_bandwidth
                                                        : inf;
-  return std::max(flop_s, mem_s) + p.kernel_launch_latency_s;
+  const double copy_s = cost.copy_bytes == 0 ? 0
+                        : p.device_memory_bandwidth > 0 ? cost.copy_bytes / p.device_memory_bandwidth
+                                                        : inf;
+  return std::max(flop_s, mem_s) + copy_s + p.kernel_launch_latency_s;
 }
 
 double TransferSeconds(uint64_t bytes, double bandwidth, double latency_s) {

@@ -1,7 +1,8 @@
 // The cost model: how long each step and each transfer takes on a machine described by a
 // hardware profile, and the timeline a plan will follow there.
 //
-// Per op, a roofline: max(FLOPs / peak FLOP/s, bytes moved / memory bandwidth) plus the launch
+// Per op, a roofline: max(FLOPs / peak FLOP/s, bytes moved / memory bandwidth), plus a separate
+// pass over any copies the runtime makes first (a Conv's im2col columns), plus the launch
 // latency. Per transfer: latency + bytes / bandwidth of its link. The timeline runs two streams,
 // compute and storage reads, in program order: a load starts when both its load step has begun
 // and the storage stream is free; a step that first uses a streamed weight waits for it.
@@ -18,14 +19,17 @@ namespace ts::passes {
 
 struct OpCost {
   double flops = 0;
-  double bytes = 0;  // read + written
+  double bytes = 0;       // read + written
+  double copy_bytes = 0;  // moved in a pass of its own before the arithmetic (im2col columns)
 };
 
 // FLOPs and bytes of one node (after fusion: "Elementwise" nodes count one FLOP per op of their
-// program per output element). Needs: shapes inferred.
+// program per output element; MatMul, Gemm, Conv and ConvTranspose two per multiply-add;
+// Softmax five per element; other ops only move bytes). Needs: shapes inferred.
 OpCost EstimateOpCost(const ir::Graph& g, const ir::Node& n);
 
-// Roofline time of `cost` computed in f32 on `p`, in seconds.
+// Roofline time of `cost` computed in f32 on `p`, in seconds: max(FLOPs / peak, bytes /
+// bandwidth) + copy_bytes / bandwidth + launch latency.
 double ComputeSeconds(const OpCost& cost, const HardwareProfile& p);
 
 // latency + bytes / bandwidth; 0 bytes cost nothing. A link with no bandwidth is infinitely slow.

@@ -50,6 +50,41 @@ TEST(CostModelTest, ElementwiseChainIsMemoryBoundByHand) {
   EXPECT_NEAR(ComputeSeconds(c, Machine()), 12582912 / 100e9 + 2e-6, 1e-15);
 }
 
+// Conv x[1,8,16,16] * w[16,8,3,3] (pads 1) + b[16] -> y[1,16,16,16]: each of the 4096 outputs
+// takes 8*3*3 = 72 multiply-adds, 2*4096*72 = 589,824 FLOPs, plus 4096 bias adds.
+// ConvTranspose x[1,16,8,8] * w[16,4,2,2] (stride 2) -> y[1,4,16,16]: each of the 1024 inputs
+// meets 4*2*2 = 16 weights, 2*1024*16 = 32,768 FLOPs, no bias.
+TEST(CostModelTest, ConvolutionFlopsByHand) {
+  ir::Graph g = Parsed(
+      "tsir 1 opset 13\ninput \"x\" f32[1,8,16,16]\ninput \"w\" f32[16,8,3,3]\ninput \"b\" f32[16]\n"
+      "input \"u\" f32[1,16,8,8]\ninput \"v\" f32[16,4,2,2]\n"
+      "output \"y\" f32[1,16,16,16]\noutput \"z\" f32[1,4,16,16]\n"
+      "node \"c\" Conv(\"x\", \"w\", \"b\") -> (\"y\")\n"
+      "node \"t\" ConvTranspose(\"u\", \"v\") -> (\"z\")\n"
+      "inputs \"x\", \"w\", \"b\", \"u\", \"v\"\noutputs \"y\", \"z\"\n");
+  EXPECT_DOUBLE_EQ(EstimateOpCost(g, g.nodes[0]).flops, 589824 + 4096);
+  EXPECT_DOUBLE_EQ(EstimateOpCost(g, g.nodes[1]).flops, 32768);
+  // The 3x3 Conv's im2col columns: 72 rows x 256 positions x 4 bytes, written and read once.
+  EXPECT_DOUBLE_EQ(EstimateOpCost(g, g.nodes[0]).copy_bytes, 2 * 72 * 256 * 4.0);
+  EXPECT_DOUBLE_EQ(EstimateOpCost(g, g.nodes[1]).copy_bytes, 0);
+}
+
+// A 1x1, stride-1, unpadded Conv is a direct product: no columns. Copies add their own pass at
+// memory bandwidth: 100 kB at 100 GB/s is 1 us, plus the 2 us launch.
+TEST(CostModelTest, PointwiseConvCopiesNothing) {
+  ir::Graph g = Parsed(
+      "tsir 1 opset 13\ninput \"x\" f32[1,8,16,16]\ninput \"w\" f32[16,8,1,1]\n"
+      "output \"y\" f32[1,16,16,16]\n"
+      "node \"c\" Conv(\"x\", \"w\") -> (\"y\")\n"
+      "inputs \"x\", \"w\"\noutputs \"y\"\n");
+  OpCost c = EstimateOpCost(g, g.nodes[0]);
+  EXPECT_DOUBLE_EQ(c.flops, 2 * 4096 * 8.0);
+  EXPECT_DOUBLE_EQ(c.copy_bytes, 0);
+  OpCost copy;
+  copy.copy_bytes = 1e5;
+  EXPECT_NEAR(ComputeSeconds(copy, Machine()), 1e5 / 100e9 + 2e-6, 1e-15);
+}
+
 TEST(CostModelTest, TransferIsLatencyPlusBytesOverBandwidth) {
   EXPECT_DOUBLE_EQ(TransferSeconds(0, 1e9, 1e-3), 0);
   EXPECT_DOUBLE_EQ(TransferSeconds(1000000, 1e9, 1e-4), 1e-4 + 1e-3);
