@@ -1,9 +1,10 @@
 // tsc: the TensorShunt compiler. `tsc compile` plans a model under a memory budget and writes a
-// .tsplan bundle; `tsc inspect` describes a model.
+// .tsplan bundle; `tsc inspect` describes a model, or draws a bundle's memory plan (--timeline).
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstring>
 #include <fstream>
 #include <iostream>
 #include <map>
@@ -15,6 +16,7 @@
 #include "cli/common.h"
 #include "cli/plan_diff.h"
 #include "cli/profile_probe.h"
+#include "cli/timeline.h"
 #include "codegen/lower_cpu.h"
 #include "codegen/lower_cuda.h"
 #include "codegen/nvrtc.h"
@@ -24,6 +26,8 @@
 #include "passes/hardware_profile.h"
 #include "passes/pipeline.h"
 #include "passes/shape_inference.h"
+#include "planfmt/format.h"
+#include "planfmt/reader.h"
 #include "planfmt/writer.h"
 #include "runtime/tensor_io.h"
 
@@ -182,6 +186,8 @@ Status Compile(const CompileArgs& args) {
                             {"tsc_version", kVersion},
                             {"profile", profile ? profile->name : "none"}};
   if (profile) meta.emplace_back("profile_hash", std::string("fnv1a64:") + profile_hash);
+  // For `tsc inspect --timeline`'s budget line; 0 (no budget) is not recorded.
+  if (budget) meta.emplace_back("budget_bytes", std::to_string(budget));
   if (cg.predicted) {
     char ms[64];
     std::snprintf(ms, sizeof ms, "%.6f", cg.predicted->total_s * 1e3);
@@ -366,6 +372,37 @@ Status Inspect(const std::string& model, const std::vector<std::string>& shape_a
   return OkStatus();
 }
 
+bool EndsWithTsplan(const std::string& path) {
+  return path.size() > 7 && path.compare(path.size() - 7, 7, ".tsplan") == 0;
+}
+
+// A bundle by its name, or by its magic under any other name.
+bool IsBundlePath(const std::string& path) {
+  if (EndsWithTsplan(path)) return true;
+  std::ifstream f(path, std::ios::binary);
+  char magic[sizeof planfmt::kMagic] = {};
+  return f.read(magic, sizeof magic) && std::memcmp(magic, planfmt::kMagic, sizeof magic) == 0;
+}
+
+// `tsc inspect PLAN.tsplan --timeline FILE.svg`: the plan's memory per step as an SVG chart.
+Status TimelineCommand(const std::string& plan, const std::string& svg_path, bool model_options) {
+  if (svg_path.empty()) return UsageError("--timeline needs a FILE.svg to write");
+  if (!IsBundlePath(plan)) {
+    return UsageError("--timeline draws a bundle's memory plan and " + plan +
+                      " is not a .tsplan bundle; compile it first (tsc compile MODEL -o PLAN.tsplan)");
+  }
+  if (model_options) return UsageError("--shape and --ir describe a model; they do not apply with --timeline");
+  ASSIGN_OR_RETURN(planfmt::OpenedBundle b, planfmt::ReadBundle(plan));
+  const Timeline t = ComputeTimeline(b.contents);
+  std::string name = plan;
+  if (auto slash = name.rfind('/'); slash != std::string::npos) name = name.substr(slash + 1);
+  RETURN_IF_ERROR(WriteTextFile(svg_path, RenderTimelineSvg(t, "Planned memory per step: " + name), "--timeline"));
+  std::printf("tsc: wrote %s (%zu steps; planned peak %s, %s live at step %u)\n", svg_path.c_str(),
+              t.steps.size(), FormatSize(t.arena_bytes).c_str(), FormatSize(t.lower_bound_bytes).c_str(),
+              t.peak_step);
+  return OkStatus();
+}
+
 }  // namespace
 }  // namespace ts::cli
 
@@ -392,14 +429,15 @@ int main(int argc, char** argv) {
   compile->add_flag("-v,--verbose", c.verbose, "Per-pass timing and detail");
   compile->footer(ExitCodeHelp());
 
-  std::string inspect_model;
+  std::string inspect_model, inspect_timeline;
   std::vector<std::string> inspect_shapes;
   bool inspect_ir = false, list_ops = false;
-  CLI::App* inspect = app.add_subcommand("inspect", "Describe an ONNX model (inputs, outputs, weights, ops) or a safetensors checkpoint folder");
-  inspect->add_option("model", inspect_model, "ONNX model, or a folder with model.safetensors[.index.json]");
+  CLI::App* inspect = app.add_subcommand("inspect", "Describe an ONNX model (inputs, outputs, weights, ops) or a safetensors checkpoint folder; draw a bundle's memory plan (--timeline)");
+  inspect->add_option("model", inspect_model, "ONNX model, or a folder with model.safetensors[.index.json], or with --timeline a .tsplan bundle");
   inspect->add_option("--shape", inspect_shapes, "Fix an input's dynamic dimensions: NAME=DIMS");
   inspect->add_flag("--ir", inspect_ir, "Print the model in TensorShunt's textual IR (weights elided)");
   inspect->add_flag("--ops", list_ops, "List the supported ONNX operators");
+  inspect->add_option("--timeline", inspect_timeline, "With a .tsplan bundle: write its planned memory per step (resident weights, streamed weights, activations, I/O staging; peak and budget lines) as an SVG chart to this file");
   inspect->footer(ExitCodeHelp());
 
   ProbeOptions probe_options;
@@ -442,11 +480,13 @@ int main(int argc, char** argv) {
       return kExitOk;
     }
     if (inspect_model.empty()) return ReportError("tsc", ts::UsageError("inspect needs a MODEL (or --ops)"));
-    if (inspect_model.size() > 7 && inspect_model.substr(inspect_model.size() - 7) == ".tsplan") {
-      return ReportError("tsc", ts::UsageError(inspect_model + " is a bundle: use `tsr inspect` for bundles"));
-    }
     struct stat st_buf;
-    if (stat(inspect_model.c_str(), &st_buf) == 0 && S_ISDIR(st_buf.st_mode)) {
+    if (inspect->count("--timeline") > 0) {
+      st = TimelineCommand(inspect_model, inspect_timeline, inspect_ir || !inspect_shapes.empty());
+    } else if (EndsWithTsplan(inspect_model)) {
+      return ReportError("tsc", ts::UsageError(inspect_model + " is a bundle: use `tsr inspect` for bundles, or "
+                                                               "`tsc inspect PLAN.tsplan --timeline FILE.svg` to draw its memory plan"));
+    } else if (stat(inspect_model.c_str(), &st_buf) == 0 && S_ISDIR(st_buf.st_mode)) {
       st = InspectCheckpoint(inspect_model);
     } else {
       st = Inspect(inspect_model, inspect_shapes, inspect_ir);

@@ -440,6 +440,40 @@ def help_and_inspect(ctx):
 
 
 @case
+def inspect_timeline_svg(ctx):
+    import json
+    import xml.etree.ElementTree as ET
+    rep = os.path.join(ctx.work, "timeline_report.json")
+    plan = ctx.compile("external_data", "--vram", str(minimum_budget(ctx, "external_data")), "--report", rep,
+                       out=os.path.join(ctx.work, "timeline <&>.tsplan"))
+    svg = os.path.join(ctx.work, "timeline.svg")
+    ctx.run(ctx.tsc, "inspect", plan, "--timeline", svg, contains=("tsc: wrote",))
+    root = ET.parse(svg).getroot()
+    if root.tag != "{http://www.w3.org/2000/svg}svg":
+        raise AssertionError("the root element is %s" % root.tag)
+    r = json.load(open(rep))
+    text = " ".join(root.itertext())
+    for want in ("(%d bytes) (the compile report's peak_bytes)" % r["peak_bytes"],
+                 "(%d bytes) (the compile report's total_bytes)" % r["total_bytes"],
+                 "Peak step %d," % r["peak_step"], "timeline <&>.tsplan", "Streamed weights: read from the bundle",
+                 "Resident weights: none in this plan"):
+        if want not in text:
+            raise AssertionError("the SVG lacks %r" % want)
+    ids = {e.get("id") for e in root.iter()}
+    # At the minimum budget every weight streams: there is no resident band.
+    for want in ("streamed-weights", "activations", "io-staging", "planned-peak", "peak-step", "legend"):
+        if want not in ids:
+            raise AssertionError("the SVG has no element %r" % want)
+    # Without --timeline a bundle is still refused; --timeline needs a bundle; a bad bundle is exit 3.
+    ctx.run(ctx.tsc, "inspect", plan, expect=2, contains=("is a bundle",))
+    ctx.run(ctx.tsc, "inspect", os.path.join(ctx.models, "mlp", "model.onnx"), "--timeline", svg, expect=2,
+            contains=("not a .tsplan bundle",))
+    cut = os.path.join(ctx.work, "timeline_cut.tsplan")
+    open(cut, "wb").write(open(plan, "rb").read()[:4096])
+    ctx.run(ctx.tsc, "inspect", cut, "--timeline", svg, expect=3, contains=("truncated",))
+
+
+@case
 def plan_larger_than_host_memory_exits_4_before_allocating(ctx):
     plan = ctx.compile("huge_activation")
     ctx.run(ctx.tsr, "run", plan, "--seed", "1", expect=4, contains=("MemAvailable",))
