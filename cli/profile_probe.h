@@ -18,7 +18,8 @@ struct ProbeOptions {
   uint64_t io_bytes = 256ull << 20;       // size of that file
   uint64_t memory_bytes = 256ull << 20;   // buffer for the memory-bandwidth copy
   int gemm_n = 384;                       // square MatMul size for GFLOP/s
-  int repeats = 3;                        // each figure is the best of this many runs
+  int repeats = 3;                        // each figure is the best of this many runs (storage
+                                          // reads: the median of at least 5)
   bool probe_gpu = true;                  // probe CUDA device 0 when a driver and a device exist
   // Size of each timed host<->device and device-to-device copy, and how many are timed (the
   // median is kept). 0 = derived: 256 MiB x 8, or 64 MiB x 3 when memory_bytes is under
