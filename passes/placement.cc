@@ -74,6 +74,42 @@ class Placer {
     return p;
   }
 
+  // Moves each streamed weight's load of the fitting plan `p` as early as `budget` allows: in
+  // order of first use, the earliest step not before the previous load (reads are served in
+  // issue order, so an earlier start would only hold arena bytes) at which the plan still fits,
+  // found by bisection over the steps. Packing is greedy, so fitting is not exactly monotone in
+  // the step; only plans checked to fit are kept.
+  Placement LoadEarly(Placement p, uint64_t budget) const {
+    std::vector<int> order;
+    for (size_t b = 0; b < lv_.buffers.size(); ++b) {
+      if (p.streamed[b]) order.push_back(static_cast<int>(b));
+    }
+    std::stable_sort(order.begin(), order.end(), [&](int a, int b) {
+      return lv_.buffers[a].use.first < lv_.buffers[b].use.first;
+    });
+    int64_t floor = 0;
+    for (int b : order) {
+      int64_t lo = floor, hi = p.load_step[b];  // hi fits
+      while (lo < hi) {
+        const int64_t mid = lo + (hi - lo) / 2;
+        std::vector<Interval> iv = p.intervals;
+        iv[b].first = mid;
+        OffsetPlan offsets = PlanOffsets(iv);
+        if (offsets.arena_bytes + p.staging.Bytes() <= budget) {
+          hi = mid;
+          p.intervals = std::move(iv);
+          p.offsets = std::move(offsets);
+          p.load_step[b] = mid;
+        } else {
+          lo = mid + 1;
+        }
+      }
+      floor = p.load_step[b];
+    }
+    p.bound = LiveBytesLowerBound(p.intervals);
+    return p;
+  }
+
  private:
   const Liveness& lv_;
   std::vector<int> by_size_;
@@ -112,7 +148,7 @@ StatusOr<Placement> PlaceWeights(const Liveness& lv, const std::vector<std::stri
           lo = mid;
         }
       }
-      return best;
+      return placer.LoadEarly(std::move(best), budget);
     }
   }
   // Slow path, and the definition of the minimum: every plan this placer can make, in order of
@@ -129,7 +165,7 @@ StatusOr<Placement> PlaceWeights(const Liveness& lv, const std::vector<std::stri
         const uint64_t bound = placer.TotalLowerBound(k, d, staging);
         if (bound > budget && least && bound >= least->TotalBytes()) continue;
         Placement p = placer.Evaluate(k, d, staging);
-        if (p.TotalBytes() <= budget) return p;
+        if (p.TotalBytes() <= budget) return placer.LoadEarly(std::move(p), budget);
         if (!least || p.TotalBytes() < least->TotalBytes()) least = std::move(p);
       }
     }
