@@ -208,6 +208,9 @@ std::string Metadata(const planfmt::PlanContents& c, const std::string& key) {
   return "";
 }
 
+// How many timed runs of a streaming plan are each followed by one pass of its reads alone.
+constexpr size_t kReadsAlonePasses = 5;
+
 Status Bench(const BenchArgs& args) {
   if (args.iterations < 1 || args.warmup < 0) {
     return UsageError("--iterations must be >= 1 and --warmup >= 0");
@@ -237,7 +240,7 @@ Status Bench(const BenchArgs& args) {
     cached = second.second;
   }
   FillSeeded(ex->plan().program, args.seed, &inputs);
-  std::vector<double> latency, wait, hidden;
+  std::vector<double> latency, wait, hidden, alone;
   uint64_t streamed = 0;
   for (int i = 0; i < args.warmup + args.iterations; ++i) {
     ASSIGN_OR_RETURN(auto outputs, ex->Run(inputs));
@@ -246,6 +249,12 @@ Status Bench(const BenchArgs& args) {
     wait.push_back(ex->last_run().wait_ms);
     hidden.push_back(ex->last_run().HiddenFraction());
     streamed = ex->last_run().streamed_bytes;
+    // Interleaved with the first timed runs, so both see the same disk: the streamed bytes read
+    // with no compute, the denominator of the bound max(compute, reads alone).
+    if (streamed > 0 && alone.size() < kReadsAlonePasses) {
+      ASSIGN_OR_RETURN(runtime::RunStats reads, ex->ReadStreamedAlone());
+      alone.push_back(reads.run_ms);
+    }
   }
   const Summary lat = Summarize(latency), stall = Summarize(wait), hid = Summarize(hidden);
   const auto& rep = ex->load_report();
@@ -265,6 +274,12 @@ Status Bench(const BenchArgs& args) {
               lat.mean, lat.p90, lat.p99);
   std::printf("  stalls     median %.3f ms waiting for streamed weights; %s read per run, median %.0f%% of "
               "read time hidden\n", stall.median, FormatSize(streamed).c_str(), hid.median * 100);
+  std::optional<Summary> reads_alone;
+  if (!alone.empty()) {
+    reads_alone = Summarize(alone);
+    std::printf("  reads      alone (no compute) median %.3f ms over %zu passes: %.2f GB/s from this disk\n",
+                reads_alone->median, alone.size(), static_cast<double>(streamed) / reads_alone->median / 1e6);
+  }
   if (!predicted.empty()) {
     const double p = std::strtod(predicted.c_str(), nullptr);
     std::printf("  predicted  %.3f ms on %s: measured median / predicted = %.2f\n", p, predicted_on.c_str(),
@@ -284,6 +299,14 @@ Status Bench(const BenchArgs& args) {
                     {"cached", cached ? load_json(*cached) : nlohmann::ordered_json(nullptr)}};
     j["streamed_bytes_per_run"] = streamed;
     j["hidden_fraction_median"] = hid.median;
+    if (reads_alone) {
+      j["reads_alone_ms"] = {{"min", reads_alone->min}, {"median", reads_alone->median}, {"mean", reads_alone->mean},
+                             {"passes", alone.size()}};
+      j["reads_alone_gbps"] = static_cast<double>(streamed) / reads_alone->median / 1e6;
+    } else {
+      j["reads_alone_ms"] = nullptr;
+      j["reads_alone_gbps"] = nullptr;
+    }
     j["io_method"] = rep.io_method;
     j["predicted_ms"] = predicted.empty() ? nlohmann::json(nullptr) : nlohmann::json(std::strtod(predicted.c_str(), nullptr));
     j["predicted_on"] = predicted_on;

@@ -419,6 +419,26 @@ Status Executor::ExecuteSteps() {
   return st;
 }
 
+StatusOr<RunStats> Executor::ReadStreamedAlone() {
+  RunStats stats;
+  StreamLoader* loader = impl_->loader.get();
+  if (!loader) return stats;
+  const auto& steps = bundle_.contents.program.steps;
+  const auto start = std::chrono::steady_clock::now();
+  loader->BeginRun(start);
+  for (const planfmt::Step& s : steps) {
+    if (s.kind == planfmt::StepKind::kLoad) loader->Load(static_cast<size_t>(s.iparams[0]));
+  }
+  Status st;
+  for (const planfmt::Step& s : steps) {
+    if (s.kind == planfmt::StepKind::kLoad && st.ok()) st = loader->Wait(static_cast<size_t>(s.iparams[0]));
+  }
+  stats.streamed_bytes = loader->Drain(&stats.read_ms);
+  stats.run_ms = MsSince(start);
+  RETURN_IF_ERROR(st);
+  return stats;
+}
+
 StatusOr<std::vector<HostTensor>> Executor::Run(const std::map<std::string, HostTensor>& inputs) {
   const planfmt::Program& prog = bundle_.contents.program;
   uint8_t* arena = impl_->arena.get();

@@ -78,6 +78,12 @@ class Executor {
   // by an I/O thread, started by the plan's load steps, while the compute steps proceed.
   StatusOr<std::vector<HostTensor>> Run(const std::map<std::string, HostTensor>& inputs);
 
+  // Reads every streamed weight once, in the program's load order, with no compute: what this
+  // disk gives the plan's reads alone (tsr bench's bound). Fills streamed_bytes, read_ms and
+  // run_ms (issue to last byte); a plan that streams nothing returns zeros. Between runs only:
+  // the weights land in their arena bytes, which no resident weight shares.
+  StatusOr<RunStats> ReadStreamedAlone();
+
  private:
   Executor() = default;
   Status LoadWeights(const std::string& path, const LoadOptions& options);

@@ -68,6 +68,16 @@ TEST(StreamingTest, StreamedWeightIsReadEveryRunAndCheckedAgainstItsChecksum) {
     EXPECT_EQ((*ex)->last_run().streamed_bytes, 16u);
   }
 
+  // The reads alone, as tsr bench times them: the same bytes, and a later run is unaffected.
+  auto alone = (*ex)->ReadStreamedAlone();
+  ASSERT_TRUE(alone.ok()) << alone.status().ToString();
+  EXPECT_EQ(alone->streamed_bytes, 16u);
+  EXPECT_GT(alone->run_ms, 0);
+  EXPECT_LE(alone->read_ms, alone->run_ms);
+  auto again = (*ex)->Run({});
+  ASSERT_TRUE(again.ok()) << again.status().ToString();
+  EXPECT_EQ(std::memcmp((*again)[0].data.data(), w, 16), 0);
+
   // Change one byte of the weight on disk: the next run's read must be refused.
   auto opened = planfmt::ReadBundle(path);
   ASSERT_TRUE(opened.ok());
@@ -82,6 +92,10 @@ TEST(StreamingTest, StreamedWeightIsReadEveryRunAndCheckedAgainstItsChecksum) {
   EXPECT_NE(out.status().message().find("checksum mismatch on re-read"), std::string::npos)
       << out.status().message();
   EXPECT_NE(out.status().message().find("'w'"), std::string::npos);
+  // So must the reads alone, with the same error.
+  auto refused = (*ex)->ReadStreamedAlone();
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.status().code(), Code::kBadInput);
 }
 
 }  // namespace
