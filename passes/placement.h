@@ -21,7 +21,7 @@ struct Staging {
 struct Placement {
   std::vector<bool> streamed;      // per liveness buffer
   std::vector<int64_t> load_step;  // per buffer: the step at whose start its load starts; -1 if resident
-  int prefetch_distance = 0;       // steps between a load's start and the weight's first use
+  int prefetch_distance = 0;       // least steps between a load's start and the weight's first use
   std::vector<Interval> intervals; // what the offset plan packed (streamed weights: [load, last use])
   OffsetPlan offsets;
   LiveBound bound;
@@ -36,6 +36,10 @@ struct Placement {
 // weights, largest first, each loaded `prefetch_distance` steps before its first use and
 // released after its last, searching the fewest streamed weights that fit; prefetch distance 1
 // (the load overlaps the previous step) is preferred to 0, and larger staging to smaller.
+// The plan found then reads ahead: in order of first use, each load moves to the earliest step
+// at which the plan still fits (never before the previous load), so reads run while earlier
+// steps compute, as far ahead as the arena allows. load_step may so be earlier than
+// first use - prefetch_distance.
 // The minimum feasible total is the smallest over every plan of this form (any number of the
 // largest weights streamed, either prefetch distance, any staging); guarantee: every budget at
 // or above it gets a plan within it.
