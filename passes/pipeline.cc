@@ -40,6 +40,17 @@ class Runner {
   CompiledGraph& out_;
 };
 
+// Per compute step its roofline time on `profile`, and the profile's storage link.
+PlacementTiming Timing(const CompiledGraph& out, const HardwareProfile& profile) {
+  PlacementTiming t;
+  for (int n : out.liveness.steps) {
+    t.step_seconds.push_back(ComputeSeconds(EstimateOpCost(out.graph, out.graph.nodes[n]), profile));
+  }
+  t.storage.bandwidth = profile.nvme.read_bandwidth;
+  t.storage.latency_s = profile.nvme.latency_s;
+  return t;
+}
+
 }  // namespace
 
 const std::vector<std::string>& PassNames() {
@@ -117,8 +128,10 @@ StatusOr<CompiledGraph> RunPipeline(ir::Graph g, const PipelineOptions& options)
     }
     std::vector<std::string> step_names;
     for (int n : out.liveness.steps) step_names.push_back(out.graph.nodes[n].name);
-    ASSIGN_OR_RETURN(Placement p,
-                     PlaceWeights(out.liveness, step_names, options.budget_bytes, file_bytes));
+    std::optional<PlacementTiming> timing;
+    if (options.profile) timing = Timing(out, *options.profile);
+    ASSIGN_OR_RETURN(Placement p, PlaceWeights(out.liveness, step_names, options.budget_bytes, file_bytes,
+                                               timing ? &*timing : nullptr));
     RETURN_IF_ERROR(CheckNoOverlap(p.intervals, p.offsets));
     out.offsets = p.offsets;
     out.lower_bound = p.bound;
@@ -143,27 +156,9 @@ StatusOr<CompiledGraph> RunPipeline(ir::Graph g, const PipelineOptions& options)
 
   if (options.profile) {
     RETURN_IF_ERROR(run.Step("predict", [&](std::string& note) -> Status {
-      std::vector<double> step_seconds;
-      for (int n : out.liveness.steps) {
-        step_seconds.push_back(
-            ComputeSeconds(EstimateOpCost(out.graph, out.graph.nodes[n]), *options.profile));
-      }
-      // Loads in the order the program issues them: by load step, then first use.
-      std::vector<StreamedLoad> loads;
-      for (size_t b = 0; b < out.liveness.buffers.size(); ++b) {
-        if (!out.streamed[b]) continue;
-        const Buffer& buf = out.liveness.buffers[b];
-        loads.push_back({buf.bytes, out.load_step[b], buf.use.first});
-      }
-      std::stable_sort(loads.begin(), loads.end(), [](const StreamedLoad& a, const StreamedLoad& b) {
-        return a.load_step != b.load_step ? a.load_step < b.load_step
-                                          : a.first_use_step < b.first_use_step;
-      });
-      // Streamed weights are read in 4096-aligned sizes through the planned staging.
-      for (StreamedLoad& l : loads) l.bytes = AlignUp(l.bytes, kFileAlignment);
-      StorageLink storage{options.profile->nvme.read_bandwidth, options.profile->nvme.latency_s,
-                          out.io_chunk_bytes, static_cast<int>(std::max<uint32_t>(out.io_queue_depth, 1))};
-      out.predicted = PredictTimeline(step_seconds, loads, storage);
+      out.predicted = PredictPlacement(out.liveness, out.streamed, out.load_step,
+                                       Staging{out.io_chunk_bytes, out.io_queue_depth},
+                                       Timing(out, *options.profile));
       char buf[160];
       std::snprintf(buf, sizeof buf, "%.3f ms on %s, %.0f%% of transfer time hidden",
                     out.predicted->total_s * 1e3, options.profile->name.c_str(),

@@ -9,6 +9,8 @@ namespace ts::passes {
 namespace {
 
 constexpr uint64_t kPage = 4096;
+// How many more weights than the fewest that fit the timed search may stream.
+constexpr int kMaxExtraStreamed = 512;
 
 // Staging configurations from the most to the least read bandwidth.
 std::vector<Staging> StagingCandidates(uint64_t weight_file_bytes) {
@@ -36,6 +38,23 @@ class Placer {
   }
 
   int candidates() const { return static_cast<int>(by_size_.size()); }
+  const std::vector<int>& by_size() const { return by_size_; }
+
+  // The weights whose reads can hide behind the compute before their first use (read time at
+  // the link's bandwidth at most the predicted compute before it) largest first, then the rest
+  // largest first: a weight needed at the first step costs its whole read every run.
+  std::vector<int> HideableFirst(const PlacementTiming& timing) const {
+    std::vector<double> before(timing.step_seconds.size() + 1, 0);
+    for (size_t s = 0; s < timing.step_seconds.size(); ++s) before[s + 1] = before[s] + timing.step_seconds[s];
+    auto hideable = [&](int b) {
+      const Buffer& buf = lv_.buffers[b];
+      const size_t first = static_cast<size_t>(std::clamp<int64_t>(buf.use.first, 0, static_cast<int64_t>(before.size()) - 1));
+      return timing.storage.bandwidth > 0 && static_cast<double>(buf.bytes) / timing.storage.bandwidth <= before[first];
+    };
+    std::vector<int> order = by_size_;
+    std::stable_partition(order.begin(), order.end(), hideable);
+    return order;
+  }
 
   // A lower bound on Evaluate(k, d, staging).TotalBytes(), without packing (which is the cost).
   uint64_t TotalLowerBound(int k, int d, const Staging& staging) const {
@@ -51,14 +70,16 @@ class Placer {
     return LiveBytesLowerBound(iv).bytes + staging.Bytes();
   }
 
-  // The plan with the `k` largest weights streamed at prefetch distance `d`.
-  Placement Evaluate(int k, int d, const Staging& staging) const {
+  // The plan with the first `k` weights of `order` (default: the k largest) streamed at
+  // prefetch distance `d`.
+  Placement Evaluate(int k, int d, const Staging& staging, const std::vector<int>* order = nullptr) const {
+    const std::vector<int>& from = order ? *order : by_size_;
     Placement p;
     p.prefetch_distance = d;
     p.staging = staging;
     p.streamed.assign(lv_.buffers.size(), false);
     p.load_step.assign(lv_.buffers.size(), -1);
-    for (int i = 0; i < k; ++i) p.streamed[by_size_[i]] = true;
+    for (int i = 0; i < k; ++i) p.streamed[from[i]] = true;
     for (size_t b = 0; b < lv_.buffers.size(); ++b) {
       const Buffer& buf = lv_.buffers[b];
       if (p.streamed[b]) {
@@ -74,12 +95,16 @@ class Placer {
     return p;
   }
 
-  // Moves each streamed weight's load of the fitting plan `p` as early as `budget` allows: in
-  // order of first use, the earliest step not before the previous load (reads are served in
-  // issue order, so an earlier start would only hold arena bytes) at which the plan still fits,
-  // found by bisection over the steps. Packing is greedy, so fitting is not exactly monotone in
-  // the step; only plans checked to fit are kept.
+  // Moves each streamed weight's load of the fitting plan `p` as early as `budget` allows. In
+  // order of first use, each streamed weight takes the earliest load step L (not before the
+  // previous load: reads are served in issue order, so starting earlier would only hold arena
+  // bytes) at which some arena gap below budget - staging is free of every other buffer live
+  // in [L, last use]; it moves to the lowest such gap. The other buffers keep their offsets, so
+  // the test is exact and monotone in L (fewer buffers are live over a shorter span), and a
+  // bisection over the steps finds the earliest.
   Placement LoadEarly(Placement p, uint64_t budget) const {
+    if (budget < p.staging.Bytes()) return p;
+    const uint64_t cap = budget - p.staging.Bytes();
     std::vector<int> order;
     for (size_t b = 0; b < lv_.buffers.size(); ++b) {
       if (p.streamed[b]) order.push_back(static_cast<int>(b));
@@ -87,26 +112,51 @@ class Placer {
     std::stable_sort(order.begin(), order.end(), [&](int a, int b) {
       return lv_.buffers[a].use.first < lv_.buffers[b].use.first;
     });
+    // The lowest offset where buffer b fits below `cap` if it lives over [first, last], or none.
+    auto gap = [&](int b, int64_t first, int64_t last) -> std::optional<uint64_t> {
+      std::vector<std::pair<uint64_t, uint64_t>> taken;  // [offset, end) of buffers live then
+      for (size_t c = 0; c < p.intervals.size(); ++c) {
+        const Interval& iv = p.intervals[c];
+        if (static_cast<int>(c) == b || iv.bytes == 0 || iv.last < first || iv.first > last) continue;
+        taken.push_back({p.offsets.offsets[c], p.offsets.offsets[c] + AlignUp(iv.bytes, kArenaAlignment)});
+      }
+      std::sort(taken.begin(), taken.end());
+      const uint64_t size = AlignUp(p.intervals[b].bytes, kArenaAlignment);
+      uint64_t at = 0;
+      for (const auto& [begin, end] : taken) {
+        if (begin >= at + size) break;
+        at = std::max(at, end);
+      }
+      if (at + size > cap) return std::nullopt;
+      return at;
+    };
     int64_t floor = 0;
     for (int b : order) {
-      int64_t lo = floor, hi = p.load_step[b];  // hi fits
+      Interval& iv = p.intervals[b];
+      int64_t lo = floor, hi = iv.first;  // at hi it fits where it is
+      std::optional<uint64_t> where;
       while (lo < hi) {
         const int64_t mid = lo + (hi - lo) / 2;
-        std::vector<Interval> iv = p.intervals;
-        iv[b].first = mid;
-        OffsetPlan offsets = PlanOffsets(iv);
-        if (offsets.arena_bytes + p.staging.Bytes() <= budget) {
+        if (auto at = gap(b, mid, iv.last)) {
           hi = mid;
-          p.intervals = std::move(iv);
-          p.offsets = std::move(offsets);
-          p.load_step[b] = mid;
+          where = at;
         } else {
           lo = mid + 1;
         }
       }
+      if (where && hi < iv.first) {
+        iv.first = hi;
+        p.load_step[b] = hi;
+        p.offsets.offsets[b] = *where;
+        p.offsets.arena_bytes = std::max(p.offsets.arena_bytes, *where + AlignUp(iv.bytes, kArenaAlignment));
+      }
       floor = p.load_step[b];
     }
     p.bound = LiveBytesLowerBound(p.intervals);
+    // Moving weights into gaps one by one fragments the arena; packing the final intervals
+    // afresh is usually tighter. Kept only when it is, and still fits.
+    OffsetPlan repacked = PlanOffsets(p.intervals);
+    if (repacked.arena_bytes < p.offsets.arena_bytes) p.offsets = std::move(repacked);
     return p;
   }
 
@@ -115,10 +165,80 @@ class Placer {
   std::vector<int> by_size_;
 };
 
+// The fitting plan `fits` (the k largest weights streamed at distance d with staging s) read
+// ahead; with `timing`, the fastest predicted of it and of the plans at the same d and s that
+// stream more of the largest weights, or the weights in HideableFirst order (from the fewest
+// that fit). Counts of streamed weights are tried at growing gaps (k+1, k+2, k+3, k+4, k+6,
+// ...) until a plan's reads alone would take longer than the best run so far.
+Placement Fastest(const Placer& placer, Placement fits, int k, uint64_t budget,
+                  const Liveness& lv, const PlacementTiming* timing) {
+  Placement best = placer.LoadEarly(std::move(fits), budget);
+  if (!timing) return best;
+  const int d = best.prefetch_distance, n = placer.candidates();
+  const Staging staging = best.staging;
+  double best_s = PredictPlacement(lv, best.streamed, best.load_step, staging, *timing).total_s;
+  auto consider = [&](Placement p) {
+    p = placer.LoadEarly(std::move(p), budget);
+    const double t = PredictPlacement(lv, p.streamed, p.load_step, staging, *timing).total_s;
+    if (t < best_s) {
+      best_s = t;
+      best = std::move(p);
+    }
+  };
+  auto scan = [&](const std::vector<int>& order, int from) {
+    for (int gap = 1, m = from + 1; m <= n; gap = std::max(gap + 1, gap * 3 / 2), m = from + gap) {
+      Placement p = placer.Evaluate(m, d, staging, &order);
+      // Reads alone bound the run from below, and they only grow with more weights streamed.
+      if (StorageReadSeconds(p.streamed_bytes, staging.chunk_bytes, static_cast<int>(staging.depth),
+                             timing->storage.bandwidth, timing->storage.latency_s) >= best_s) {
+        break;
+      }
+      if (p.TotalBytes() <= budget) consider(std::move(p));
+    }
+  };
+  scan(placer.by_size(), k);
+  const std::vector<int> hideable = placer.HideableFirst(*timing);
+  if (hideable == placer.by_size()) return best;
+  // The fewest of this order that fit, by bisection (all streamed fits: it is the same set).
+  int lo = 0, hi = n;
+  while (hi - lo > 1) {
+    const int mid = lo + (hi - lo) / 2;
+    if (placer.Evaluate(mid, d, staging, &hideable).TotalBytes() <= budget) {
+      hi = mid;
+    } else {
+      lo = mid;
+    }
+  }
+  Placement fewest = placer.Evaluate(hi, d, staging, &hideable);
+  if (fewest.TotalBytes() <= budget) consider(std::move(fewest));
+  scan(hideable, hi);
+  return best;
+}
+
 }  // namespace
 
+Timeline PredictPlacement(const Liveness& lv, const std::vector<bool>& streamed,
+                          const std::vector<int64_t>& load_step, const Staging& staging,
+                          const PlacementTiming& timing) {
+  // Loads in the order the program issues them: by load step, then first use.
+  std::vector<StreamedLoad> loads;
+  for (size_t b = 0; b < lv.buffers.size() && b < streamed.size(); ++b) {
+    if (!streamed[b]) continue;
+    const Buffer& buf = lv.buffers[b];
+    loads.push_back({AlignUp(buf.bytes, kPage), load_step[b], buf.use.first});
+  }
+  std::stable_sort(loads.begin(), loads.end(), [](const StreamedLoad& a, const StreamedLoad& b) {
+    return a.load_step != b.load_step ? a.load_step < b.load_step : a.first_use_step < b.first_use_step;
+  });
+  StorageLink storage = timing.storage;
+  storage.chunk_bytes = staging.chunk_bytes;
+  storage.depth = static_cast<int>(std::max<uint32_t>(staging.depth, 1));
+  return PredictTimeline(timing.step_seconds, loads, storage);
+}
+
 StatusOr<Placement> PlaceWeights(const Liveness& lv, const std::vector<std::string>& step_names,
-                                 uint64_t budget, uint64_t weight_file_bytes) {
+                                 uint64_t budget, uint64_t weight_file_bytes,
+                                 const PlacementTiming* timing) {
   Placer placer(lv);
   const std::vector<Staging> stagings = StagingCandidates(weight_file_bytes);
   // Streaming costs bandwidth on every run; smaller staging only slows the one-time load. So
@@ -138,17 +258,19 @@ StatusOr<Placement> PlaceWeights(const Liveness& lv, const std::vector<std::stri
       if (most.TotalBytes() > budget) continue;
       Placement best = std::move(most);
       int lo = 0, hi = n;  // plan(lo) does not fit (all resident), plan(hi) fits
+      int best_k = n;
       while (hi - lo > 1) {
         int mid = lo + (hi - lo) / 2;
         Placement p = placer.Evaluate(mid, d, staging);
         if (p.TotalBytes() <= budget) {
           hi = mid;
           best = std::move(p);
+          best_k = mid;
         } else {
           lo = mid;
         }
       }
-      return placer.LoadEarly(std::move(best), budget);
+      return Fastest(placer, std::move(best), best_k, budget, lv, timing);
     }
   }
   // Slow path, and the definition of the minimum: every plan this placer can make, in order of
@@ -165,7 +287,7 @@ StatusOr<Placement> PlaceWeights(const Liveness& lv, const std::vector<std::stri
         const uint64_t bound = placer.TotalLowerBound(k, d, staging);
         if (bound > budget && least && bound >= least->TotalBytes()) continue;
         Placement p = placer.Evaluate(k, d, staging);
-        if (p.TotalBytes() <= budget) return placer.LoadEarly(std::move(p), budget);
+        if (p.TotalBytes() <= budget) return Fastest(placer, std::move(p), k, budget, lv, timing);
         if (!least || p.TotalBytes() < least->TotalBytes()) least = std::move(p);
       }
     }

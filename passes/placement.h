@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "ir/status.h"
+#include "passes/cost_model.h"
 #include "passes/liveness.h"
 #include "passes/memory_planner.h"
 
@@ -16,6 +17,13 @@ struct Staging {
   uint64_t chunk_bytes = 0;  // multiple of 4096
   uint32_t depth = 0;        // reads in flight
   uint64_t Bytes() const { return chunk_bytes * depth; }
+};
+
+// What a plan's time is predicted from: per compute step its seconds, and the storage link
+// (its chunk size and depth are each plan's staging).
+struct PlacementTiming {
+  std::vector<double> step_seconds;
+  StorageLink storage;
 };
 
 struct Placement {
@@ -46,8 +54,19 @@ struct Placement {
 // Below that, kDoesNotFit names the minimum, its peak step and node. `weight_file_bytes` is the
 // weights' size in the bundle (each 4096-aligned), which bounds useful staging.
 // Needs: liveness computed.
+// With `timing`, more weights than the fewest that fit may be streamed: the arena bytes they
+// free let the reads run further ahead. Among the plans streaming the k largest weights, k from
+// the fewest that fit upward, each read ahead as above, the one with the shortest predicted run
+// is taken (the search stops once a plan's reads alone would take longer than the best run).
 StatusOr<Placement> PlaceWeights(const Liveness& liveness, const std::vector<std::string>& step_names,
-                                 uint64_t budget_bytes, uint64_t weight_file_bytes);
+                                 uint64_t budget_bytes, uint64_t weight_file_bytes,
+                                 const PlacementTiming* timing = nullptr);
+
+// One run of a plan streaming `streamed` weights (loads at `load_step`, read in 4096-aligned
+// sizes through chunk_bytes x depth of staging), simulated by PredictTimeline.
+Timeline PredictPlacement(const Liveness& liveness, const std::vector<bool>& streamed,
+                          const std::vector<int64_t>& load_step, const Staging& staging,
+                          const PlacementTiming& timing);
 
 }  // namespace ts::passes
 
