@@ -153,5 +153,48 @@ TEST(PlacementTest, LoadsStartAsEarlyAsTheBudgetAllows) {
   EXPECT_GT(moved, 10) << "read-ahead never moved a load";
 }
 
+// An embedding-like weight `e`, the largest, is needed by the first step; four smaller ones
+// follow, each after a long step. Largest first streams `e`, whose read nothing can hide; with
+// a profile the planner keeps `e` resident and streams later weights, whose reads hide.
+TEST(PlacementTest, WithAProfileTheWeightNeededFirstStaysResident) {
+  std::string text = "tsir 1 opset 13\ninput \"x\" f32[1,1024]\nweight \"e\" f32[1024,256] " +
+                     Zeros(4 * 1024 * 256) + "\nact \"h0\" f32[?]\n";
+  std::string nodes = "node \"emb\" MatMul(\"x\", \"e\") -> (\"h0\")\n";
+  for (int i = 1; i <= 4; ++i) {
+    const std::string l = std::to_string(i), prev = "h" + std::to_string(i - 1);
+    text += "weight \"w" + l + "\" f32[256,256] " + Zeros(4 * 256 * 256) + "\n";
+    text += (i == 4 ? "output \"" : "act \"") + std::string("h") + l + "\" f32[?]\n";
+    nodes += "node \"mm" + l + "\" MatMul(\"" + prev + "\", \"w" + l + "\") -> (\"h" + l + "\")\n";
+  }
+  auto g = ir::ParseGraph(text + nodes + "inputs \"x\"\noutputs \"h4\"\n");
+  ASSERT_TRUE(g.ok()) << g.status().ToString();
+  HardwareProfile slow;  // 1 MFLOP/s: each 256x256 product takes 131 ms; reads 1 GB/s
+  slow.name = "slow";
+  slow.target = "cpu";
+  slow.peak_flops_fp32 = 1e6;
+  slow.device_memory_bandwidth = 1e12;
+  slow.nvme.read_bandwidth = 1e9;
+  PipelineOptions options;
+  options.budget_bytes = 1792 * 1024;  // weights are 2 MiB
+  auto by_size = RunPipeline(*g, options);
+  ASSERT_TRUE(by_size.ok()) << by_size.status().ToString();
+  options.profile = &slow;
+  auto timed = RunPipeline(*g, options);
+  ASSERT_TRUE(timed.ok()) << timed.status().ToString();
+  EXPECT_LE(timed->TotalBytes(), options.budget_bytes);
+  auto streamed = [](const CompiledGraph& cg, const std::string& name) {
+    for (size_t b = 0; b < cg.liveness.buffers.size(); ++b) {
+      if (cg.liveness.buffers[b].name == name) return static_cast<bool>(cg.streamed[b]);
+    }
+    ADD_FAILURE() << "no buffer " << name;
+    return false;
+  };
+  EXPECT_TRUE(streamed(*by_size, "e"));
+  EXPECT_FALSE(streamed(*timed, "e"));
+  EXPECT_GT(timed->streamed_bytes, 0u);
+  ASSERT_TRUE(timed->predicted.has_value());
+  EXPECT_NEAR(timed->predicted->stall_s, 0, 1e-9) << "the streamed weights' reads hide behind compute";
+}
+
 }  // namespace
 }  // namespace ts::passes
