@@ -111,6 +111,7 @@ Status WriteReport(const std::string& path, const CompileArgs& args, uint64_t bu
     j["predicted_ms"] = cg.predicted->total_s * 1e3;
     j["predicted_compute_ms"] = cg.predicted->compute_s * 1e3;
     j["predicted_transfer_ms"] = cg.predicted->transfer_s * 1e3;
+    j["predicted_host_copy_ms"] = cg.predicted->host_copy_s * 1e3;
     j["predicted_stall_ms"] = cg.predicted->stall_s * 1e3;
     j["predicted_hidden_fraction"] = cg.predicted->hidden_fraction;
   }
@@ -245,9 +246,13 @@ Status Compile(const CompileArgs& args) {
   std::printf("  steps        %zu (%zu generated kernels, %zu builtins)\n", prog.steps.size(), jit,
               prog.steps.size() - jit);
   if (cg.predicted) {
-    std::printf("  predicted    %.3f ms per run on %s (compute %.3f ms, reads %.3f ms, %.0f%% hidden)\n",
+    std::printf("  predicted    %.3f ms per run on %s (compute %.3f ms, reads %.3f ms, %.0f%% hidden",
                 cg.predicted->total_s * 1e3, predict_on.name.c_str(), cg.predicted->compute_s * 1e3,
                 cg.predicted->transfer_s * 1e3, cg.predicted->hidden_fraction * 100);
+    if (cg.predicted->host_copy_s > 0) {
+      std::printf("; the host copies and checks read bytes for %.3f ms", cg.predicted->host_copy_s * 1e3);
+    }
+    std::printf(")\n");
   }
   if (args.max_peak_given && cg.offsets.arena_bytes > max_peak) {
     return CheckFailedError("the plan's peak of " + std::to_string(cg.offsets.arena_bytes) +

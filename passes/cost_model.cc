@@ -116,6 +116,9 @@ Timeline PredictTimeline(const std::vector<double>& step_seconds,
       storage_free = start + d;
       ready[next_load] = storage_free;
       t.transfer_s += d;
+      const double host = static_cast<double>(loads[next_load].bytes) * storage.host_s_per_byte;
+      t.host_copy_s += host;
+      now += host;
     }
     for (size_t l = 0; l < next_load; ++l) {
       if (loads[l].first_use_step == static_cast<int64_t>(s) && ready[l] > now) {

@@ -51,6 +51,7 @@ struct StreamedLoad {
 struct Timeline {
   double total_s = 0;          // one run, first step to last
   double compute_s = 0;        // sum of step times
+  double host_copy_s = 0;      // compute time taken by the host's handling of streamed bytes
   double transfer_s = 0;       // sum of load times on the storage stream
   double stall_s = 0;          // compute waiting for loads
   // Share of transfer time hidden behind compute: 1 - stall / transfer (1 when nothing moves).
@@ -62,9 +63,13 @@ struct StorageLink {
   double latency_s = 0;
   uint64_t chunk_bytes = 0;  // staging chunk; 0: whole reads
   int depth = 1;             // chunks in flight
+  // CPU time per streamed byte taken from the compute stream: on the CPU target the reader
+  // thread copies each byte out of staging and hashes it on the cores the kernels use.
+  double host_s_per_byte = 0;
 };
 
-// Simulates one run: `step_seconds[i]` per compute step, loads in issue order.
+// Simulates one run: `step_seconds[i]` per compute step, loads in issue order; a load's host
+// handling (bytes x host_s_per_byte) lengthens the step during which it is issued.
 Timeline PredictTimeline(const std::vector<double>& step_seconds,
                          const std::vector<StreamedLoad>& loads, const StorageLink& storage);
 

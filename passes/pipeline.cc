@@ -48,6 +48,11 @@ PlacementTiming Timing(const CompiledGraph& out, const HardwareProfile& profile)
   }
   t.storage.bandwidth = profile.nvme.read_bandwidth;
   t.storage.latency_s = profile.nvme.latency_s;
+  // On the CPU target the reader copies every streamed byte out of staging (a read and a write)
+  // and hashes it (a read), on the cores the kernels use.
+  if (profile.target == "cpu" && profile.device_memory_bandwidth > 0) {
+    t.storage.host_s_per_byte = 3 / profile.device_memory_bandwidth;
+  }
   return t;
 }
 
