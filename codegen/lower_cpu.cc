@@ -22,7 +22,7 @@ class Lowerer {
     r.name = val.name;
     r.dtype = val.dtype;
     r.shape = val.shape;
-    r.offset = cg_.offsets.offsets[cg_.liveness.buffer_of_value[v]];
+    r.offset = cg_.offsets.offsets[cg_.liveness.buffer_of_value[v]] + cg_.liveness.offset_of_value[v];
     r.bytes = static_cast<uint64_t>(val.ByteSize());
     return r;
   }

@@ -23,14 +23,26 @@ struct Buffer {
 struct Liveness {
   std::vector<int> steps;             // node ids that do work, in execution order
   std::vector<int> buffer_of_value;   // -1 for values that need no memory
+  std::vector<uint64_t> offset_of_value;  // bytes from its buffer's start (in-place Concat inputs)
   std::vector<Buffer> buffers;
+  int concat_inputs_in_place = 0;     // how many Concat inputs were planned inside their output
 };
 
 // Steps are the nodes of `order` that move data; alias ops (ir::IsAliasOp) are not steps and
 // their output shares the input's buffer, which then lives until the last use of either.
 // Graph inputs are live from step 0, graph outputs until the last step, weights and constants
-// over the whole program. Needs: shapes inferred, `order` topological.
-StatusOr<Liveness> ComputeLiveness(const ir::Graph& g, const std::vector<int>& order);
+// over the whole program.
+//
+// With `concat_in_place`, a Concat whose output is contiguous per input (every dim before the
+// axis is 1) has its last-produced inputs placed inside its output: the producer writes straight
+// into its slice, the Concat step copies only the others (RunConcat skips an input already in
+// place), and the output's buffer lives from that producer on. Only activations that are not
+// aliases of something else qualify, each once. This lowers the live bytes at the Concat (its
+// inputs and output are no longer all separate) and raises them between that producer and the
+// Concat; the pipeline keeps whichever plan has the lower bound.
+// Needs: shapes inferred, `order` topological.
+StatusOr<Liveness> ComputeLiveness(const ir::Graph& g, const std::vector<int>& order,
+                                   bool concat_in_place = false);
 
 }  // namespace ts::passes
 

@@ -48,6 +48,64 @@ void ExpectBuffers(const Liveness& lv, const std::vector<Row>& rows) {
   }
 }
 
+// skip = Relu(x) first; a chain; up = Neg(h2) right before cat = Concat(skip, up) on axis 1
+// (dims before it are 1). In place, `up` (the last produced input) lives inside `cat` after
+// skip's 2 x 4 floats, `skip` keeps its own buffer, and `cat`'s buffer starts where `up` is made.
+TEST(ComputeLivenessTest, ConcatInPlaceHoldsTheLastProducedInputInsideTheOutput) {
+  const std::string text =
+      "tsir 1 opset 13\n"
+      "input \"x\" f32[1,2,4]\n"
+      "act \"skip\" f32[1,2,4]\nact \"h\" f32[1,3,4]\nact \"h2\" f32[1,3,4]\nact \"up\" f32[1,3,4]\n"
+      "output \"cat\" f32[1,5,4]\n"
+      "input \"g\" f32[1,3,4]\n"
+      "node \"relu\" Relu(\"x\") -> (\"skip\")\n"
+      "node \"sig\" Sigmoid(\"g\") -> (\"h\")\n"
+      "node \"tanh\" Tanh(\"h\") -> (\"h2\")\n"
+      "node \"neg\" Neg(\"h2\") -> (\"up\")\n"
+      "node \"cat\" Concat(\"skip\", \"up\") -> (\"cat\") {axis=i:1}\n"
+      "inputs \"x\", \"g\"\noutputs \"cat\"\n";
+  ir::Graph g = Parse(text);
+  auto order = TopologicalOrder(g);
+  ASSERT_TRUE(order.ok());
+  auto plain = ComputeLiveness(g, *order);
+  auto in_place = ComputeLiveness(g, *order, /*concat_in_place=*/true);
+  ASSERT_TRUE(plain.ok() && in_place.ok());
+  EXPECT_EQ(plain->concat_inputs_in_place, 0);
+  EXPECT_EQ(in_place->concat_inputs_in_place, 1);
+  const int skip = *g.FindValue("skip"), up = *g.FindValue("up"), cat = *g.FindValue("cat");
+  EXPECT_NE(plain->buffer_of_value[up], plain->buffer_of_value[cat]);
+  EXPECT_EQ(in_place->buffer_of_value[up], in_place->buffer_of_value[cat]);
+  EXPECT_EQ(in_place->offset_of_value[up], 2u * 4 * 4) << "after skip's 2 x 4 floats";
+  EXPECT_EQ(in_place->offset_of_value[cat], 0u);
+  EXPECT_NE(in_place->buffer_of_value[skip], in_place->buffer_of_value[cat]) << "made long before";
+  const Buffer& cat_buffer = in_place->buffers[in_place->buffer_of_value[cat]];
+  EXPECT_EQ(cat_buffer.bytes, 5u * 4 * 4);
+  EXPECT_EQ(cat_buffer.live.first, 3) << "from the step that makes `up`";
+  EXPECT_EQ(in_place->buffers.size() + 1, plain->buffers.size());
+}
+
+TEST(ComputeLivenessTest, ConcatInPlaceNeedsContiguousSlicesAndPlainActivations) {
+  // Axis 1 with a leading dim of 2: each input is two separate runs of the output. Inputs that
+  // are graph inputs or weights keep their own bytes. A value given twice is copied.
+  for (const char* body : {
+           "input \"a\" f32[2,2]\ninput \"b\" f32[2,2]\nact \"ra\" f32[2,2]\nact \"rb\" f32[2,2]\n"
+           "output \"y\" f32[2,4]\nnode \"ra\" Relu(\"a\") -> (\"ra\")\nnode \"rb\" Relu(\"b\") -> (\"rb\")\n"
+           "node \"cat\" Concat(\"ra\", \"rb\") -> (\"y\") {axis=i:1}\ninputs \"a\", \"b\"\noutputs \"y\"\n",
+           "input \"a\" f32[1,2]\ninput \"b\" f32[1,2]\noutput \"y\" f32[1,4]\n"
+           "node \"cat\" Concat(\"a\", \"b\") -> (\"y\") {axis=i:1}\ninputs \"a\", \"b\"\noutputs \"y\"\n",
+           "input \"a\" f32[1,2]\nact \"r\" f32[1,2]\noutput \"y\" f32[1,4]\nnode \"r\" Relu(\"a\") -> (\"r\")\n"
+           "node \"cat\" Concat(\"r\", \"r\") -> (\"y\") {axis=i:1}\ninputs \"a\"\noutputs \"y\"\n",
+       }) {
+    SCOPED_TRACE(body);
+    ir::Graph g = Parse(std::string("tsir 1 opset 13\n") + body);
+    auto order = TopologicalOrder(g);
+    ASSERT_TRUE(order.ok());
+    auto lv = ComputeLiveness(g, *order, /*concat_in_place=*/true);
+    ASSERT_TRUE(lv.ok()) << lv.status().ToString();
+    EXPECT_EQ(lv->concat_inputs_in_place, 0);
+  }
+}
+
 TEST(ComputeLivenessTest, AliasReshapeSharesItsInputBufferAndExtendsItsLife) {
   ir::Graph g = Parse(
       "tsir 1 opset 13\n"

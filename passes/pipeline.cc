@@ -123,6 +123,22 @@ StatusOr<CompiledGraph> RunPipeline(ir::Graph g, const PipelineOptions& options)
     ASSIGN_OR_RETURN(out.liveness, ComputeLiveness(out.graph, out.order));
     note = std::to_string(out.liveness.buffers.size()) + " buffers over " +
            std::to_string(out.liveness.steps.size()) + " steps";
+    // Concat inputs written in place, where that lowers the live-bytes bound.
+    ASSIGN_OR_RETURN(Liveness in_place, ComputeLiveness(out.graph, out.order, /*concat_in_place=*/true));
+    if (in_place.concat_inputs_in_place > 0) {
+      auto bound = [](const Liveness& lv) {
+        std::vector<Interval> iv;
+        for (const Buffer& buf : lv.buffers) iv.push_back(buf.live);
+        return LiveBytesLowerBound(iv).bytes;
+      };
+      const uint64_t plain_bound = bound(out.liveness), in_place_bound = bound(in_place);
+      if (in_place_bound < plain_bound) {
+        note += "; " + std::to_string(in_place.concat_inputs_in_place) +
+                " Concat inputs written in place lower the live-bytes bound from " +
+                BytesString(plain_bound) + " to " + BytesString(in_place_bound);
+        out.liveness = std::move(in_place);
+      }
+    }
     return OkStatus();
   }));
 

@@ -442,7 +442,10 @@ StatusOr<std::unique_ptr<Backend>> Backend::Load(const planfmt::PlanContents& pl
         ASSIGN_OR_RETURN(c.fn, d.GetFunction(m.module, "ts_concat_part"));
         c.values = {ptr(s.args[in]), ptr(s.args[s.num_inputs]), Slot(outer), Slot(row), Slot(dst_row), Slot(offset)};
         c.grid[0] = static_cast<unsigned>(std::clamp<int64_t>((outer * row + kBlock - 1) / kBlock, 1, 65535));
-        if (outer * row > 0) push(std::move(c));
+        // An input the planner placed inside the output (passes/liveness.h) is already there.
+        const bool in_place = outer == 1 && s.args[in].offset == s.args[s.num_inputs].offset +
+                                                                     static_cast<uint64_t>(offset) * sizeof(float);
+        if (outer * row > 0 && !in_place) push(std::move(c));
         offset += row;
       }
       continue;

@@ -179,6 +179,19 @@ TEST(TransposeTest, PermAndDefault) {
             "Transpose: perm [0,0] is not a permutation of the 2 input axes");
 }
 
+// The planner may place an input inside the output (passes/liveness.h): the kernel must leave
+// it there and copy only the others.
+TEST(ConcatTest, InputAlreadyInPlaceIsLeftAlone) {
+  std::vector<float> out = {0, 0, 7, 8, 9};  // the second input already sits at [2, 5)
+  std::vector<float> first = {1, 2};
+  ir::AttrMap attrs = {{"axis", int64_t{1}}};
+  KernelContext ctx{13, AttrView(attrs), {}, {}};
+  ctx.inputs = {{DType::kF32, {1, 2}, first.data()}, {DType::kF32, {1, 3}, out.data() + 2}};
+  ctx.outputs = {{DType::kF32, {1, 5}, out.data()}};
+  FindOp("Concat")->run(ctx);
+  EXPECT_EQ(out, (std::vector<float>{1, 2, 7, 8, 9}));
+}
+
 TEST(ConcatTest, AxesAndEmptyInputs) {
   auto y = Eval1("Concat", {{"axis", int64_t{1}}},
                  {F32({2, 0}, {}), F32({2, 2}, {1, 2, 3, 4}), F32({2, 1}, {5, 6})});
