@@ -73,7 +73,7 @@ step "node tests" "^(FAIL|ONNX node tests)" /usr/bin/python3 tests/e2e/run_node_
 
 echo "== 4. model zoo and torch.onnx exports against onnxruntime; zoo plan peaks against their baselines (benchmarks/zoo/run_zoo.py, tests/real/run_real.py, benchmarks/peaks/check_peaks.py)"
 if zoo_python=$(tools/zoo_venv.sh); then
-  step zoo "^(zoo|FAIL|PASS)" "$zoo_python" benchmarks/zoo/run_zoo.py --tsc "$opt_bin/tsc" --tsr "$opt_bin/tsr"
+  step zoo "^(zoo|FAIL|PASS)" "$zoo_python" benchmarks/zoo/run_zoo.py --tsc "$opt_bin/tsc" --tsr "$opt_bin/tsr" --at-minimum
   step "real models" "^(real models|FAIL)" "$zoo_python" tests/real/run_real.py \
     --tsc "$opt_bin/tsc" --tsr "$opt_bin/tsr" --work "${TMPDIR:-/tmp}/tensorshunt-real"
   step peaks "^(peaks|FAIL)" "$zoo_python" benchmarks/peaks/check_peaks.py --tsc "$opt_bin/tsc" \

@@ -106,6 +106,8 @@ Status WriteReport(const std::string& path, const CompileArgs& args, uint64_t bu
   j["peak_node"] = cg.peak_node;
   j["resident_weight_bytes"] = cg.resident_weight_bytes;
   j["streamed_bytes"] = {{"host_to_device", 0}, {"storage", cg.streamed_bytes}};
+  j["spilled_activations"] = cg.spills;
+  j["spilled_bytes"] = cg.spilled_bytes;
   if (cg.predicted) {
     j["predicted_on"] = args.profile.empty() ? "cpu-host" : args.profile;
     j["predicted_ms"] = cg.predicted->total_s * 1e3;

@@ -334,6 +334,8 @@ std::string StepWhat(const planfmt::Step& s, const planfmt::PlanContents& c) {
     case planfmt::StepKind::kOp: return "op " + s.symbol;
     case planfmt::StepKind::kLoad: return "load weight " + std::to_string(s.iparams[0]);
     case planfmt::StepKind::kWait: return "wait weight " + std::to_string(s.iparams[0]);
+    case planfmt::StepKind::kSpill: return "spill to file byte " + std::to_string(s.iparams[0]);
+    case planfmt::StepKind::kFill: return "fill from file byte " + std::to_string(s.iparams[0]);
   }
   (void)c;
   return "?";

@@ -1,9 +1,11 @@
 #include "codegen/lower_cpu.h"
 
 #include <algorithm>
+#include <map>
 
 #include "codegen/cpu_llvm.h"
 #include "ir/ops.h"
+#include "passes/spill.h"
 #include "runtime/ops/op.h"
 
 namespace ts::codegen {
@@ -43,6 +45,8 @@ class Lowerer {
   const ir::Graph& g_;
   planfmt::Program program_;
   std::vector<ElementwiseKernel> kernels_;
+  std::map<int, uint64_t> spill_slot_;  // spill handle value -> its offset in the spill file
+  uint64_t spill_bytes_ = 0;
 };
 
 // The runtime's builtins compute f32; everything else runs the op library's kernel.
@@ -55,6 +59,29 @@ bool IsBuiltin(const ir::Graph& g, const ir::Node& n) {
 }
 
 Status Lowerer::LowerNode(const ir::Node& n, size_t step_index) {
+  if (n.op == passes::kSpillOp || n.op == passes::kFillOp) {
+    // The activation goes to its own 4096-aligned place in the spill file, found by its handle.
+    const bool spill = n.op == passes::kSpillOp;
+    if (n.inputs.size() != 1 || n.outputs.size() != 1 || n.inputs[0] < 0 || n.outputs[0] < 0) {
+      return InternalError("node '" + n.name + "' (" + n.op + ") must have one input and one output");
+    }
+    const int handle = spill ? n.outputs[0] : n.inputs[0];
+    const int tensor = spill ? n.inputs[0] : n.outputs[0];
+    if (spill) {
+      spill_slot_[handle] = spill_bytes_;
+      spill_bytes_ += passes::AlignUp(static_cast<uint64_t>(g_.values[tensor].ByteSize()), 4096);
+    }
+    auto slot = spill_slot_.find(handle);
+    if (slot == spill_slot_.end()) return InternalError("node '" + n.name + "' fills a handle nobody spilled");
+    planfmt::Step s;
+    s.node = n.name;
+    s.kind = spill ? planfmt::StepKind::kSpill : planfmt::StepKind::kFill;
+    s.args = {Ref(tensor)};
+    s.num_inputs = spill ? 1 : 0;
+    s.iparams = {static_cast<int64_t>(slot->second)};
+    program_.steps.push_back(std::move(s));
+    return OkStatus();
+  }
   const ops::OpDef* def = ops::FindOp(n.op);
   if (n.op == ir::kElementwiseOp || n.op == "MatMul" || n.op == "Gemm" || !def) {
     RETURN_IF_ERROR(RequireF32(n));

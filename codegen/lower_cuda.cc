@@ -117,6 +117,8 @@ StatusOr<planfmt::KernelModule> LowerKernelsForCuda(const LoweredPlan& lowered,
         break;
       case planfmt::StepKind::kLoad:
       case planfmt::StepKind::kWait: what = "streamed weights"; break;
+      case planfmt::StepKind::kSpill:
+      case planfmt::StepKind::kFill: what = "spilled activations"; break;
       case planfmt::StepKind::kBuiltin:
         if (s.builtin == planfmt::Builtin::kMatMul && !SimpleBatch(s)) what = "MatMul with broadcast batch dims";
         break;

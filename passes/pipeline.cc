@@ -9,6 +9,7 @@
 #include "passes/fusion.h"
 #include "passes/schedule.h"
 #include "passes/shape_inference.h"
+#include "passes/spill.h"
 
 namespace ts::passes {
 namespace {
@@ -40,11 +41,43 @@ class Runner {
   CompiledGraph& out_;
 };
 
+// At most this many activations are spilled to make one plan fit.
+constexpr int kMaxSpills = 64;
+
+// The liveness of `order`, with Concat inputs written in place when that lowers the live-bytes
+// bound; `note` says what was chosen.
+StatusOr<Liveness> ChooseLiveness(const ir::Graph& g, const std::vector<int>& order, std::string* note) {
+  ASSIGN_OR_RETURN(Liveness plain, ComputeLiveness(g, order));
+  *note = std::to_string(plain.buffers.size()) + " buffers over " + std::to_string(plain.steps.size()) +
+          " steps";
+  ASSIGN_OR_RETURN(Liveness in_place, ComputeLiveness(g, order, /*concat_in_place=*/true));
+  if (in_place.concat_inputs_in_place == 0) return plain;
+  auto bound = [](const Liveness& lv) {
+    std::vector<Interval> iv;
+    for (const Buffer& buf : lv.buffers) iv.push_back(buf.live);
+    return LiveBytesLowerBound(iv).bytes;
+  };
+  const uint64_t plain_bound = bound(plain), in_place_bound = bound(in_place);
+  if (in_place_bound >= plain_bound) return plain;
+  *note += "; " + std::to_string(in_place.concat_inputs_in_place) +
+           " Concat inputs written in place lower the live-bytes bound from " + BytesString(plain_bound) +
+           " to " + BytesString(in_place_bound);
+  return in_place;
+}
+
 // Per compute step its roofline time on `profile`, and the profile's storage link.
 PlacementTiming Timing(const CompiledGraph& out, const HardwareProfile& profile) {
   PlacementTiming t;
   for (int n : out.liveness.steps) {
-    t.step_seconds.push_back(ComputeSeconds(EstimateOpCost(out.graph, out.graph.nodes[n]), profile));
+    const ir::Node& node = out.graph.nodes[n];
+    if (node.op == kSpillOp || node.op == kFillOp) {
+      // A synchronous write or read of the activation, at the storage link's rate.
+      const int x = node.op == kSpillOp ? node.inputs[0] : node.outputs[0];
+      t.step_seconds.push_back(TransferSeconds(static_cast<uint64_t>(out.graph.values[x].ByteSize()),
+                                               profile.nvme.read_bandwidth, profile.nvme.latency_s));
+      continue;
+    }
+    t.step_seconds.push_back(ComputeSeconds(EstimateOpCost(out.graph, node), profile));
   }
   t.storage.bandwidth = profile.nvme.read_bandwidth;
   t.storage.latency_s = profile.nvme.latency_s;
@@ -120,25 +153,7 @@ StatusOr<CompiledGraph> RunPipeline(ir::Graph g, const PipelineOptions& options)
   }));
 
   RETURN_IF_ERROR(run.Step("liveness", [&](std::string& note) -> Status {
-    ASSIGN_OR_RETURN(out.liveness, ComputeLiveness(out.graph, out.order));
-    note = std::to_string(out.liveness.buffers.size()) + " buffers over " +
-           std::to_string(out.liveness.steps.size()) + " steps";
-    // Concat inputs written in place, where that lowers the live-bytes bound.
-    ASSIGN_OR_RETURN(Liveness in_place, ComputeLiveness(out.graph, out.order, /*concat_in_place=*/true));
-    if (in_place.concat_inputs_in_place > 0) {
-      auto bound = [](const Liveness& lv) {
-        std::vector<Interval> iv;
-        for (const Buffer& buf : lv.buffers) iv.push_back(buf.live);
-        return LiveBytesLowerBound(iv).bytes;
-      };
-      const uint64_t plain_bound = bound(out.liveness), in_place_bound = bound(in_place);
-      if (in_place_bound < plain_bound) {
-        note += "; " + std::to_string(in_place.concat_inputs_in_place) +
-                " Concat inputs written in place lower the live-bytes bound from " +
-                BytesString(plain_bound) + " to " + BytesString(in_place_bound);
-        out.liveness = std::move(in_place);
-      }
-    }
+    ASSIGN_OR_RETURN(out.liveness, ChooseLiveness(out.graph, out.order, &note));
     return OkStatus();
   }));
 
@@ -148,11 +163,43 @@ StatusOr<CompiledGraph> RunPipeline(ir::Graph g, const PipelineOptions& options)
       if (b.resident) file_bytes += AlignUp(b.bytes, kFileAlignment);
     }
     std::vector<std::string> step_names;
-    for (int n : out.liveness.steps) step_names.push_back(out.graph.nodes[n].name);
-    std::optional<PlacementTiming> timing;
-    if (options.profile) timing = Timing(out, *options.profile);
-    ASSIGN_OR_RETURN(Placement p, PlaceWeights(out.liveness, step_names, options.budget_bytes, file_bytes,
-                                               timing ? &*timing : nullptr));
+    Refusal refused;
+    auto place = [&]() -> StatusOr<Placement> {
+      step_names.clear();
+      for (int n : out.liveness.steps) step_names.push_back(out.graph.nodes[n].name);
+      std::optional<PlacementTiming> timing;
+      if (options.profile) timing = Timing(out, *options.profile);
+      return PlaceWeights(out.liveness, step_names, options.budget_bytes, file_bytes,
+                          timing ? &*timing : nullptr, &refused);
+    };
+    // Below the minimum, spill the activations the minimum's peak step does not touch, one at a
+    // time, and place again. The reported minimum is the least over the attempts, so it is exact:
+    // at that budget the same sequence of spills reaches a plan that fits.
+    StatusOr<Placement> placed = place();
+    Status least_refusal;
+    uint64_t least_minimum = UINT64_MAX;
+    while (!placed.ok()) {
+      if (placed.status().code() != Code::kDoesNotFit) return placed.status();
+      if (refused.minimum_bytes < least_minimum) {
+        least_minimum = refused.minimum_bytes;
+        least_refusal = placed.status();
+        if (out.spills > 0) {
+          least_refusal = DoesNotFitError(least_refusal.message() + " (after spilling " +
+                                          std::to_string(out.spills) + " activations, " +
+                                          BytesString(out.spilled_bytes) + ", to storage)");
+        }
+      }
+      if (options.budget_bytes == 0 || out.spills >= kMaxSpills) break;
+      ASSIGN_OR_RETURN(const uint64_t spilled, SpillAround(out.graph, out.order, out.liveness, refused.peak_step));
+      if (spilled == 0) break;
+      ++out.spills;
+      out.spilled_bytes += spilled;
+      std::string liveness_note;
+      ASSIGN_OR_RETURN(out.liveness, ChooseLiveness(out.graph, out.order, &liveness_note));
+      placed = place();
+    }
+    if (!placed.ok()) return least_refusal;
+    Placement p = *std::move(placed);
     RETURN_IF_ERROR(CheckNoOverlap(p.intervals, p.offsets));
     out.offsets = p.offsets;
     out.lower_bound = p.bound;
@@ -172,6 +219,10 @@ StatusOr<CompiledGraph> RunPipeline(ir::Graph g, const PipelineOptions& options)
     }
     note = "arena " + BytesString(out.offsets.arena_bytes) + ", lower bound " +
            BytesString(out.lower_bound.bytes) + ", streamed " + BytesString(out.streamed_bytes);
+    if (out.spills > 0) {
+      note += ", " + std::to_string(out.spills) + " activations spilled to storage (" +
+              BytesString(out.spilled_bytes) + ")";
+    }
     return OkStatus();
   }));
 

@@ -47,6 +47,8 @@ struct CompiledGraph {
   std::vector<int64_t> load_step;
   uint64_t streamed_bytes = 0;
   int prefetch_distance = 0;
+  int spills = 0;                // activations written to storage and read back (passes/spill.h)
+  uint64_t spilled_bytes = 0;
   std::optional<Timeline> predicted;  // with PipelineOptions::profile
   std::vector<PassTiming> timings;
   std::string dump;

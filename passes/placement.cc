@@ -238,7 +238,7 @@ Timeline PredictPlacement(const Liveness& lv, const std::vector<bool>& streamed,
 
 StatusOr<Placement> PlaceWeights(const Liveness& lv, const std::vector<std::string>& step_names,
                                  uint64_t budget, uint64_t weight_file_bytes,
-                                 const PlacementTiming* timing) {
+                                 const PlacementTiming* timing, Refusal* refused) {
   Placer placer(lv);
   const std::vector<Staging> stagings = StagingCandidates(weight_file_bytes);
   // Streaming costs bandwidth on every run; smaller staging only slows the one-time load. So
@@ -292,6 +292,7 @@ StatusOr<Placement> PlaceWeights(const Liveness& lv, const std::vector<std::stri
       }
     }
   }
+  if (refused) *refused = {least->TotalBytes(), least->bound.step};
   const size_t streamed = static_cast<size_t>(std::count(least->streamed.begin(), least->streamed.end(), true));
   const std::string where =
       step_names.empty() ? "" : " at step " + std::to_string(least->bound.step) + " (node '" +

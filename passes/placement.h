@@ -58,9 +58,14 @@ struct Placement {
 // free let the reads run further ahead. Among the plans streaming the k largest weights, k from
 // the fewest that fit upward, each read ahead as above, the one with the shortest predicted run
 // is taken (the search stops once a plan's reads alone would take longer than the best run).
+// When refused, `refused` (if given) gets the minimum feasible total and its peak step.
+struct Refusal {
+  uint64_t minimum_bytes = 0;
+  int64_t peak_step = 0;
+};
 StatusOr<Placement> PlaceWeights(const Liveness& liveness, const std::vector<std::string>& step_names,
                                  uint64_t budget_bytes, uint64_t weight_file_bytes,
-                                 const PlacementTiming* timing = nullptr);
+                                 const PlacementTiming* timing = nullptr, Refusal* refused = nullptr);
 
 // One run of a plan streaming `streamed` weights (loads at `load_step`, read in 4096-aligned
 // sizes through chunk_bytes x depth of staging), simulated by PredictTimeline.

@@ -44,7 +44,9 @@
 // 1 metadata     vec<{str key, str value}>
 // 2 program      vec<TensorRef> inputs, vec<TensorRef> outputs, vec<Step> steps;
 //                Step = u8 kind (1 JIT kernel, 2 builtin, 3 load weight, 4 wait for a load,
-//                       5 op from the runtime's op library), u16 builtin, u32 num_inputs,
+//                       5 op from the runtime's op library, 6 spill args[0] to the spill file at
+//                       byte iparams[0], 7 fill args[0] back from there; 6 and 7 since 2.1),
+//                       u16 builtin, u32 num_inputs,
 //                       str node, str symbol, vec<i64> iparams, vec<f64> fparams,
 //                       vec<Attr> attrs, vec<TensorRef> args
 //                Attr = str name, u8 type (0 i64, 1 f64, 2 str, 3 vec<i64>, 4 vec<f64>), value;
@@ -70,7 +72,7 @@ namespace ts::planfmt {
 
 inline constexpr uint8_t kMagic[8] = {0x89, 'T', 'S', 'P', '\r', '\n', 0x1A, '\n'};
 inline constexpr uint16_t kMajorVersion = 2;  // 2: steps carry attributes
-inline constexpr uint16_t kMinorVersion = 0;
+inline constexpr uint16_t kMinorVersion = 1;  // 1: spill and fill steps
 
 inline constexpr uint64_t kAlignment = 4096;
 inline constexpr size_t kPrefixSize = 64;

@@ -34,6 +34,8 @@ enum class StepKind : uint8_t {
   kLoad = 3,       // start reading streamed weight iparams[0] into its arena bytes (asynchronous)
   kWait = 4,       // wait until the load of weight iparams[0] has completed
   kOp = 5,         // run the runtime's kernel for op `symbol` (runtime/ops) with `attrs`
+  kSpill = 6,      // write args[0] to the spill file at byte iparams[0] (4096-aligned)
+  kFill = 7,       // read args[0] back from the spill file at byte iparams[0], written by a kSpill
 };
 
 // Kernels built into the runtime. Numeric values are part of the format: append only.

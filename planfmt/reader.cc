@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <map>
 #include <string_view>
 #include <unordered_set>
 
@@ -664,6 +665,32 @@ Status ValidateStreaming(const PlanContents& c) {
   return OkStatus();
 }
 
+namespace {
+
+// Spills: every fill reads bytes that an earlier spill wrote to the same place, as many as it
+// wrote, so a crafted bundle cannot read the spill file where nothing was written.
+Status ValidateSpills(const PlanContents& c) {
+  std::map<int64_t, uint64_t> written;  // spill-file offset -> bytes
+  const auto& steps = c.program.steps;
+  for (size_t i = 0; i < steps.size(); ++i) {
+    const Step& s = steps[i];
+    if (s.kind == StepKind::kSpill) {
+      written[s.iparams[0]] = s.args[0].bytes;  // shapes checked above
+    } else if (s.kind == StepKind::kFill) {
+      auto it = written.find(s.iparams[0]);
+      if (it == written.end() || it->second != s.args[0].bytes) {
+        return BadInputError("program step " + std::to_string(i) + " ('" + s.node +
+                             "'): fills " + std::to_string(s.args[0].bytes) + " bytes from spill-file offset " +
+                             std::to_string(s.iparams[0]) + " where no earlier step spilled as many; " +
+                             std::string(kInconsistent));
+      }
+    }
+  }
+  return OkStatus();
+}
+
+}  // namespace
+
 Status ValidateContents(const PlanContents& c, const BundleLayout& layout) {
   const uint64_t arena = c.memory.arena_bytes;
   // Far above any real plan, far below 64-bit overflow when the runtime rounds and adds.
@@ -705,6 +732,13 @@ Status ValidateContents(const PlanContents& c, const BundleLayout& layout) {
       // (runtime/ops): the format only needs a name.
       if (s.symbol.empty()) {
         return BadInputError(at + ": an op step names no op; " + std::string(kInconsistent));
+      }
+    } else if (s.kind == StepKind::kSpill || s.kind == StepKind::kFill) {
+      if (s.iparams.size() != 1 || s.iparams[0] < 0 || s.iparams[0] % 4096 != 0 ||
+          static_cast<uint64_t>(s.iparams[0]) > kMaxArenaBytes || s.args.size() != 1 ||
+          s.num_inputs != (s.kind == StepKind::kSpill ? 1u : 0u)) {
+        return BadInputError(at + ": a spill or fill step must name one tensor and a 4096-aligned "
+                             "spill-file offset below 2^50; " + std::string(kInconsistent));
       }
     } else if (s.kind == StepKind::kLoad || s.kind == StepKind::kWait) {
       if (s.iparams.size() != 1 || s.iparams[0] < 0 ||
@@ -786,7 +820,8 @@ Status ValidateContents(const PlanContents& c, const BundleLayout& layout) {
                            std::to_string(arena) + "; " + std::string(kInconsistent));
     }
   }
-  return ValidateStreaming(c);
+  RETURN_IF_ERROR(ValidateStreaming(c));
+  return ValidateSpills(c);
 }
 
 StatusOr<OpenedBundle> ParseBundle(const uint8_t* data, size_t size, bool verify_weights) {

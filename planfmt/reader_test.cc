@@ -299,6 +299,37 @@ TEST_F(ValidateTest, LoadAndWaitStepsNameAStreamedWeight) {
   ExpectInvalid("must name one streamed weight");
 }
 
+TEST_F(ValidateTest, FillsReadWhatAnEarlierSpillWrote) {
+  const TensorRef t = c_.program.outputs[0];  // 40 bytes inside the arena
+  Step spill, fill;
+  spill.kind = StepKind::kSpill;
+  spill.node = "spill y";
+  spill.iparams = {4096};
+  spill.args = {t};
+  spill.num_inputs = 1;
+  fill.kind = StepKind::kFill;
+  fill.node = "fill y";
+  fill.iparams = {4096};
+  fill.args = {t};
+  c_.program.steps.insert(c_.program.steps.end(), {spill, fill});
+  EXPECT_TRUE(Validate().ok()) << Validate().ToString();
+  const size_t at = c_.program.steps.size() - 2;
+  // A fill before any spill of its place would read what was never written.
+  std::swap(c_.program.steps[at], c_.program.steps[at + 1]);
+  ExpectInvalid("fills 40 bytes from spill-file offset 4096 where no earlier step spilled as many");
+  std::swap(c_.program.steps[at], c_.program.steps[at + 1]);
+  c_.program.steps[at + 1].iparams = {8192};
+  ExpectInvalid("where no earlier step spilled as many");
+  c_.program.steps[at + 1].iparams = {4096};
+  c_.program.steps[at].iparams = {100};
+  ExpectInvalid("a spill or fill step must name one tensor and a 4096-aligned spill-file offset");
+  c_.program.steps[at].iparams = {int64_t{1} << 51};
+  ExpectInvalid("a spill or fill step must name one tensor");
+  c_.program.steps[at].iparams = {4096};
+  c_.program.steps[at].num_inputs = 0;
+  ExpectInvalid("a spill or fill step must name one tensor");
+}
+
 TEST_F(ValidateTest, OverlappingWeights) {
   c_.weights[1].file_offset = 0;
   ExpectInvalid("weight 1 'emb': file_offset 0 overlaps the previous weight, which ends at 60");

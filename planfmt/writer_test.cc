@@ -56,7 +56,7 @@ TEST(WriterTest, RoundTripPreservesContents) {
   ASSERT_TRUE(b.ok()) << b.status().ToString();
   EXPECT_EQ(b->contents, s.contents);
   EXPECT_EQ(b->layout.major, 2);
-  EXPECT_EQ(b->layout.minor, 0);
+  EXPECT_EQ(b->layout.minor, 1);
   EXPECT_EQ(b->layout.file_size, bytes.size());
   ASSERT_EQ(b->layout.sections.size(), 5u);
   EXPECT_EQ(b->layout.weights, b->layout.sections.back());

@@ -2,6 +2,10 @@
 
 #include "runtime/cuda/backend.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
@@ -40,6 +44,67 @@ std::optional<uint64_t> HostMemoryAvailable() {
   if (!kib) return std::nullopt;
   return *kib * 1024;
 }
+
+// Where spill steps put activations: an unnamed temporary file in $TSR_SPILL_DIR, else $TMPDIR,
+// else /tmp, gone when tsr exits. Written and read through the page cache; each spill is flushed
+// to the disk and dropped from the cache so its bytes leave memory, and so is each fill.
+class SpillFile {
+ public:
+  static StatusOr<std::unique_ptr<SpillFile>> Create(uint64_t bytes) {
+    const char* dir = std::getenv("TSR_SPILL_DIR");
+    if (dir == nullptr || *dir == '\0') dir = std::getenv("TMPDIR");
+    if (dir == nullptr || *dir == '\0') dir = "/tmp";
+    int fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+    std::string path = std::string(dir) + "/tsr-spill-XXXXXX";
+    if (fd < 0) {  // file systems without O_TMPFILE: a named file, unlinked at once
+      fd = mkstemp(path.data());
+      if (fd >= 0) unlink(path.c_str());
+    }
+    if (fd < 0) {
+      return ErrnoError(errno, std::string("creating the spill file in '") + dir +
+                                   "' (set TSR_SPILL_DIR to a writable folder)");
+    }
+    auto f = std::unique_ptr<SpillFile>(new SpillFile(fd, dir));
+    if (ftruncate(fd, static_cast<off_t>(bytes)) != 0) {
+      return ErrnoError(errno, "sizing the spill file in '" + f->dir_ + "' to " + std::to_string(bytes) +
+                                   " bytes (free disk space, or set TSR_SPILL_DIR)");
+    }
+    return f;
+  }
+  ~SpillFile() { close(fd_); }
+
+  Status Write(uint64_t offset, const uint8_t* data, uint64_t n) {
+    for (uint64_t done = 0; done < n;) {
+      const ssize_t w = pwrite(fd_, data + done, n - done, static_cast<off_t>(offset + done));
+      if (w < 0 && errno == EINTR) continue;
+      if (w <= 0) return ErrnoError(w < 0 ? errno : ENOSPC, Where(offset + done, "writing"));
+      done += static_cast<uint64_t>(w);
+    }
+    if (fdatasync(fd_) != 0) return ErrnoError(errno, Where(offset, "flushing"));
+    posix_fadvise(fd_, static_cast<off_t>(offset), static_cast<off_t>(n), POSIX_FADV_DONTNEED);
+    return OkStatus();
+  }
+
+  Status Read(uint64_t offset, uint8_t* data, uint64_t n) {
+    for (uint64_t done = 0; done < n;) {
+      const ssize_t r = pread(fd_, data + done, n - done, static_cast<off_t>(offset + done));
+      if (r < 0 && errno == EINTR) continue;
+      if (r < 0) return ErrnoError(errno, Where(offset + done, "reading"));
+      if (r == 0) return IoError(Where(offset + done, "reading") + ": the file ended early");
+      done += static_cast<uint64_t>(r);
+    }
+    posix_fadvise(fd_, static_cast<off_t>(offset), static_cast<off_t>(n), POSIX_FADV_DONTNEED);
+    return OkStatus();
+  }
+
+ private:
+  SpillFile(int fd, std::string dir) : fd_(fd), dir_(std::move(dir)) {}
+  std::string Where(uint64_t at, const char* what) const {
+    return std::string(what) + " the spill file in '" + dir_ + "' at byte " + std::to_string(at);
+  }
+  int fd_;
+  std::string dir_;
+};
 
 // Reads streamed weights into the arena on its own thread, in the order the plan's load steps
 // ask for them; the compute thread waits on a weight only where the plan says so.
@@ -191,6 +256,7 @@ struct Executor::Impl {
   std::vector<const ops::OpDef*> op_defs;
   std::vector<std::unique_ptr<ops::KernelContext>> op_ctx;
   std::unique_ptr<StreamLoader> loader;  // after arena: destroyed first
+  std::unique_ptr<SpillFile> spill;       // plans with spill steps
   std::unique_ptr<cuda::Backend> gpu;     // plans compiled with --target cuda
 };
 
@@ -358,6 +424,7 @@ Status Executor::PrepareSteps() {
   impl_->args.resize(steps.size());
   impl_->op_defs.assign(steps.size(), nullptr);
   impl_->op_ctx.resize(steps.size());
+  uint64_t spill_bytes = 0;  // the spill file's size: offsets and sizes are checked by planfmt
   for (size_t i = 0; i < steps.size(); ++i) {
     const planfmt::Step& s = steps[i];
     for (const planfmt::TensorRef& r : s.args) impl_->args[i].push_back(impl_->arena.get() + r.offset);
@@ -367,10 +434,15 @@ Status Executor::PrepareSteps() {
       RETURN_IF_ERROR_CTX(CheckBuiltin(s), "step " + std::to_string(i));
     } else if (s.kind == planfmt::StepKind::kOp) {
       RETURN_IF_ERROR_CTX(PrepareOpStep(i), "step " + std::to_string(i) + " ('" + s.node + "')");
+    } else if (s.kind == planfmt::StepKind::kSpill || s.kind == planfmt::StepKind::kFill) {
+      spill_bytes = std::max(spill_bytes, static_cast<uint64_t>(s.iparams[0]) + s.args[0].bytes);
     } else if (!impl_->loader) {
       return BadInputError("step " + std::to_string(i) + " ('" + s.node +
                            "') loads a streamed weight but the plan streams none; recompile it");
     }
+  }
+  if (spill_bytes > 0) {
+    ASSIGN_OR_RETURN(impl_->spill, SpillFile::Create(spill_bytes));
   }
   return OkStatus();
 }
@@ -411,6 +483,13 @@ Status Executor::ExecuteSteps() {
         run_stats_.wait_ms += MsSince(wait_start);
         break;
       }
+      case planfmt::StepKind::kSpill:
+        st = impl_->spill->Write(static_cast<uint64_t>(s.iparams[0]), arena + s.args[0].offset, s.args[0].bytes);
+        run_stats_.spilled_bytes += s.args[0].bytes;
+        break;
+      case planfmt::StepKind::kFill:
+        st = impl_->spill->Read(static_cast<uint64_t>(s.iparams[0]), arena + s.args[0].offset, s.args[0].bytes);
+        break;
     }
     if (tracing_) trace_.step_end_us[i] = us();
   }

@@ -52,6 +52,7 @@ struct RunTrace {
 // What one Run measured.
 struct RunStats {
   uint64_t streamed_bytes = 0;  // weights read from the bundle during the run
+  uint64_t spilled_bytes = 0;   // activations written to the spill file (and read back)
   double run_ms = 0;
   double wait_ms = 0;           // compute blocked on weight loads (stalls)
   double read_ms = 0;           // the I/O thread busy reading streamed weights

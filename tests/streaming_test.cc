@@ -98,5 +98,63 @@ TEST(StreamingTest, StreamedWeightIsReadEveryRunAndCheckedAgainstItsChecksum) {
   EXPECT_EQ(refused.status().code(), Code::kBadInput);
 }
 
+// y = copy(x) by way of the spill file: x is spilled, the arena bytes are scribbled over by a
+// copy, and the fill brings x back before the copy to y.
+TEST(StreamingTest, SpilledActivationComesBackBitForBit) {
+  planfmt::PlanContents c;
+  c.metadata = {{"target", "cpu"}};
+  planfmt::Step spill, scribble, fill, copy;
+  spill.kind = planfmt::StepKind::kSpill;
+  spill.node = "spill x";
+  spill.iparams = {0};
+  spill.num_inputs = 1;
+  spill.args = {F32Ref("x", 0)};
+  scribble.kind = planfmt::StepKind::kBuiltin;
+  scribble.builtin = planfmt::Builtin::kCopy;
+  scribble.node = "scribble";
+  scribble.num_inputs = 1;
+  scribble.args = {F32Ref("z", 128), F32Ref("x", 0)};
+  fill.kind = planfmt::StepKind::kFill;
+  fill.node = "fill x";
+  fill.iparams = {0};
+  fill.args = {F32Ref("x", 0)};
+  copy.kind = planfmt::StepKind::kBuiltin;
+  copy.builtin = planfmt::Builtin::kCopy;
+  copy.node = "copy";
+  copy.num_inputs = 1;
+  copy.args = {F32Ref("x", 0), F32Ref("y", 64)};
+  c.program.steps = {spill, scribble, fill, copy};
+  c.program.inputs = {F32Ref("x", 0), F32Ref("z", 128)};
+  c.program.outputs = {F32Ref("y", 64)};
+  c.memory.arena_bytes = 192;
+  c.memory.buffers = {{"x", 0, 16, 0, 3}, {"y", 64, 16, 3, 3}, {"z", 128, 16, 0, 1}};
+  c.kernels.format = "llvm-bc";
+  const std::string dir = std::getenv("TEST_TMPDIR") ? std::getenv("TEST_TMPDIR") : "/tmp";
+  const std::string path = dir + "/spilled.tsplan";
+  Status st = planfmt::WriteBundle(path, c, {});
+  ASSERT_TRUE(st.ok()) << st.ToString();
+  setenv("TSR_SPILL_DIR", dir.c_str(), 1);
+  auto ex = runtime::Executor::Load(path);
+  ASSERT_TRUE(ex.ok()) << ex.status().ToString();
+  const float x[4] = {1.5f, -2, 3, 4.25f}, z[4] = {9, 9, 9, 9};
+  auto tensor = [](const float (&v)[4]) {
+    runtime::HostTensor t{DType::kF32, {4}, std::vector<uint8_t>(16)};
+    std::memcpy(t.data.data(), v, 16);
+    return t;
+  };
+  for (int run = 0; run < 2; ++run) {
+    auto out = (*ex)->Run({{"x", tensor(x)}, {"z", tensor(z)}});
+    ASSERT_TRUE(out.ok()) << out.status().ToString();
+    EXPECT_EQ(std::memcmp((*out)[0].data.data(), x, 16), 0) << "run " << run;
+    EXPECT_EQ((*ex)->last_run().spilled_bytes, 16u);
+  }
+  // A spill folder that cannot be written is a one-line error naming it.
+  setenv("TSR_SPILL_DIR", "/proc/no-such-folder", 1);
+  auto refused = runtime::Executor::Load(path);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.status().message().find("TSR_SPILL_DIR"), std::string::npos) << refused.status().message();
+  unsetenv("TSR_SPILL_DIR");
+}
+
 }  // namespace
 }  // namespace ts

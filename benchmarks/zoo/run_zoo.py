@@ -2,7 +2,7 @@
 """Model zoo through tsc + tsr, checked against onnxruntime, and optionally timed against it.
 
 Usage: run_zoo.py --tsc PATH --tsr PATH [--cache DIR] [--models bert,gpt2,resnet50,unet]
-                  [--tsc-arg ARG]... [--bench [--iterations N] [--results FILE]]
+                  [--tsc-arg ARG]... [--at-minimum] [--bench [--iterations N] [--results FILE]]
 
 Generates the zoo (gen_zoo.py; cached under --cache, keyed by the generator's hash), compiles
 each model with `tsc compile`, runs it with `tsr run` on the generator's inputs and compares the
@@ -10,6 +10,10 @@ outputs with onnxruntime's (CPU provider, 2 threads): prints max abs and max rel
 (relative to the largest |reference| value) and passes when every element is within
 atol + rtol * |ref| with rtol 1e-3 and atol 1e-4 x max|ref|. Last line:
 "zoo: N passed, M failed".
+
+With --at-minimum each model is also compiled at its minimum feasible budget (the one tsc names
+when refusing a 1-byte budget: weights streamed, activations spilled to storage where needed)
+and run; its outputs must be bitwise equal to the unbudgeted plan's.
 
 With --bench it also times both in the same run, same inputs, same thread count: `tsr bench`
 (median of --iterations runs after warm-up) and onnxruntime's InferenceSession.run (median of
@@ -20,6 +24,7 @@ import argparse
 import hashlib
 import json
 import os
+import re
 import statistics
 import subprocess
 import sys
@@ -59,6 +64,30 @@ def run(cmd):
     return p
 
 
+def at_minimum(a, n, model, in_args, ref_dir, names):
+    """The plan at its minimum feasible budget (weights streamed, activations spilled where the
+    planner had to) gives the unbudgeted plan's outputs bit for bit."""
+    p = subprocess.run([a.tsc, "compile", model, "-o", os.path.join(a.work, n + "_min.tsplan"), "--vram", "1"]
+                       + a.tsc_arg, capture_output=True, text=True)
+    m = re.search(r"the minimum feasible budget is (\d+) bytes", p.stderr)
+    if p.returncode != 4 or not m:
+        raise RuntimeError("expected tsc to refuse a 1-byte budget with its minimum: " + p.stderr.strip()[-500:])
+    plan, report = os.path.join(a.work, n + "_min.tsplan"), os.path.join(a.work, n + "_min.json")
+    run([a.tsc, "compile", model, "-o", plan, "--vram", m.group(1), "--report", report] + a.tsc_arg)
+    r = json.load(open(report))
+    out_dir = os.path.join(a.work, n + "_min_out")
+    os.makedirs(out_dir, exist_ok=True)
+    run([a.tsr, "run", plan, "-q", "--output-dir", out_dir] + in_args)
+    for name in names:
+        got = open(os.path.join(out_dir, name + ".npy"), "rb").read()
+        if got != open(os.path.join(ref_dir, name + ".npy"), "rb").read():
+            raise RuntimeError("at its minimum budget (%s bytes) output %s differs from the unbudgeted plan's"
+                               % (m.group(1), name))
+    print("zoo %-9s at its minimum budget %s bytes: peak %d, %d bytes streamed, %d activations spilled "
+          "(%d bytes); outputs bitwise equal" % (n, m.group(1), r["peak_bytes"], r["streamed_bytes"]["storage"],
+                                                  r["spilled_activations"], r["spilled_bytes"]), flush=True)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--tsc", required=True)
@@ -68,6 +97,8 @@ def main():
     ap.add_argument("--models", default=",".join(gen_zoo.MODELS))
     ap.add_argument("--tsc-arg", action="append", default=[],
                     help="extra argument for tsc compile, repeatable (e.g. --tsc-arg=--target --tsc-arg=cuda)")
+    ap.add_argument("--at-minimum", action="store_true",
+                    help="also run each model at its minimum feasible budget; outputs must be bitwise equal")
     ap.add_argument("--bench", action="store_true")
     ap.add_argument("--iterations", type=int, default=10)
     ap.add_argument("--results", default=os.path.join(HERE, "..", "RESULTS.md"))
@@ -109,6 +140,8 @@ def main():
                       % (n, name, err.max(), err.max() / scale, scale, int(within.sum()), within.size, compile_s), flush=True)
             if not ok:
                 raise RuntimeError("outputs differ from onnxruntime's beyond tolerance")
+            if a.at_minimum:
+                at_minimum(a, n, model, in_args, out_dir, ref_names)
             if a.bench:
                 bj = os.path.join(a.work, n + "_bench.json")
                 bench_cmd = [a.tsr, "bench", plan, "--iterations", str(a.iterations), "--warmup", "2", "--json", bj] + in_args

@@ -204,8 +204,10 @@ def check_budgets(name, a, d, model_path, shape_args, in_args, ref_dir, weight_b
             if open(os.path.join(out_dir, f), "rb").read() != open(os.path.join(ref_dir, f), "rb").read():
                 raise RuntimeError("at %s (%d bytes) output %s differs from the unbudgeted plan's" % (label, budget, f))
         streamed_once |= r["streamed_bytes"]["storage"] > 0
-        print("real %-30s budget %s (%d bytes): peak %d, %d bytes streamed per run, outputs bitwise equal"
-              % (name, label, budget, r["peak_bytes"], r["streamed_bytes"]["storage"]), flush=True)
+        print("real %-30s budget %s (%d bytes): peak %d, %d bytes streamed per run, %d activations "
+              "spilled, outputs bitwise equal" % (name, label, budget, r["peak_bytes"],
+                                                   r["streamed_bytes"]["storage"], r["spilled_activations"]),
+              flush=True)
     if not streamed_once:
         raise RuntimeError("no budget made the plan stream a weight")
 
