@@ -51,6 +51,7 @@ struct CompileArgs {
   std::string dump_after;
   std::string emit_llvm;
   bool verbose = false;
+  bool no_spill = false, no_remat = false;
 };
 
 StatusOr<std::map<std::string, std::vector<int64_t>>> ParseShapes(
@@ -108,6 +109,8 @@ Status WriteReport(const std::string& path, const CompileArgs& args, uint64_t bu
   j["streamed_bytes"] = {{"host_to_device", 0}, {"storage", cg.streamed_bytes}};
   j["spilled_activations"] = cg.spills;
   j["spilled_bytes"] = cg.spilled_bytes;
+  j["recomputed_activations"] = cg.recomputed;
+  j["recomputed_bytes"] = cg.recomputed_bytes;
   if (cg.predicted) {
     j["predicted_on"] = args.profile.empty() ? "cpu-host" : args.profile;
     j["predicted_ms"] = cg.predicted->total_s * 1e3;
@@ -170,6 +173,8 @@ Status Compile(const CompileArgs& args) {
                            : passes::ResolveHardwareProfile(args.target == "cuda" ? "h100-pcie5" : "cpu-host"));
   passes::PipelineOptions popts;
   popts.budget_bytes = budget;
+  popts.spill = !args.no_spill;
+  popts.remat = !args.no_remat;
   popts.profile = &predict_on;
   popts.dump_after = args.dump_after;
   ASSIGN_OR_RETURN(passes::CompiledGraph cg, passes::RunPipeline(std::move(graph), popts));
@@ -434,6 +439,8 @@ int main(int argc, char** argv) {
   compile->add_option("--emit-llvm", c.emit_llvm, "Write the generated kernels' LLVM IR to this file");
   compile->add_option("--max-peak", c.max_peak, "CI gate: exit 1 when the plan's peak (report: peak_bytes, the arena) exceeds SIZE");
   compile->add_flag("-v,--verbose", c.verbose, "Per-pass timing and detail");
+  compile->add_flag("--no-spill", c.no_spill, "Never spill activations to storage to fit the budget");
+  compile->add_flag("--no-remat", c.no_remat, "Never recompute activations to fit the budget");
   compile->footer(ExitCodeHelp());
 
   std::string inspect_model, inspect_timeline;

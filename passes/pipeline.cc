@@ -41,7 +41,7 @@ class Runner {
   CompiledGraph& out_;
 };
 
-// At most this many activations are spilled to make one plan fit.
+// At most this many activations are spilled or recomputed to make one plan fit.
 constexpr int kMaxSpills = 64;
 
 // The liveness of `order`, with Concat inputs written in place when that lowers the live-bytes
@@ -183,17 +183,29 @@ StatusOr<CompiledGraph> RunPipeline(ir::Graph g, const PipelineOptions& options)
       if (refused.minimum_bytes < least_minimum) {
         least_minimum = refused.minimum_bytes;
         least_refusal = placed.status();
+        std::string freed;
         if (out.spills > 0) {
-          least_refusal = DoesNotFitError(least_refusal.message() + " (after spilling " +
-                                          std::to_string(out.spills) + " activations, " +
-                                          BytesString(out.spilled_bytes) + ", to storage)");
+          freed = "spilling " + std::to_string(out.spills) + " activations (" +
+                  BytesString(out.spilled_bytes) + ") to storage";
         }
+        if (out.recomputed > 0) {
+          freed += std::string(freed.empty() ? "" : " and ") + "recomputing " +
+                   std::to_string(out.recomputed) + " (" + BytesString(out.recomputed_bytes) + ")";
+        }
+        if (!freed.empty()) least_refusal = DoesNotFitError(least_refusal.message() + " (after " + freed + ")");
       }
-      if (options.budget_bytes == 0 || out.spills >= kMaxSpills) break;
-      ASSIGN_OR_RETURN(const uint64_t spilled, SpillAround(out.graph, out.order, out.liveness, refused.peak_step));
-      if (spilled == 0) break;
-      ++out.spills;
-      out.spilled_bytes += spilled;
+      if (options.budget_bytes == 0 || out.spills + out.recomputed >= kMaxSpills) break;
+      if (!options.spill && !options.remat) break;
+      ASSIGN_OR_RETURN(const Freed freed, SpillAround(out.graph, out.order, out.liveness, refused.peak_step,
+                                                      options.spill, options.remat));
+      if (freed.bytes == 0) break;
+      if (freed.recomputed) {
+        ++out.recomputed;
+        out.recomputed_bytes += freed.bytes;
+      } else {
+        ++out.spills;
+        out.spilled_bytes += freed.bytes;
+      }
       std::string liveness_note;
       ASSIGN_OR_RETURN(out.liveness, ChooseLiveness(out.graph, out.order, &liveness_note));
       placed = place();
@@ -222,6 +234,10 @@ StatusOr<CompiledGraph> RunPipeline(ir::Graph g, const PipelineOptions& options)
     if (out.spills > 0) {
       note += ", " + std::to_string(out.spills) + " activations spilled to storage (" +
               BytesString(out.spilled_bytes) + ")";
+    }
+    if (out.recomputed > 0) {
+      note += ", " + std::to_string(out.recomputed) + " activations recomputed (" +
+              BytesString(out.recomputed_bytes) + ")";
     }
     return OkStatus();
   }));

@@ -20,6 +20,8 @@ namespace ts::passes {
 
 struct PipelineOptions {
   uint64_t budget_bytes = 0;           // 0: no budget
+  bool spill = true;                   // below the minimum, spill activations (passes/spill.h)
+  bool remat = true;                   // ... or recompute them where they qualify
   bool verify_between_passes = true;   // run ir::Verify after every pass
   std::string dump_after;              // a pass name: its output IR lands in CompiledGraph::dump
   const HardwareProfile* profile = nullptr;  // when set, the timeline is predicted on it
@@ -49,6 +51,8 @@ struct CompiledGraph {
   int prefetch_distance = 0;
   int spills = 0;                // activations written to storage and read back (passes/spill.h)
   uint64_t spilled_bytes = 0;
+  int recomputed = 0;            // activations rematerialised instead (passes/spill.h)
+  uint64_t recomputed_bytes = 0;
   std::optional<Timeline> predicted;  // with PipelineOptions::profile
   std::vector<PassTiming> timings;
   std::string dump;

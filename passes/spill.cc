@@ -3,10 +3,41 @@
 #include <algorithm>
 #include <string>
 
+#include "ir/ops.h"
+
 namespace ts::passes {
 
-StatusOr<uint64_t> SpillAround(ir::Graph& g, std::vector<int>& order, const Liveness& lv,
-                               int64_t peak_step) {
+namespace {
+
+bool IsElementwise(const ir::Node& n) {
+  return n.op == ir::kElementwiseOp || ir::ElementwiseArity(n.op) > 0;
+}
+
+// Whether `x` (value id) can be recomputed right before step `next`: its producer is an
+// elementwise step whose inputs are resident or live then anyway.
+bool CanRecompute(const ir::Graph& g, const Liveness& lv, const std::vector<int>& producers, int x,
+                  int64_t next) {
+  const int p = producers[static_cast<size_t>(x)];
+  if (p < 0) return false;
+  const ir::Node& node = g.nodes[static_cast<size_t>(p)];
+  if (!IsElementwise(node) || node.outputs.size() != 1) return false;
+  for (int in : node.inputs) {
+    if (in < 0) continue;
+    const ir::Value& v = g.values[static_cast<size_t>(in)];
+    const int b = lv.buffer_of_value[static_cast<size_t>(in)];
+    const bool resident = v.kind == ir::ValueKind::kWeight || v.kind == ir::ValueKind::kConstant;
+    const bool live_then = b >= 0 && lv.buffers[static_cast<size_t>(b)].live.first <= next &&
+                           next <= lv.buffers[static_cast<size_t>(b)].live.last;
+    if (!resident && !live_then) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+StatusOr<Freed> SpillAround(ir::Graph& g, std::vector<int>& order, const Liveness& lv,
+                            int64_t peak_step, bool spill, bool remat) {
+  const std::vector<int> producers = ir::Producers(g);
   const size_t nv = g.values.size();
   if (lv.buffer_of_value.size() != nv || lv.offset_of_value.size() != nv) {
     return InternalError("SpillAround: liveness was computed on another graph");
@@ -44,6 +75,7 @@ StatusOr<uint64_t> SpillAround(ir::Graph& g, std::vector<int>& order, const Live
       continue;
     }
     const int64_t prev = *(after - 1), next = *after;
+    if (!spill && !(remat && CanRecompute(g, lv, producers, static_cast<int>(v), next))) continue;
     if (bytes > best_bytes || (bytes == best_bytes && next - prev > best_next - best_prev)) {
       best = static_cast<int>(v);
       best_bytes = bytes;
@@ -51,9 +83,32 @@ StatusOr<uint64_t> SpillAround(ir::Graph& g, std::vector<int>& order, const Live
       best_next = next;
     }
   }
-  if (best < 0) return uint64_t{0};
+  if (best < 0) return Freed{};
 
   const ir::Value x = g.values[static_cast<size_t>(best)];
+  const int next_node = lv.steps[static_cast<size_t>(best_next)];
+  // Rematerialise when the producer is elementwise and its inputs are there at the next use.
+  const int producer = producers[static_cast<size_t>(best)];
+  if (remat && CanRecompute(g, lv, producers, best, best_next)) {
+    ir::Value again;
+    again.name = g.UniqueName(x.name + ".remat");
+    again.dtype = x.dtype;
+    again.shape = x.shape;
+    ASSIGN_OR_RETURN(const int r, g.AddValue(std::move(again)));
+    ir::Node copy = g.nodes[static_cast<size_t>(producer)];
+    copy.name = "recompute " + x.name;
+    copy.outputs = {r};
+    const int node = g.AddNode(std::move(copy));
+    auto next_at = std::find(order.begin(), order.end(), next_node);
+    const auto at = static_cast<size_t>(next_at - order.begin());
+    order.insert(next_at, node);
+    for (size_t i = at + 1; i < order.size(); ++i) {
+      for (int& in : g.nodes[static_cast<size_t>(order[i])].inputs) {
+        if (in == best) in = r;
+      }
+    }
+    return Freed{best_bytes, true};
+  }
   ir::Value handle;
   handle.name = g.UniqueName(x.name + ".spill");
   handle.dtype = DType::kU8;
@@ -64,23 +119,22 @@ StatusOr<uint64_t> SpillAround(ir::Graph& g, std::vector<int>& order, const Live
   filled.dtype = x.dtype;
   filled.shape = x.shape;
   ASSIGN_OR_RETURN(const int f, g.AddValue(std::move(filled)));
-  const int spill = g.AddNode({"spill " + x.name, std::string(kSpillOp), {best}, {h}, {}});
-  const int fill = g.AddNode({"fill " + x.name, std::string(kFillOp), {h}, {f}, {}});
+  const int spill_node = g.AddNode({"spill " + x.name, std::string(kSpillOp), {best}, {h}, {}});
+  const int fill_node = g.AddNode({"fill " + x.name, std::string(kFillOp), {h}, {f}, {}});
 
   const int prev_node = lv.steps[static_cast<size_t>(best_prev)];
-  const int next_node = lv.steps[static_cast<size_t>(best_next)];
   auto prev_at = std::find(order.begin(), order.end(), prev_node);
-  order.insert(prev_at + 1, spill);
+  order.insert(prev_at + 1, spill_node);
   auto next_at = std::find(order.begin(), order.end(), next_node);
   const auto fill_pos = static_cast<size_t>(next_at - order.begin());
-  order.insert(next_at, fill);
+  order.insert(next_at, fill_node);
   // The next use and every later one read the filled copy.
   for (size_t i = fill_pos + 1; i < order.size(); ++i) {
     for (int& in : g.nodes[static_cast<size_t>(order[i])].inputs) {
       if (in == best) in = f;
     }
   }
-  return best_bytes;
+  return Freed{best_bytes, false};
 }
 
 }  // namespace ts::passes

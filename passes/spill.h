@@ -1,8 +1,13 @@
-// Spilling activations to storage so a plan fits a budget it otherwise would not.
+// Spilling activations to storage, or recomputing them, so a plan fits a budget it otherwise
+// would not.
 //
-// A long-lived activation that the step where the plan peaks does not touch is written to a
-// scratch file after its last use before that step and read back just before its next use
-// after it; its arena bytes are free in between. In the graph, each spill is two nodes:
+// A long-lived activation that the step where the plan peaks does not touch is freed after its
+// last use before that step and brought back just before its next use after it. When its
+// producer is elementwise (a fused kernel or one of ir::ElementwiseArity's ops) and every input
+// of that producer is still available at the next use (a weight or constant, or a value live
+// then anyway), it is rematerialised: a copy of the producer runs again right before the next
+// use, which costs one elementwise pass and no I/O. Otherwise it is spilled: written to a
+// scratch file and read back. In the graph, each spill is two nodes:
 //
 //   Spill(x) -> x.spill      after x's last use before the peak; x.spill is a 0-byte handle
 //   Fill(x.spill) -> x.fill  just before x's next use; that use and every later one read x.fill
@@ -25,12 +30,21 @@ namespace ts::passes {
 inline constexpr std::string_view kSpillOp = "Spill";
 inline constexpr std::string_view kFillOp = "Fill";
 
-// Rewrites `g` and `order` (node ids in execution order) to spill the largest qualifying
+// and a rematerialisation is one node, the producer's copy, writing x.remat.
+
+// What SpillAround did.
+struct Freed {
+  uint64_t bytes = 0;   // 0: no activation qualified, nothing changed
+  bool recomputed = false;  // rematerialised rather than spilled
+};
+
+// Rewrites `g` and `order` (node ids in execution order) to free the largest qualifying
 // activation of `lv` (computed on them) that is live at step `peak_step` without being used
-// there (ties: the longer gap). Returns its bytes, or 0 when no activation qualifies (nothing
-// changed).
-StatusOr<uint64_t> SpillAround(ir::Graph& g, std::vector<int>& order, const Liveness& lv,
-                               int64_t peak_step);
+// there (ties: the longer gap), by rematerialisation where it qualifies, else by spilling.
+// `spill` and `remat` allow each way; an activation that only a disallowed way could free is
+// not chosen.
+StatusOr<Freed> SpillAround(ir::Graph& g, std::vector<int>& order, const Liveness& lv,
+                            int64_t peak_step, bool spill = true, bool remat = true);
 
 }  // namespace ts::passes
 

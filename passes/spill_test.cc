@@ -46,7 +46,8 @@ TEST(SpillAroundTest, SpillsTheIdleActivationAndRewritesLaterUses) {
   // Step 3 (tanh) touches wide and wide2 only; skip is live there, unused.
   auto spilled = SpillAround(g, *order, *lv, 3);
   ASSERT_TRUE(spilled.ok()) << spilled.status().ToString();
-  EXPECT_EQ(*spilled, 256u);
+  EXPECT_EQ(spilled->bytes, 256u);
+  EXPECT_FALSE(spilled->recomputed) << "x, Relu's input, is dead by then";
   const int skip = *g.FindValue("skip");
   const int filled = *g.FindValue("skip.fill");
   std::vector<std::string> ops;
@@ -74,8 +75,43 @@ TEST(SpillAroundTest, NothingQualifiesAtAStepThatUsesEverythingLive) {
   // Step 5 (add) reads narrow and skip and writes y: every live activation is used there.
   auto spilled = SpillAround(g, *order, *lv, 5);
   ASSERT_TRUE(spilled.ok());
-  EXPECT_EQ(*spilled, 0u);
+  EXPECT_EQ(spilled->bytes, 0u);
   EXPECT_EQ(*order, before);
+}
+
+// The same shape, but x is used again at the end: Relu(x) can run again there, no I/O needed.
+TEST(SpillAroundTest, RecomputesWhenTheProducersInputsAreStillThere) {
+  auto g = ir::ParseGraph(
+      "tsir 1 opset 13\n"
+      "input \"x\" f32[1,64]\n"
+      "weight \"w\" f32[64,256] " + Zeros(4 * 64 * 256) + "\n"
+      "weight \"v\" f32[256,64] " + Zeros(4 * 256 * 64) + "\n"
+      "act \"skip\" f32[1,64]\nact \"wide\" f32[1,256]\nact \"wide2\" f32[1,256]\n"
+      "act \"narrow\" f32[1,64]\nact \"sum\" f32[1,64]\n"
+      "output \"y\" f32[1,64]\n"
+      "node \"relu\" Relu(\"x\") -> (\"skip\")\n"
+      "node \"up\" MatMul(\"skip\", \"w\") -> (\"wide\")\n"
+      "node \"tanh\" Tanh(\"wide\") -> (\"wide2\")\n"
+      "node \"down\" MatMul(\"wide2\", \"v\") -> (\"narrow\")\n"
+      "node \"add\" Add(\"narrow\", \"skip\") -> (\"sum\")\n"
+      "node \"add2\" Add(\"sum\", \"x\") -> (\"y\")\n"
+      "inputs \"x\"\noutputs \"y\"\n");
+  ASSERT_TRUE(g.ok()) << g.status().ToString();
+  auto order = TopologicalOrder(*g);
+  ASSERT_TRUE(order.ok());
+  auto lv = ComputeLiveness(*g, *order);
+  ASSERT_TRUE(lv.ok());
+  auto freed = SpillAround(*g, *order, *lv, 2);  // tanh
+  ASSERT_TRUE(freed.ok()) << freed.status().ToString();
+  EXPECT_EQ(freed->bytes, 256u);
+  EXPECT_TRUE(freed->recomputed);
+  std::vector<std::string> ops;
+  for (int n : *order) ops.push_back(g->nodes[n].op);
+  EXPECT_EQ(ops, (std::vector<std::string>{"Relu", "MatMul", "Tanh", "MatMul", "Relu", "Add", "Add"}));
+  const int again = *g->FindValue("skip.remat");
+  EXPECT_EQ(g->nodes[(*order)[4]].inputs[0], *g->FindValue("x"));
+  EXPECT_EQ(g->nodes[(*order)[4]].outputs[0], again);
+  EXPECT_EQ(g->nodes[(*order)[5]].inputs[1], again);
 }
 
 // Through the pipeline: a budget below the minimum without spilling fits with one spill; the
@@ -88,7 +124,7 @@ TEST(SpillPipelineTest, BudgetBelowTheUnspilledMinimumFitsBySpilling) {
   auto refused = RunPipeline(g, options);
   ASSERT_FALSE(refused.ok());
   const std::string msg = refused.status().message();
-  EXPECT_NE(msg.find("after spilling 1 activations"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("(after spilling 1 activations (256 bytes"), std::string::npos) << msg;
   const std::string key = "the minimum feasible budget is ";
   const uint64_t min = std::stoull(msg.substr(msg.find(key) + key.size()));
   options.budget_bytes = min;
@@ -101,6 +137,14 @@ TEST(SpillPipelineTest, BudgetBelowTheUnspilledMinimumFitsBySpilling) {
   auto under = RunPipeline(g, options);
   ASSERT_FALSE(under.ok());
   EXPECT_EQ(under.status().code(), Code::kDoesNotFit);
+  // With spilling off (SkipGraph's activation cannot be recomputed: x is dead by then), the
+  // minimum is the unspilled one.
+  options.budget_bytes = min;
+  options.spill = false;
+  auto off = RunPipeline(g, options);
+  ASSERT_FALSE(off.ok());
+  EXPECT_EQ(off.status().message().find("after"), std::string::npos) << off.status().message();
+  options.spill = true;
   // Unbudgeted plans never spill.
   auto unbudgeted = RunPipeline(g, {});
   ASSERT_TRUE(unbudgeted.ok());

@@ -161,6 +161,27 @@ def gen(root):
                [vi("x", [2, 3])], [vi("../../escaped", [2, 3]), vi("/abs", [2, 3])]),
          {"x": x}, {})
 
+    # A long skip connection idle across the widest part: below its minimum the planner spills
+    # it (long_skip_spill) or, when Relu's input x is still live at the end, recomputes it
+    # (long_skip_remat).
+    for name, remat in (("long_skip_spill", False), ("long_skip_remat", True)):
+        x, w1, w2 = r(1, 256), r(256, 1024), r(1024, 256)
+        nodes = [helper.make_node("Relu", ["x"], ["skip"]),
+                 helper.make_node("Neg", ["skip"], ["s2"]),
+                 helper.make_node("MatMul", ["s2", "w1"], ["wide"]),
+                 helper.make_node("Tanh", ["wide"], ["wide2"]),
+                 helper.make_node("MatMul", ["wide2", "w2"], ["narrow"]),
+                 helper.make_node("Add", ["narrow", "skip"], ["sum" if remat else "y"])]
+        skip = np.maximum(x, 0)
+        yv = np.tanh(-skip @ w1) @ w2 + skip
+        if remat:
+            nodes.append(helper.make_node("Add", ["sum", "x"], ["y"]))
+            yv = yv + x
+        save(root, name,
+             model(nodes, [vi("x", [1, 256])], [vi("y", [1, 256])],
+                   [numpy_helper.from_array(w1, "w1"), numpy_helper.from_array(w2, "w2")]),
+             {"x": x}, {"y": yv})
+
     # Must-fail models.
     m = model([helper.make_node("GlobalLpPool", ["x"], ["c"], name="lp_a"),
                helper.make_node("GlobalLpPool", ["c"], ["d"], name="lp_b"),

@@ -68,6 +68,7 @@ POSITIVE = {
     "mlp": [], "elementwise_chain": [], "gemm_variants": [], "matmul_batched": [],
     "softmax_opset11": [], "softmax_axis1_opset13": [], "transpose_reshape": [],
     "dynamic_batch": ["--shape", "x=3x8"], "external_data": [],
+    "long_skip_spill": [], "long_skip_remat": [],
 }
 
 
@@ -153,6 +154,32 @@ def streamed_plans_give_bitwise_identical_outputs(ctx):
                 raise AssertionError("%s: plan streams but tsr read nothing:\n%s" % (name, p.stderr))
         if not streamed_any:
             raise AssertionError(name + ": no budget made the plan stream")
+
+
+@case
+def below_the_unspilled_minimum_activations_are_spilled_or_recomputed(ctx):
+    import json
+    for name, key in (("long_skip_spill", "spilled_activations"), ("long_skip_remat", "recomputed_activations")):
+        full = ctx.compile(name, out=os.path.join(ctx.work, name + "_full.tsplan"))
+        inputs = [a for pair in zip(ctx.io_args(name)[::2], ctx.io_args(name)[1::2]) if pair[0] == "--input" for a in pair]
+        ref_dir = os.path.join(ctx.work, name + "_full_out")
+        shutil.rmtree(ref_dir, ignore_errors=True)
+        ctx.run(ctx.tsr, "run", full, "-q", "--output-dir", ref_dir, *inputs)
+        minimum = minimum_budget(ctx, name)
+        rep = os.path.join(ctx.work, name + "_min.json")
+        plan = ctx.compile(name, "--vram", str(minimum), "--report", rep, out=os.path.join(ctx.work, name + "_min.tsplan"))
+        r = json.load(open(rep))
+        if r[key] < 1 or r["total_bytes"] > minimum:
+            raise AssertionError("%s at its minimum %d: %s %d, total %d" % (name, minimum, key, r[key], r["total_bytes"]))
+        out_dir = os.path.join(ctx.work, name + "_min_out")
+        shutil.rmtree(out_dir, ignore_errors=True)
+        ctx.run(ctx.tsr, "run", plan, "-q", "--output-dir", out_dir, *inputs)
+        for f in sorted(os.listdir(ref_dir)):
+            if open(os.path.join(ref_dir, f), "rb").read() != open(os.path.join(out_dir, f), "rb").read():
+                raise AssertionError("%s at its minimum: %s differs from the unbudgeted plan's" % (name, f))
+        # Without either, that budget is refused.
+        ctx.compile(name, "--vram", str(minimum), "--no-spill", "--no-remat", expect=4,
+                    contains=("minimum feasible",))
 
 
 @case
