@@ -23,10 +23,6 @@ constexpr size_t kMaxHoverSteps = 4000;
 constexpr size_t kMaxNameBytes = 160;
 constexpr size_t kMaxTitleBytes = 90;
 
-bool IsComputeStep(StepKind k) {
-  return k == StepKind::kJitKernel || k == StepKind::kBuiltin || k == StepKind::kOp;
-}
-
 uint64_t SatAdd(uint64_t a, uint64_t b) {
   uint64_t r;
   return __builtin_add_overflow(a, b, &r) ? kU64Max : r;
@@ -105,7 +101,7 @@ uint64_t Timeline::TotalBytes() const { return SatAdd(arena_bytes, staging_bytes
 Timeline ComputeTimeline(const planfmt::PlanContents& plan) {
   Timeline t;
   for (const planfmt::Step& s : plan.program.steps) {
-    if (IsComputeStep(s.kind)) t.step_nodes.push_back(s.node);
+    if (planfmt::IsPlanStep(s.kind)) t.step_nodes.push_back(s.node);
   }
   const size_t n = t.step_nodes.size();
   t.steps.resize(n);
@@ -552,8 +548,7 @@ class SvgTimeline {
             " (the compile report's total_bytes)");
     Row(Swatch::kLine, kBudgetColor,
         t_.budget_bytes ? "Budget: " + MibExact(*t_.budget_bytes)
-                        : "Budget: not recorded in the bundle, so not drawn (the compile report's "
-                          "budget_bytes has it)");
+                        : "Budget: none recorded in the bundle (compiled without --vram), so not drawn");
     const std::string peak =
         Fmt("Peak step %u, node '", t_.peak_step) + Shorten(t_.peak_node, kMaxNameBytes) + "': ";
     if (t_.bound_counts_padding && t_.peak_step < n_) {

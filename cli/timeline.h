@@ -1,9 +1,9 @@
 // `tsc inspect PLAN.tsplan --timeline FILE.svg`: a bundle's planned memory over its steps, drawn
 // for a person to look at.
 //
-// The x axis is the memory plan's step index: the compute steps of the program (kJitKernel,
-// kBuiltin, kOp), counted as BufferInfo intervals and MemoryPlan::peak_step count them; kLoad and
-// kWait steps are not steps of the memory plan. At each step the bytes the plan keeps live in the
+// The x axis is the memory plan's step index: the program's steps except kLoad and kWait
+// (planfmt::IsPlanStep: kernels, builtins, ops, spills and fills), counted as BufferInfo
+// intervals and MemoryPlan::peak_step count them. At each step the bytes the plan keeps live in the
 // arena fall in three categories, all derived from MemoryPlan::buffers:
 //   resident weights  buffers that are a WeightEntry with streamed == false
 //   streamed weights  buffers that are a WeightEntry with streamed == true (live from the step at
@@ -16,8 +16,8 @@
 // the whole run: they are drawn as a fourth band on top, next to the streamed weights they serve.
 //
 // What the bundle does not say is not drawn: the budget is drawn only when the metadata records
-// one (key "budget_bytes", a decimal byte count); today's tsc writes it only to the compile
-// report, and the legend says so. Weights with no buffer, and buffers whose interval lies outside
+// one (key "budget_bytes", a decimal byte count, which tsc compile --vram writes); a plan
+// compiled without --vram has none, and the legend says so. Weights with no buffer, and buffers whose interval lies outside
 // the program's steps (only a hand-made bundle has them), are left out and named in a note.
 //
 // Both functions are pure and total: they accept any PlanContents that ReadBundle returned (every

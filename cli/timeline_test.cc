@@ -104,6 +104,19 @@ TEST(TimelineTest, PerStepBytesByCategory) {
   EXPECT_TRUE(t.notes.empty()) << t.notes[0];
 }
 
+// Spill and fill steps are steps of the memory plan (they are in its intervals), loads and waits
+// are not: a spill after step 0 and a fill before the last step shift the later steps by one
+// and two, and each is named.
+TEST(TimelineTest, SpillAndFillAreStepsOfThePlan) {
+  planfmt::PlanContents c = SmallPlan();
+  c.program.steps.insert(c.program.steps.begin() + 1, MakeStep(StepKind::kSpill, "spill x"));
+  c.program.steps.insert(c.program.steps.end() - 1, MakeStep(StepKind::kFill, "fill x"));
+  const Timeline t = ComputeTimeline(c);
+  EXPECT_EQ(t.step_nodes, (std::vector<std::string>{"mm<0>&\"q'", "spill x", "add_1", "mm_2", "fill x",
+                                                    "relu_3"}));
+  ASSERT_EQ(t.steps.size(), 6u);
+}
+
 // The planner's bound counts each buffer rounded up to the arena alignment (64 bytes): at step 1,
 // 1024 + 2048 + 320 + 512 = 3904. That explains the gap; it is not an inconsistency.
 TEST(TimelineTest, LowerBoundWithAlignmentPadding) {
@@ -222,7 +235,7 @@ TEST(TimelineSvgTest, BandsAndScale) {
   EXPECT_NE(svg.find(">0.025</text>"), std::string::npos);
   EXPECT_EQ(svg.find(">0.030</text>"), std::string::npos);
   EXPECT_EQ(svg.find("id=\"budget\""), std::string::npos);
-  EXPECT_NE(svg.find("Budget: not recorded in the bundle"), std::string::npos);
+  EXPECT_NE(svg.find("Budget: none recorded in the bundle"), std::string::npos);
   // Four columns of 874/4 px from x = 96; the resident band starts at the bottom left.
   EXPECT_NE(svg.find("<path id=\"resident-weights\" fill=\"#4e79a7\" stroke=\"none\" d=\"M96.00,"),
             std::string::npos);

@@ -19,14 +19,12 @@ std::string ChromeTrace(const planfmt::PlanContents& plan, const runtime::RunTra
   events.push_back(ThreadName(kComputeTrack, "compute"));
   events.push_back(ThreadName(kStorageTrack, "storage reads"));
   const auto& steps = plan.program.steps;
-  uint32_t compute_step = 0;  // the memory plan counts compute steps only
+  uint32_t compute_step = 0;  // the memory plan's step index: loads and waits are not counted
   for (size_t i = 0; i < steps.size() && i < trace.step_begin_us.size(); ++i) {
     const planfmt::Step& s = steps[i];
     const double begin = trace.step_begin_us[i], end = trace.step_end_us[i];
     if (begin < 0 || end < begin) continue;
-    const bool compute = s.kind == planfmt::StepKind::kJitKernel ||
-                         s.kind == planfmt::StepKind::kBuiltin || s.kind == planfmt::StepKind::kOp;
-    if (compute) {
+    if (planfmt::IsPlanStep(s.kind)) {
       // Planned live bytes while this step runs.
       uint64_t live = 0;
       for (const auto& b : plan.memory.buffers) {
@@ -36,6 +34,8 @@ std::string ChromeTrace(const planfmt::PlanContents& plan, const runtime::RunTra
                         {"args", {{"bytes", live}}}});
       events.push_back({{"name", s.node}, {"cat", s.kind == planfmt::StepKind::kJitKernel ? "kernel"
                                  : s.kind == planfmt::StepKind::kOp      ? "op:" + s.symbol
+                                 : s.kind == planfmt::StepKind::kSpill   ? "spill"
+                                 : s.kind == planfmt::StepKind::kFill    ? "fill"
                                                                           : "builtin"},
                         {"ph", "X"}, {"pid", 1}, {"tid", kComputeTrack}, {"ts", begin}, {"dur", end - begin},
                         {"args", {{"step", i}, {"compute_step", compute_step}}}});

@@ -44,6 +44,18 @@ class Runner {
 // At most this many activations are spilled or recomputed to make one plan fit.
 constexpr int kMaxSpills = 64;
 
+// "1 activation", "2 activations".
+std::string Count(int n, const std::string& noun) {
+  return std::to_string(n) + " " + noun + (n == 1 ? "" : "s");
+}
+
+// The most bytes `lv`'s buffers keep live at one step.
+uint64_t LiveBytes(const Liveness& lv) {
+  std::vector<Interval> iv;
+  for (const Buffer& buf : lv.buffers) iv.push_back(buf.live);
+  return LiveBytesLowerBound(iv).bytes;
+}
+
 // The liveness of `order`, with Concat inputs written in place when that lowers the live-bytes
 // bound; `note` says what was chosen.
 StatusOr<Liveness> ChooseLiveness(const ir::Graph& g, const std::vector<int>& order, std::string* note) {
@@ -52,12 +64,7 @@ StatusOr<Liveness> ChooseLiveness(const ir::Graph& g, const std::vector<int>& or
           " steps";
   ASSIGN_OR_RETURN(Liveness in_place, ComputeLiveness(g, order, /*concat_in_place=*/true));
   if (in_place.concat_inputs_in_place == 0) return plain;
-  auto bound = [](const Liveness& lv) {
-    std::vector<Interval> iv;
-    for (const Buffer& buf : lv.buffers) iv.push_back(buf.live);
-    return LiveBytesLowerBound(iv).bytes;
-  };
-  const uint64_t plain_bound = bound(plain), in_place_bound = bound(in_place);
+  const uint64_t plain_bound = LiveBytes(plain), in_place_bound = LiveBytes(in_place);
   if (in_place_bound >= plain_bound) return plain;
   *note += "; " + std::to_string(in_place.concat_inputs_in_place) +
            " Concat inputs written in place lower the live-bytes bound from " + BytesString(plain_bound) +
@@ -71,7 +78,8 @@ PlacementTiming Timing(const CompiledGraph& out, const HardwareProfile& profile)
   for (int n : out.liveness.steps) {
     const ir::Node& node = out.graph.nodes[n];
     if (node.op == kSpillOp || node.op == kFillOp) {
-      // A synchronous write or read of the activation, at the storage link's rate.
+      // A synchronous write or read of the activation, at the storage link's read rate and
+      // latency (profiles describe no write rate; the flush after each spill is not counted).
       const int x = node.op == kSpillOp ? node.inputs[0] : node.outputs[0];
       t.step_seconds.push_back(TransferSeconds(static_cast<uint64_t>(out.graph.values[x].ByteSize()),
                                                profile.nvme.read_bandwidth, profile.nvme.latency_s));
@@ -137,12 +145,7 @@ StatusOr<CompiledGraph> RunPipeline(ir::Graph g, const PipelineOptions& options)
     if (greedy != out.order) {
       ASSIGN_OR_RETURN(Liveness a, ComputeLiveness(out.graph, out.order));
       ASSIGN_OR_RETURN(Liveness b, ComputeLiveness(out.graph, greedy));
-      auto bound = [](const Liveness& lv) {
-        std::vector<Interval> iv;
-        for (const Buffer& buf : lv.buffers) iv.push_back(buf.live);
-        return LiveBytesLowerBound(iv).bytes;
-      };
-      const uint64_t model_bound = bound(a), greedy_bound = bound(b);
+      const uint64_t model_bound = LiveBytes(a), greedy_bound = LiveBytes(b);
       if (greedy_bound < model_bound) {
         out.order = std::move(greedy);
         note += "; memory-aware order lowers the live-bytes bound from " + BytesString(model_bound) +
@@ -185,12 +188,12 @@ StatusOr<CompiledGraph> RunPipeline(ir::Graph g, const PipelineOptions& options)
         least_refusal = placed.status();
         std::string freed;
         if (out.spills > 0) {
-          freed = "spilling " + std::to_string(out.spills) + " activations (" +
-                  BytesString(out.spilled_bytes) + ") to storage";
+          freed = "spilling " + Count(out.spills, "activation") + " (" + BytesString(out.spilled_bytes) +
+                  ") to storage";
         }
         if (out.recomputed > 0) {
           freed += std::string(freed.empty() ? "" : " and ") + "recomputing " +
-                   std::to_string(out.recomputed) + " (" + BytesString(out.recomputed_bytes) + ")";
+                   Count(out.recomputed, "activation") + " (" + BytesString(out.recomputed_bytes) + ")";
         }
         if (!freed.empty()) least_refusal = DoesNotFitError(least_refusal.message() + " (after " + freed + ")");
       }
@@ -232,12 +235,10 @@ StatusOr<CompiledGraph> RunPipeline(ir::Graph g, const PipelineOptions& options)
     note = "arena " + BytesString(out.offsets.arena_bytes) + ", lower bound " +
            BytesString(out.lower_bound.bytes) + ", streamed " + BytesString(out.streamed_bytes);
     if (out.spills > 0) {
-      note += ", " + std::to_string(out.spills) + " activations spilled to storage (" +
-              BytesString(out.spilled_bytes) + ")";
+      note += ", " + Count(out.spills, "activation") + " spilled to storage (" + BytesString(out.spilled_bytes) + ")";
     }
     if (out.recomputed > 0) {
-      note += ", " + std::to_string(out.recomputed) + " activations recomputed (" +
-              BytesString(out.recomputed_bytes) + ")";
+      note += ", " + Count(out.recomputed, "activation") + " recomputed (" + BytesString(out.recomputed_bytes) + ")";
     }
     return OkStatus();
   }));

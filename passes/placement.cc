@@ -9,8 +9,6 @@ namespace ts::passes {
 namespace {
 
 constexpr uint64_t kPage = 4096;
-// How many more weights than the fewest that fit the timed search may stream.
-constexpr int kMaxExtraStreamed = 512;
 
 // Staging configurations from the most to the least read bandwidth.
 std::vector<Staging> StagingCandidates(uint64_t weight_file_bytes) {

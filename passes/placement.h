@@ -39,6 +39,12 @@ struct Placement {
   uint64_t TotalBytes() const { return offsets.arena_bytes + staging.Bytes(); }
 };
 
+// What PlaceWeights reports when it refuses a budget.
+struct Refusal {
+  uint64_t minimum_bytes = 0;  // the minimum feasible total
+  int64_t peak_step = 0;       // where that plan peaks
+};
+
 // Keeps every weight resident when that fits `budget_bytes` (0: no budget), with the largest
 // staging that fits, and otherwise streams
 // weights, largest first, each loaded `prefetch_distance` steps before its first use and
@@ -54,15 +60,14 @@ struct Placement {
 // Below that, kDoesNotFit names the minimum, its peak step and node. `weight_file_bytes` is the
 // weights' size in the bundle (each 4096-aligned), which bounds useful staging.
 // Needs: liveness computed.
-// With `timing`, more weights than the fewest that fit may be streamed: the arena bytes they
-// free let the reads run further ahead. Among the plans streaming the k largest weights, k from
-// the fewest that fit upward, each read ahead as above, the one with the shortest predicted run
-// is taken (the search stops once a plan's reads alone would take longer than the best run).
+// With `timing`, other sets of streamed weights are tried at the same prefetch distance and
+// staging, each read ahead as above, and the one with the shortest predicted run is taken: more
+// of the largest weights than the fewest that fit (the arena bytes they free let the reads run
+// further ahead), and the weights in "hideable first" order (those whose read fits in the
+// compute before their first use, largest first, then the rest; a weight needed at the first
+// step costs its whole read every run), from the fewest of that order that fit upward. Counts
+// are tried at growing gaps until a plan's reads alone would take longer than the best run.
 // When refused, `refused` (if given) gets the minimum feasible total and its peak step.
-struct Refusal {
-  uint64_t minimum_bytes = 0;
-  int64_t peak_step = 0;
-};
 StatusOr<Placement> PlaceWeights(const Liveness& liveness, const std::vector<std::string>& step_names,
                                  uint64_t budget_bytes, uint64_t weight_file_bytes,
                                  const PlacementTiming* timing = nullptr, Refusal* refused = nullptr);

@@ -12,6 +12,9 @@
 //   Spill(x) -> x.spill      after x's last use before the peak; x.spill is a 0-byte handle
 //   Fill(x.spill) -> x.fill  just before x's next use; that use and every later one read x.fill
 //
+// and a rematerialisation is one node, a copy of the producer writing x.remat just before the
+// next use.
+//
 // Only activations that own their buffer alone qualify: no alias shares it, no Concat holds it,
 // and it is not a graph input or output.
 #ifndef TENSORSHUNT_PASSES_SPILL_H_
@@ -29,8 +32,6 @@ namespace ts::passes {
 
 inline constexpr std::string_view kSpillOp = "Spill";
 inline constexpr std::string_view kFillOp = "Fill";
-
-// and a rematerialisation is one node, the producer's copy, writing x.remat.
 
 // What SpillAround did.
 struct Freed {

@@ -124,7 +124,7 @@ TEST(SpillPipelineTest, BudgetBelowTheUnspilledMinimumFitsBySpilling) {
   auto refused = RunPipeline(g, options);
   ASSERT_FALSE(refused.ok());
   const std::string msg = refused.status().message();
-  EXPECT_NE(msg.find("(after spilling 1 activations (256 bytes"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("(after spilling 1 activation (256 bytes"), std::string::npos) << msg;
   const std::string key = "the minimum feasible budget is ";
   const uint64_t min = std::stoull(msg.substr(msg.find(key) + key.size()));
   options.budget_bytes = min;

@@ -38,6 +38,10 @@ enum class StepKind : uint8_t {
   kFill = 7,       // read args[0] back from the spill file at byte iparams[0], written by a kSpill
 };
 
+// Whether a step of this kind is one of the memory plan's steps (the ones its buffers' first
+// and last steps, peak_step and the compiler's load steps count): everything but loads and waits.
+inline bool IsPlanStep(StepKind k) { return k != StepKind::kLoad && k != StepKind::kWait; }
+
 // Kernels built into the runtime. Numeric values are part of the format: append only.
 enum class Builtin : uint16_t {
   kNone = 0,

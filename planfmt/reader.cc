@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <iterator>
 #include <map>
 #include <string_view>
 #include <unordered_set>
@@ -667,15 +668,33 @@ Status ValidateStreaming(const PlanContents& c) {
 
 namespace {
 
-// Spills: every fill reads bytes that an earlier spill wrote to the same place, as many as it
-// wrote, so a crafted bundle cannot read the spill file where nothing was written.
+// Spills: each place in the spill file holds one tensor size (two spills never overlap unless
+// they start at the same byte with the same size), and every fill reads a place an earlier
+// spill wrote, as many bytes as it wrote. So a crafted bundle cannot read the spill file where
+// nothing was written, or read one spill through another.
 Status ValidateSpills(const PlanContents& c) {
   std::map<int64_t, uint64_t> written;  // spill-file offset -> bytes
   const auto& steps = c.program.steps;
   for (size_t i = 0; i < steps.size(); ++i) {
     const Step& s = steps[i];
     if (s.kind == StepKind::kSpill) {
-      written[s.iparams[0]] = s.args[0].bytes;  // shapes checked above
+      // Offsets and sizes are below 2^50 (checked above): no overflow.
+      const int64_t begin = s.iparams[0];
+      const int64_t end = begin + static_cast<int64_t>(s.args[0].bytes);
+      auto next = written.lower_bound(begin);
+      const bool same = next != written.end() && next->first == begin && next->second == s.args[0].bytes;
+      bool overlaps = next != written.end() && next->first < end && !same;
+      if (next != written.begin()) {
+        auto prev = std::prev(next);
+        overlaps |= prev->first + static_cast<int64_t>(prev->second) > begin;
+      }
+      if (overlaps || (next != written.end() && next->first == begin && !same)) {
+        return BadInputError("program step " + std::to_string(i) + " ('" + s.node + "'): spills " +
+                             std::to_string(s.args[0].bytes) + " bytes at spill-file offset " +
+                             std::to_string(begin) + ", over another spill's place; " +
+                             std::string(kInconsistent));
+      }
+      written[begin] = s.args[0].bytes;
     } else if (s.kind == StepKind::kFill) {
       auto it = written.find(s.iparams[0]);
       if (it == written.end() || it->second != s.args[0].bytes) {
@@ -777,11 +796,12 @@ Status ValidateContents(const PlanContents& c, const BundleLayout& layout) {
     }
   }
 
+  RETURN_IF_ERROR(ValidateSpills(c));
   // Staging is needed only when there are weight bytes to read (a plan may hold only empty
   // constants).
   bool any_bytes = false;
   for (const WeightEntry& w : c.weights) any_bytes |= w.bytes > 0;
-  if (!any_bytes) return OkStatus();
+  if (!any_bytes) return ValidateStreaming(c);
   if (m.io_chunk_bytes == 0 || m.io_chunk_bytes % kAlignment != 0 ||
       m.io_chunk_bytes > kMaxIoChunkBytes) {
     return BadInputError("memory plan: io_chunk_bytes " + std::to_string(m.io_chunk_bytes) +
@@ -820,8 +840,7 @@ Status ValidateContents(const PlanContents& c, const BundleLayout& layout) {
                            std::to_string(arena) + "; " + std::string(kInconsistent));
     }
   }
-  RETURN_IF_ERROR(ValidateStreaming(c));
-  return ValidateSpills(c);
+  return ValidateStreaming(c);
 }
 
 StatusOr<OpenedBundle> ParseBundle(const uint8_t* data, size_t size, bool verify_weights) {

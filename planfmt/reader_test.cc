@@ -328,6 +328,28 @@ TEST_F(ValidateTest, FillsReadWhatAnEarlierSpillWrote) {
   c_.program.steps[at].iparams = {4096};
   c_.program.steps[at].num_inputs = 0;
   ExpectInvalid("a spill or fill step must name one tensor");
+  c_.program.steps[at].num_inputs = 1;
+  // A second spill starting inside the first's place would let the fill read parts of both.
+  Step other = spill;
+  other.node = "spill z";
+  other.iparams = {0};
+  other.args[0].offset = 0;
+  other.args[0].bytes = 8192;
+  other.args[0].shape = {2048};
+  c_.program.steps.insert(c_.program.steps.begin() + static_cast<long>(at), other);
+  ExpectInvalid("spills 40 bytes at spill-file offset 4096, over another spill's place");
+}
+
+// A bundle without weight bytes is checked too (the staging checks return early for it).
+TEST_F(ValidateTest, SpillsAreCheckedInAPlanWithoutWeights) {
+  c_.weights.clear();
+  Step fill;
+  fill.kind = StepKind::kFill;
+  fill.node = "fill y";
+  fill.iparams = {0};
+  fill.args = {c_.program.outputs[0]};
+  c_.program.steps.push_back(fill);
+  ExpectInvalid("where no earlier step spilled as many");
 }
 
 TEST_F(ValidateTest, OverlappingWeights) {

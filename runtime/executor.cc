@@ -74,6 +74,7 @@ class SpillFile {
   ~SpillFile() { close(fd_); }
 
   Status Write(uint64_t offset, const uint8_t* data, uint64_t n) {
+    if (n == 0) return OkStatus();
     for (uint64_t done = 0; done < n;) {
       const ssize_t w = pwrite(fd_, data + done, n - done, static_cast<off_t>(offset + done));
       if (w < 0 && errno == EINTR) continue;
@@ -86,6 +87,7 @@ class SpillFile {
   }
 
   Status Read(uint64_t offset, uint8_t* data, uint64_t n) {
+    if (n == 0) return OkStatus();
     for (uint64_t done = 0; done < n;) {
       const ssize_t r = pread(fd_, data + done, n - done, static_cast<off_t>(offset + done));
       if (r < 0 && errno == EINTR) continue;
@@ -424,6 +426,7 @@ Status Executor::PrepareSteps() {
   impl_->args.resize(steps.size());
   impl_->op_defs.assign(steps.size(), nullptr);
   impl_->op_ctx.resize(steps.size());
+  bool spills = false;
   uint64_t spill_bytes = 0;  // the spill file's size: offsets and sizes are checked by planfmt
   for (size_t i = 0; i < steps.size(); ++i) {
     const planfmt::Step& s = steps[i];
@@ -435,13 +438,14 @@ Status Executor::PrepareSteps() {
     } else if (s.kind == planfmt::StepKind::kOp) {
       RETURN_IF_ERROR_CTX(PrepareOpStep(i), "step " + std::to_string(i) + " ('" + s.node + "')");
     } else if (s.kind == planfmt::StepKind::kSpill || s.kind == planfmt::StepKind::kFill) {
+      spills = true;
       spill_bytes = std::max(spill_bytes, static_cast<uint64_t>(s.iparams[0]) + s.args[0].bytes);
     } else if (!impl_->loader) {
       return BadInputError("step " + std::to_string(i) + " ('" + s.node +
                            "') loads a streamed weight but the plan streams none; recompile it");
     }
   }
-  if (spill_bytes > 0) {
+  if (spills) {
     ASSIGN_OR_RETURN(impl_->spill, SpillFile::Create(spill_bytes));
   }
   return OkStatus();

@@ -5,6 +5,7 @@
 
 #include <cstdlib>
 #include <cstring>
+#include <optional>
 #include <string>
 
 #include <gtest/gtest.h>
@@ -98,6 +99,26 @@ TEST(StreamingTest, StreamedWeightIsReadEveryRunAndCheckedAgainstItsChecksum) {
   EXPECT_EQ(refused.status().code(), Code::kBadInput);
 }
 
+// Sets an environment variable for one scope, restoring the old value (or its absence) after.
+class ScopedEnv {
+ public:
+  ScopedEnv(const char* name, const std::string& value) : name_(name) {
+    if (const char* old = std::getenv(name)) old_ = old;
+    setenv(name, value.c_str(), 1);
+  }
+  ~ScopedEnv() {
+    if (old_) {
+      setenv(name_, old_->c_str(), 1);
+    } else {
+      unsetenv(name_);
+    }
+  }
+
+ private:
+  const char* name_;
+  std::optional<std::string> old_;
+};
+
 // y = copy(x) by way of the spill file: x is spilled, the arena bytes are scribbled over by a
 // copy, and the fill brings x back before the copy to y.
 TEST(StreamingTest, SpilledActivationComesBackBitForBit) {
@@ -133,7 +154,7 @@ TEST(StreamingTest, SpilledActivationComesBackBitForBit) {
   const std::string path = dir + "/spilled.tsplan";
   Status st = planfmt::WriteBundle(path, c, {});
   ASSERT_TRUE(st.ok()) << st.ToString();
-  setenv("TSR_SPILL_DIR", dir.c_str(), 1);
+  std::optional<ScopedEnv> spill_dir(std::in_place, "TSR_SPILL_DIR", dir);
   auto ex = runtime::Executor::Load(path);
   ASSERT_TRUE(ex.ok()) << ex.status().ToString();
   const float x[4] = {1.5f, -2, 3, 4.25f}, z[4] = {9, 9, 9, 9};
@@ -149,11 +170,50 @@ TEST(StreamingTest, SpilledActivationComesBackBitForBit) {
     EXPECT_EQ((*ex)->last_run().spilled_bytes, 16u);
   }
   // A spill folder that cannot be written is a one-line error naming it.
-  setenv("TSR_SPILL_DIR", "/proc/no-such-folder", 1);
+  spill_dir.emplace("TSR_SPILL_DIR", "/proc/no-such-folder");
   auto refused = runtime::Executor::Load(path);
   ASSERT_FALSE(refused.ok());
   EXPECT_NE(refused.status().message().find("TSR_SPILL_DIR"), std::string::npos) << refused.status().message();
-  unsetenv("TSR_SPILL_DIR");
+}
+
+// A spill of an empty tensor (a valid bundle a crafted file can hold) still gets a spill file,
+// and moves nothing.
+TEST(StreamingTest, EmptySpillAndFillRun) {
+  planfmt::PlanContents c;
+  c.metadata = {{"target", "cpu"}};
+  const planfmt::TensorRef empty{"e", DType::kF32, {0}, 0, 0};
+  planfmt::Step spill, fill, copy;
+  spill.kind = planfmt::StepKind::kSpill;
+  spill.node = "spill e";
+  spill.iparams = {0};
+  spill.num_inputs = 1;
+  spill.args = {empty};
+  fill.kind = planfmt::StepKind::kFill;
+  fill.node = "fill e";
+  fill.iparams = {0};
+  fill.args = {empty};
+  copy.kind = planfmt::StepKind::kBuiltin;
+  copy.builtin = planfmt::Builtin::kCopy;
+  copy.node = "copy";
+  copy.num_inputs = 1;
+  copy.args = {F32Ref("x", 0), F32Ref("y", 64)};
+  c.program.steps = {spill, fill, copy};
+  c.program.inputs = {F32Ref("x", 0)};
+  c.program.outputs = {F32Ref("y", 64)};
+  c.memory.arena_bytes = 128;
+  c.memory.buffers = {{"x", 0, 16, 0, 2}, {"y", 64, 16, 2, 2}};
+  c.kernels.format = "llvm-bc";
+  const std::string dir = std::getenv("TEST_TMPDIR") ? std::getenv("TEST_TMPDIR") : "/tmp";
+  const std::string path = dir + "/empty_spill.tsplan";
+  Status st = planfmt::WriteBundle(path, c, {});
+  ASSERT_TRUE(st.ok()) << st.ToString();
+  ScopedEnv spill_dir("TSR_SPILL_DIR", dir);
+  auto ex = runtime::Executor::Load(path);
+  ASSERT_TRUE(ex.ok()) << ex.status().ToString();
+  runtime::HostTensor x{DType::kF32, {4}, std::vector<uint8_t>(16, 7)};
+  auto out = (*ex)->Run({{"x", x}});
+  ASSERT_TRUE(out.ok()) << out.status().ToString();
+  EXPECT_EQ((*out)[0].data, x.data);
 }
 
 }  // namespace

@@ -2,7 +2,7 @@
 """Streaming under a budget on the CPU target, against the bound the links set (issue 4, item 9).
 
 Usage: run_budgets.py --tsc PATH --tsr PATH [--models resnet50,bert,gpt2,unet]
-                      [--budgets 100,50,25] [--iterations N] [--profile FILE]
+                      [--budgets 100,50,25] [--iterations N] [--profile FILE] [--no-calibrate]
                       [--cache DIR] [--work DIR] [--results FILE]
 
 For every zoo model (benchmarks/zoo, generated or taken from the cache):
@@ -76,10 +76,14 @@ def calibrate(a, root, name, profile):
     p = subprocess.run(cmd + ["--vram", str(budget)], capture_output=True, text=True)
     if p.returncode == 4:
         m = re.search(r"the minimum feasible budget is (\d+) bytes", p.stderr)
+        if not m:
+            raise RuntimeError("tsc exit 4 without a minimum: " + p.stderr.strip()[-500:])
         run(cmd + ["--vram", m.group(1)])
     elif p.returncode != 0:
         raise RuntimeError("tsc exited %d: %s" % (p.returncode, p.stderr.strip()[-1500:]))
     b = bench(a.tsr, plan, 5, os.path.join(a.work, "calibrate_bench.json"))
+    if not b.get("reads_alone_gbps"):
+        raise RuntimeError("the calibration plan streams nothing; pass --no-calibrate or --profile")
     return b["reads_alone_gbps"]
 
 
@@ -185,12 +189,21 @@ def main():
     if a.results:
         cmd = ("python3 benchmarks/budgets/run_budgets.py --tsc %s --tsr %s --models %s --budgets %s "
                "--iterations %d" % (a.tsc, a.tsr, a.models, a.budgets, a.iterations))
+        cmd += (" --profile " + a.profile) if a.profile else ""
+        cmd += " --no-calibrate" if a.no_calibrate else ""
+        if a.profile:
+            where = "plans and predictions on the profile %s (read bandwidth %.2f GB/s)" % (a.profile, gbps)
+        elif a.no_calibrate:
+            where = ("plans and predictions on the profile `tsc profile probe --cpu-only` measured in the "
+                     "same run (read bandwidth %.2f GB/s)" % gbps)
+        else:
+            where = ("plans and predictions on the profile `tsc profile probe --cpu-only` measured in the "
+                     "same run, its read bandwidth %.2f GB/s replaced by the %.2f GB/s sustained in the "
+                     "calibration" % (probed_gbps, gbps))
         lines = ["<!-- budgets:begin -->",
-                 "Measured by `%s` (one run; medians of %d iterations; plans and predictions on the "
-                 "profile `tsc profile probe --cpu-only` measured in the same run, its read bandwidth "
-                 "%.2f GB/s replaced by the %.2f GB/s sustained in the calibration). "
+                 "Measured by `%s` (one run; medians of %d iterations; %s). "
                  "Bound: max(compute-only, streamed bytes / the plan's streamed reads timed alone by "
-                 "`tsr bench`)." % (cmd, a.iterations, probed_gbps, gbps), "",
+                 "`tsr bench`)." % (cmd, a.iterations, where), "",
                  "| model | budget | median (ms) | compute-only (ms) | streamed (MB) | reads alone (GB/s) | "
                  "bound (ms) | median / bound | peak / lower bound | predicted / measured | stall (ms) | "
                  "hidden | outputs |",
