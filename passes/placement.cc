@@ -9,6 +9,10 @@ namespace ts::passes {
 namespace {
 
 constexpr uint64_t kPage = 4096;
+// Tight read-ahead fills the arena up to this factor of the plan's live-bytes lower bound ...
+constexpr double kPackingSlack = 1.02;
+// ... and is kept unless filling the whole budget is predicted faster by more than this share.
+constexpr double kLooseGain = 0.02;
 
 // Staging configurations from the most to the least read bandwidth.
 std::vector<Staging> StagingCandidates(uint64_t weight_file_bytes) {
@@ -100,7 +104,7 @@ class Placer {
   // in [L, last use]; it moves to the lowest such gap. The other buffers keep their offsets, so
   // the test is exact and monotone in L (fewer buffers are live over a shorter span), and a
   // bisection over the steps finds the earliest.
-  Placement LoadEarly(Placement p, uint64_t budget) const {
+  Placement LoadEarly(Placement p, uint64_t budget, bool tight) const {
     if (budget < p.staging.Bytes()) return p;
     const uint64_t cap = budget - p.staging.Bytes();
     std::vector<int> order;
@@ -110,7 +114,25 @@ class Placer {
     std::stable_sort(order.begin(), order.end(), [&](int a, int b) {
       return lv_.buffers[a].use.first < lv_.buffers[b].use.first;
     });
-    // The lowest offset where buffer b fits below `cap` if it lives over [first, last], or none.
+    // Bytes live per step (aligned, as the lower bound counts them) and their maximum: with
+    // `tight`, read-ahead may fill the arena only up to kPackingSlack x that bound, so it does
+    // not leave the arena loosely packed; otherwise up to the budget.
+    std::vector<uint64_t> live;
+    for (const Interval& iv : p.intervals) {
+      if (iv.last >= static_cast<int64_t>(live.size())) live.resize(static_cast<size_t>(iv.last) + 1, 0);
+      for (int64_t st = iv.first; st <= iv.last; ++st) live[static_cast<size_t>(st)] += AlignUp(iv.bytes, kArenaAlignment);
+    }
+    uint64_t bound = live.empty() ? 0 : *std::max_element(live.begin(), live.end());
+    // The arena limit if buffer b's interval started at `first` instead of where it does.
+    auto limit = [&](int b, int64_t first) {
+      const uint64_t size = AlignUp(p.intervals[b].bytes, kArenaAlignment);
+      uint64_t lb = bound;
+      for (int64_t st = first; st < p.intervals[b].first; ++st) lb = std::max(lb, live[static_cast<size_t>(st)] + size);
+      if (!tight) return cap;
+      const auto slack = static_cast<uint64_t>(static_cast<double>(lb) * kPackingSlack);
+      return std::min(cap, std::max(p.offsets.arena_bytes, slack));
+    };
+    // The lowest offset where buffer b fits below the limit if it lives over [first, last], or none.
     auto gap = [&](int b, int64_t first, int64_t last) -> std::optional<uint64_t> {
       std::vector<std::pair<uint64_t, uint64_t>> taken;  // [offset, end) of buffers live then
       for (size_t c = 0; c < p.intervals.size(); ++c) {
@@ -125,7 +147,7 @@ class Placer {
         if (begin >= at + size) break;
         at = std::max(at, end);
       }
-      if (at + size > cap) return std::nullopt;
+      if (at + size > limit(b, first)) return std::nullopt;
       return at;
     };
     int64_t floor = 0;
@@ -143,6 +165,10 @@ class Placer {
         }
       }
       if (where && hi < iv.first) {
+        for (int64_t st = hi; st < iv.first; ++st) {
+          live[static_cast<size_t>(st)] += AlignUp(iv.bytes, kArenaAlignment);
+          bound = std::max(bound, live[static_cast<size_t>(st)]);
+        }
         iv.first = hi;
         p.load_step[b] = hi;
         p.offsets.offsets[b] = *where;
@@ -170,17 +196,27 @@ class Placer {
 // ...) until a plan's reads alone would take longer than the best run so far.
 Placement Fastest(const Placer& placer, Placement fits, int k, uint64_t budget,
                   const Liveness& lv, const PlacementTiming* timing) {
-  Placement best = placer.LoadEarly(std::move(fits), budget);
-  if (!timing) return best;
-  const int d = best.prefetch_distance, n = placer.candidates();
-  const Staging staging = best.staging;
-  double best_s = PredictPlacement(lv, best.streamed, best.load_step, staging, *timing).total_s;
+  if (!timing) return placer.LoadEarly(std::move(fits), budget, /*tight=*/true);
+  const int d = fits.prefetch_distance, n = placer.candidates();
+  const Staging staging = fits.staging;
+  auto predict = [&](const Placement& p) {
+    return PredictPlacement(lv, p.streamed, p.load_step, staging, *timing).total_s;
+  };
+  // Read ahead within a tightly packed arena, unless filling the budget looser is predicted
+  // more than kLooseGain faster.
+  auto ahead = [&](Placement p) {
+    Placement tight = placer.LoadEarly(p, budget, /*tight=*/true);
+    Placement loose = placer.LoadEarly(std::move(p), budget, /*tight=*/false);
+    const double t_tight = predict(tight), t_loose = predict(loose);
+    return t_tight <= t_loose * (1 + kLooseGain) ? std::make_pair(std::move(tight), t_tight)
+                                                : std::make_pair(std::move(loose), t_loose);
+  };
+  auto [best, best_s] = ahead(std::move(fits));
   auto consider = [&](Placement p) {
-    p = placer.LoadEarly(std::move(p), budget);
-    const double t = PredictPlacement(lv, p.streamed, p.load_step, staging, *timing).total_s;
+    auto [q, t] = ahead(std::move(p));
     if (t < best_s) {
       best_s = t;
-      best = std::move(p);
+      best = std::move(q);
     }
   };
   auto scan = [&](const std::vector<int>& order, int from) {

@@ -60,6 +60,8 @@ struct Refusal {
 // Below that, kDoesNotFit names the minimum, its peak step and node. `weight_file_bytes` is the
 // weights' size in the bundle (each 4096-aligned), which bounds useful staging.
 // Needs: liveness computed.
+// Read-ahead keeps the arena within 1.02x the live-bytes lower bound (tightly packed) unless,
+// with `timing`, filling the budget is predicted more than 2% faster.
 // With `timing`, other sets of streamed weights are tried at the same prefetch distance and
 // staging, each read ahead as above, and the one with the shortest predicted run is taken: more
 // of the largest weights than the fewest that fit (the arena bytes they free let the reads run
