@@ -81,6 +81,9 @@ if zoo_python=$(tools/zoo_venv.sh); then
 else
   echo "zoo: 0 passed, 1 failed (could not set up onnxruntime from PyPI)"; add 0 1
 fi
+echo "   Llama-family checkpoints (tests/llm/run_llm.py: tiny random checkpoints against numpy)"
+step llm "^(llm|FAIL)" /usr/bin/python3 tests/llm/run_llm.py --tsc "$opt_bin/tsc" --tsr "$opt_bin/tsr" \
+  --work "${TMPDIR:-/tmp}/tensorshunt-llm"
 
 echo "== 5. hostile inputs through the binaries (tests/hardening/mutation_table.py)"
 step hardening "^(\||FAIL|hardening)" /usr/bin/python3 tests/hardening/mutation_table.py \

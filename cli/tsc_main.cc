@@ -2,6 +2,7 @@
 // .tsplan bundle; `tsc inspect` describes a model, or draws a bundle's memory plan (--timeline).
 #include <sys/stat.h>
 #include <unistd.h>
+#include <xxhash.h>
 
 #include <cstdio>
 #include <cstring>
@@ -20,6 +21,7 @@
 #include "codegen/lower_cpu.h"
 #include "codegen/lower_cuda.h"
 #include "codegen/nvrtc.h"
+#include "frontend/llama.h"
 #include "frontend/onnx_importer.h"
 #include "frontend/safetensors.h"
 #include "ir/text.h"
@@ -164,8 +166,33 @@ Status Compile(const CompileArgs& args) {
     }
   }
 
-  ASSIGN_OR_RETURN(ir::Graph graph, frontend::ImportOnnx(args.model, import_options));
-  ASSIGN_OR_RETURN(std::string model_hash, HashFile(args.model));
+  struct stat model_stat;
+  const bool checkpoint = stat(args.model.c_str(), &model_stat) == 0 && S_ISDIR(model_stat.st_mode);
+  ir::Graph graph;
+  std::string model_hash;
+  if (checkpoint) {
+    // A Hugging Face checkpoint folder: the sequence length comes from --shape input_ids=1xS.
+    auto it = import_options.input_shapes.find("input_ids");
+    if (it == import_options.input_shapes.end() || it->second.size() != 2 || it->second[0] != 1 ||
+        import_options.input_shapes.size() != 1 || !import_options.bound_inputs.empty()) {
+      return UsageError(args.model + " is a checkpoint folder: give the number of tokens with "
+                        "--shape input_ids=1xN (and no other --shape or --bind)");
+    }
+    ASSIGN_OR_RETURN(graph, frontend::BuildLlamaGraph(args.model, it->second[1]));
+    // The configuration and every tensor's place: enough to tell checkpoints apart without
+    // reading gigabytes of weights here (the bundle's weights carry their own checksums).
+    ASSIGN_OR_RETURN(model_hash, HashFile(args.model + "/config.json"));
+    ASSIGN_OR_RETURN(const frontend::SafetensorsCheckpoint ck, frontend::OpenSafetensorsCheckpoint(args.model));
+    for (const auto& t : ck.tensors) {
+      model_hash += ";" + t.name + "@" + t.file + ":" + std::to_string(t.offset) + "+" + std::to_string(t.bytes);
+    }
+    char h[32];
+    std::snprintf(h, sizeof h, "%016llx", static_cast<unsigned long long>(XXH3_64bits(model_hash.data(), model_hash.size())));
+    model_hash = h;
+  } else {
+    ASSIGN_OR_RETURN(graph, frontend::ImportOnnx(args.model, import_options));
+    ASSIGN_OR_RETURN(model_hash, HashFile(args.model));
+  }
   // Predictions use the given profile, or the built-in cpu-host (h100-pcie5) one for the CPU
   // (CUDA) target; a CUDA plan is compiled for that profile's architecture.
   ASSIGN_OR_RETURN(passes::HardwareProfile predict_on,

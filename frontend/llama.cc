@@ -1,0 +1,358 @@
+#include "frontend/llama.h"
+
+#include <cmath>
+#include <cstring>
+#include <fstream>
+#include <limits>
+#include <numbers>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+
+#include "frontend/safetensors.h"
+#include "runtime/ops/op.h"
+
+namespace ts::frontend {
+namespace {
+
+constexpr int64_t kOpset = 17;
+constexpr int64_t kMaxDim = int64_t{1} << 24;  // any model dimension beyond this is a typo
+
+using nlohmann::json;
+
+// Builds the graph node by node; every value gets a unique name from `base`.
+class Builder {
+ public:
+  explicit Builder(ir::Graph& g) : g_(g) {}
+
+  StatusOr<int> Weight(const std::string& name, std::vector<int64_t> shape, std::vector<uint8_t> bytes) {
+    ir::Value v;
+    v.name = name;
+    v.dtype = DType::kF32;
+    v.shape = std::move(shape);
+    v.kind = ir::ValueKind::kWeight;
+    v.data = std::make_shared<const std::vector<uint8_t>>(std::move(bytes));
+    return g_.AddValue(std::move(v));
+  }
+  StatusOr<int> Constant(const std::string& base, std::vector<int64_t> shape, const std::vector<float>& values) {
+    std::vector<uint8_t> bytes(values.size() * sizeof(float));
+    std::memcpy(bytes.data(), values.data(), bytes.size());
+    ir::Value v;
+    v.name = g_.UniqueName(base);
+    v.dtype = DType::kF32;
+    v.shape = std::move(shape);
+    v.kind = ir::ValueKind::kConstant;
+    v.data = std::make_shared<const std::vector<uint8_t>>(std::move(bytes));
+    return g_.AddValue(std::move(v));
+  }
+  // A node with one output, shape left to inference.
+  StatusOr<int> Op(const std::string& op, std::vector<int> inputs, ir::AttrMap attrs = {},
+                   const std::string& name = "") {
+    ir::Value out;
+    out.name = name.empty() ? g_.UniqueName(prefix_ + op) : name;
+    out.shape_known = false;
+    ASSIGN_OR_RETURN(const int v, g_.AddValue(std::move(out)));
+    attrs["opset"] = kOpset;
+    g_.AddNode({g_.values[static_cast<size_t>(v)].name, op, std::move(inputs), {v}, std::move(attrs)});
+    return v;
+  }
+  void SetPrefix(std::string p) { prefix_ = std::move(p); }
+
+ private:
+  ir::Graph& g_;
+  std::string prefix_;
+};
+
+StatusOr<int64_t> Dim(const json& j, const char* key, const std::string& where, std::optional<int64_t> dflt = {}) {
+  if (!j.contains(key) || j[key].is_null()) {
+    if (dflt) return *dflt;
+    return BadInputError(where + ": \"" + key + "\" is missing; a Llama-family config.json has it");
+  }
+  if (!j[key].is_number_integer() || j[key].get<int64_t>() < 1 || j[key].get<int64_t>() > kMaxDim) {
+    return BadInputError(where + ": \"" + key + "\" must be an integer from 1 to " + std::to_string(kMaxDim));
+  }
+  return j[key].get<int64_t>();
+}
+
+StatusOr<double> Num(const json& j, const char* key, const std::string& where, double dflt) {
+  if (!j.contains(key) || j[key].is_null()) return dflt;
+  if (!j[key].is_number() || !std::isfinite(j[key].get<double>()) || j[key].get<double>() <= 0) {
+    return BadInputError(where + ": \"" + key + "\" must be a positive number");
+  }
+  return j[key].get<double>();
+}
+
+StatusOr<bool> Flag(const json& j, const char* key, const std::string& where, bool dflt) {
+  if (!j.contains(key) || j[key].is_null()) return dflt;
+  if (!j[key].is_boolean()) return BadInputError(where + ": \"" + key + "\" must be true or false");
+  return j[key].get<bool>();
+}
+
+// Rotary tables for positions 0..S-1: cos and sin of position x inv_freq, each frequency twice
+// (the rotate_half layout), [S, D].
+void RotaryTables(const LlamaConfig& c, int64_t seq, std::vector<float>* cos_t, std::vector<float>* sin_t) {
+  const int64_t d = c.head_dim, half = d / 2;
+  std::vector<double> inv(static_cast<size_t>(half));
+  for (int64_t i = 0; i < half; ++i) {
+    double f = 1.0 / std::pow(c.rope_theta, static_cast<double>(2 * i) / static_cast<double>(d));
+    if (c.rope_factor > 0) {  // llama3: long wavelengths slowed by the factor, short kept, a ramp between
+      const double wavelen = 2 * std::numbers::pi / f;
+      const double low_wavelen = static_cast<double>(c.rope_original_max) / c.rope_low;
+      const double high_wavelen = static_cast<double>(c.rope_original_max) / c.rope_high;
+      if (wavelen > low_wavelen) {
+        f /= c.rope_factor;
+      } else if (wavelen >= high_wavelen) {
+        const double smooth = (static_cast<double>(c.rope_original_max) / wavelen - c.rope_low) /
+                              (c.rope_high - c.rope_low);
+        f = (1 - smooth) * f / c.rope_factor + smooth * f;
+      }
+    }
+    inv[static_cast<size_t>(i)] = f;
+  }
+  cos_t->resize(static_cast<size_t>(seq * d));
+  sin_t->resize(static_cast<size_t>(seq * d));
+  for (int64_t p = 0; p < seq; ++p) {
+    for (int64_t j = 0; j < d; ++j) {
+      // Hugging Face computes the angle in f32: position x inv_freq, both rounded to f32.
+      const float angle = static_cast<float>(p) * static_cast<float>(inv[static_cast<size_t>(j % half)]);
+      (*cos_t)[static_cast<size_t>(p * d + j)] = std::cos(angle);
+      (*sin_t)[static_cast<size_t>(p * d + j)] = std::sin(angle);
+    }
+  }
+}
+
+}  // namespace
+
+StatusOr<LlamaConfig> ParseLlamaConfig(const std::string& text, const std::string& where) {
+  json j;
+  try {
+    j = json::parse(text);
+  } catch (const json::exception& e) {
+    return BadInputError(where + ": not valid JSON (" + std::string(e.what()) + ")");
+  }
+  if (!j.is_object()) return BadInputError(where + ": not a JSON object");
+  LlamaConfig c;
+  if (!j.contains("model_type") || !j["model_type"].is_string()) {
+    return BadInputError(where + ": \"model_type\" is missing; expected llama, mistral or qwen2");
+  }
+  c.model_type = j["model_type"].get<std::string>();
+  if (c.model_type != "llama" && c.model_type != "mistral" && c.model_type != "qwen2") {
+    return BadInputError(where + ": model_type \"" + c.model_type.substr(0, 64) +
+                         "\" is not supported; this version compiles llama, mistral and qwen2");
+  }
+  ASSIGN_OR_RETURN(c.hidden, Dim(j, "hidden_size", where));
+  ASSIGN_OR_RETURN(c.intermediate, Dim(j, "intermediate_size", where));
+  ASSIGN_OR_RETURN(c.layers, Dim(j, "num_hidden_layers", where));
+  ASSIGN_OR_RETURN(c.heads, Dim(j, "num_attention_heads", where));
+  ASSIGN_OR_RETURN(c.kv_heads, Dim(j, "num_key_value_heads", where, c.heads));
+  ASSIGN_OR_RETURN(c.vocab, Dim(j, "vocab_size", where));
+  if (c.hidden % c.heads != 0 && !j.contains("head_dim")) {
+    return BadInputError(where + ": hidden_size " + std::to_string(c.hidden) + " is not a multiple of " +
+                         "num_attention_heads " + std::to_string(c.heads) + " and no head_dim is given");
+  }
+  ASSIGN_OR_RETURN(c.head_dim, Dim(j, "head_dim", where, c.hidden / c.heads));
+  if (c.head_dim % 2 != 0) return BadInputError(where + ": head_dim " + std::to_string(c.head_dim) + " is odd");
+  if (c.heads % c.kv_heads != 0) {
+    return BadInputError(where + ": num_attention_heads " + std::to_string(c.heads) +
+                         " is not a multiple of num_key_value_heads " + std::to_string(c.kv_heads));
+  }
+  ASSIGN_OR_RETURN(c.rms_eps, Num(j, "rms_norm_eps", where, 1e-6));
+  ASSIGN_OR_RETURN(c.rope_theta, Num(j, "rope_theta", where, 10000));
+  ASSIGN_OR_RETURN(c.tied, Flag(j, "tie_word_embeddings", where, false));
+  ASSIGN_OR_RETURN(c.qkv_bias, Flag(j, "attention_bias", where, c.model_type == "qwen2"));
+  if (j.contains("rope_scaling") && !j["rope_scaling"].is_null()) {
+    const json& r = j["rope_scaling"];
+    const std::string type = r.is_object() && r.contains("rope_type") && r["rope_type"].is_string()
+                                 ? r["rope_type"].get<std::string>()
+                             : r.is_object() && r.contains("type") && r["type"].is_string() ? r["type"].get<std::string>()
+                                                                                            : "";
+    if (type != "llama3") {
+      return BadInputError(where + ": rope_scaling of type \"" + type.substr(0, 64) +
+                           "\" is not supported; this version supports none or llama3");
+    }
+    ASSIGN_OR_RETURN(c.rope_factor, Num(r, "factor", where + " rope_scaling", 8));
+    ASSIGN_OR_RETURN(c.rope_low, Num(r, "low_freq_factor", where + " rope_scaling", 1));
+    ASSIGN_OR_RETURN(c.rope_high, Num(r, "high_freq_factor", where + " rope_scaling", 4));
+    ASSIGN_OR_RETURN(c.rope_original_max, Dim(r, "original_max_position_embeddings", where + " rope_scaling", 8192));
+    if (c.rope_high <= c.rope_low) {
+      return BadInputError(where + ": rope_scaling high_freq_factor must exceed low_freq_factor");
+    }
+  }
+  return c;
+}
+
+StatusOr<ir::Graph> BuildLlamaGraph(const std::string& dir, int64_t seq) {
+  const std::string config_path = dir + "/config.json";
+  std::ifstream f(config_path);
+  if (!f) return IoError("cannot read " + config_path + "; a checkpoint folder needs its config.json");
+  std::stringstream text;
+  text << f.rdbuf();
+  ASSIGN_OR_RETURN(const LlamaConfig c, ParseLlamaConfig(text.str(), config_path));
+  if (seq < 1 || seq > kMaxDim) {
+    return UsageError("the sequence length must be from 1 to " + std::to_string(kMaxDim));
+  }
+  ASSIGN_OR_RETURN(const SafetensorsCheckpoint ck, OpenSafetensorsCheckpoint(dir));
+
+  ir::Graph g;
+  g.opset = kOpset;
+  Builder b(g);
+  // Reads a tensor of the expected shape as f32.
+  auto weight = [&](const std::string& name, std::vector<int64_t> shape) -> StatusOr<int> {
+    const SafetensorsTensor* t = ck.Find(name);
+    if (!t) return BadInputError(dir + ": tensor '" + name + "' is missing from the checkpoint");
+    if (t->shape != shape) {
+      std::string want, have;
+      for (int64_t d : shape) want += (want.empty() ? "" : ",") + std::to_string(d);
+      for (int64_t d : t->shape) have += (have.empty() ? "" : ",") + std::to_string(d);
+      return BadInputError(dir + ": tensor '" + name + "' is [" + have + "], config.json implies [" + want + "]");
+    }
+    ASSIGN_OR_RETURN(std::vector<uint8_t> raw, ReadSafetensorsTensor(dir, *t));
+    const size_t n = raw.size() / static_cast<size_t>(SafetensorsDTypeSize(t->st_dtype));
+    std::vector<uint8_t> out(n * sizeof(float));
+    float* dst = reinterpret_cast<float*>(out.data());
+    switch (t->st_dtype) {
+      case SafetensorsDType::F32: std::memcpy(dst, raw.data(), out.size()); break;
+      case SafetensorsDType::F16:
+      case SafetensorsDType::BF16:
+        for (size_t i = 0; i < n; ++i) {
+          uint16_t h;
+          std::memcpy(&h, raw.data() + 2 * i, 2);
+          dst[i] = t->st_dtype == SafetensorsDType::F16 ? ops::HalfToFloat(h) : ops::Bf16ToFloat(h);
+        }
+        break;
+      default:
+        return BadInputError(dir + ": tensor '" + name + "' is " + std::string(SafetensorsDTypeName(t->st_dtype)) +
+                             "; weights must be F32, F16 or BF16");
+    }
+    return b.Weight(name, std::move(shape), std::move(out));
+  };
+  const int64_t H = c.hidden, D = c.head_dim, NH = c.heads, KV = c.kv_heads, I = c.intermediate;
+
+  ir::Value ids;
+  ids.name = "input_ids";
+  ids.dtype = DType::kI64;
+  ids.shape = {1, seq};
+  ids.kind = ir::ValueKind::kInput;
+  ASSIGN_OR_RETURN(const int input_ids, g.AddValue(std::move(ids)));
+  g.inputs = {input_ids};
+
+  ASSIGN_OR_RETURN(const int embed, weight("model.embed_tokens.weight", {c.vocab, H}));
+  std::vector<float> cos_t, sin_t;
+  RotaryTables(c, seq, &cos_t, &sin_t);
+  ASSIGN_OR_RETURN(const int cos_c, b.Constant("rope_cos", {seq, D}, cos_t));
+  ASSIGN_OR_RETURN(const int sin_c, b.Constant("rope_sin", {seq, D}, sin_t));
+  std::vector<float> mask(static_cast<size_t>(seq * seq), 0.0f);
+  for (int64_t r = 0; r < seq; ++r) {
+    for (int64_t k = r + 1; k < seq; ++k) mask[static_cast<size_t>(r * seq + k)] = std::numeric_limits<float>::lowest();
+  }
+  ASSIGN_OR_RETURN(const int mask_c, b.Constant("causal_mask", {seq, seq}, mask));
+  ASSIGN_OR_RETURN(const int eps_c, b.Constant("rms_eps", {1}, {static_cast<float>(c.rms_eps)}));
+  ASSIGN_OR_RETURN(const int scale_c, b.Constant("attn_scale", {1}, {static_cast<float>(1 / std::sqrt(static_cast<double>(D)))}));
+
+  auto rms_norm = [&](int x, int w) -> StatusOr<int> {
+    ASSIGN_OR_RETURN(int sq, b.Op("Mul", {x, x}));
+    ASSIGN_OR_RETURN(int ms, b.Op("ReduceMean", {sq}, {{"axes", std::vector<int64_t>{-1}}, {"keepdims", int64_t{1}}}));
+    ASSIGN_OR_RETURN(int var, b.Op("Add", {ms, eps_c}));
+    ASSIGN_OR_RETURN(int rs, b.Op("Sqrt", {var}));
+    ASSIGN_OR_RETURN(int norm, b.Op("Div", {x, rs}));
+    return b.Op("Mul", {norm, w});
+  };
+  // x [1,S,in] x W^T (W: [out, in]) (+ bias).
+  auto linear = [&](int x, int w, int bias) -> StatusOr<int> {
+    ASSIGN_OR_RETURN(int wt, b.Op("Transpose", {w}, {{"perm", std::vector<int64_t>{1, 0}}}));
+    ASSIGN_OR_RETURN(int y, b.Op("MatMul", {x, wt}));
+    if (bias < 0) return y;
+    return b.Op("Add", {y, bias});
+  };
+  // [1,S,n*D] -> [1,n,S,D]
+  auto heads = [&](int x, int64_t n) -> StatusOr<int> {
+    ASSIGN_OR_RETURN(int r, b.Op("Reshape", {x}, {{"shape", std::vector<int64_t>{1, seq, n, D}}}));
+    return b.Op("Transpose", {r}, {{"perm", std::vector<int64_t>{0, 2, 1, 3}}});
+  };
+  auto rope = [&](int x) -> StatusOr<int> {
+    ir::AttrMap first = {{"starts", std::vector<int64_t>{0}}, {"ends", std::vector<int64_t>{D / 2}},
+                         {"axes", std::vector<int64_t>{3}}};
+    ir::AttrMap second = {{"starts", std::vector<int64_t>{D / 2}}, {"ends", std::vector<int64_t>{D}},
+                          {"axes", std::vector<int64_t>{3}}};
+    ASSIGN_OR_RETURN(int x1, b.Op("Slice", {x}, first));
+    ASSIGN_OR_RETURN(int x2, b.Op("Slice", {x}, second));
+    ASSIGN_OR_RETURN(int nx2, b.Op("Neg", {x2}));
+    ASSIGN_OR_RETURN(int rot, b.Op("Concat", {nx2, x1}, {{"axis", int64_t{3}}}));
+    ASSIGN_OR_RETURN(int a, b.Op("Mul", {x, cos_c}));
+    ASSIGN_OR_RETURN(int r, b.Op("Mul", {rot, sin_c}));
+    return b.Op("Add", {a, r});
+  };
+  // [1,KV,S,D] -> [1,NH,S,D], each KV head used by NH/KV query heads in turn.
+  auto repeat_kv = [&](int x) -> StatusOr<int> {
+    if (KV == NH) return x;
+    ASSIGN_OR_RETURN(int u, b.Op("Reshape", {x}, {{"shape", std::vector<int64_t>{1, KV, 1, seq, D}}}));
+    ASSIGN_OR_RETURN(int e, b.Op("Expand", {u}, {{"shape", std::vector<int64_t>{1, KV, NH / KV, seq, D}}}));
+    return b.Op("Reshape", {e}, {{"shape", std::vector<int64_t>{1, NH, seq, D}}});
+  };
+
+  ASSIGN_OR_RETURN(int h, b.Op("Gather", {embed, input_ids}, {{"axis", int64_t{0}}}));
+  for (int64_t l = 0; l < c.layers; ++l) {
+    const std::string p = "model.layers." + std::to_string(l) + ".";
+    b.SetPrefix("l" + std::to_string(l) + "_");
+    ASSIGN_OR_RETURN(int w_in, weight(p + "input_layernorm.weight", {H}));
+    ASSIGN_OR_RETURN(int wq, weight(p + "self_attn.q_proj.weight", {NH * D, H}));
+    ASSIGN_OR_RETURN(int wk, weight(p + "self_attn.k_proj.weight", {KV * D, H}));
+    ASSIGN_OR_RETURN(int wv, weight(p + "self_attn.v_proj.weight", {KV * D, H}));
+    int bq = -1, bk = -1, bv = -1;
+    if (c.qkv_bias) {
+      ASSIGN_OR_RETURN(bq, weight(p + "self_attn.q_proj.bias", {NH * D}));
+      ASSIGN_OR_RETURN(bk, weight(p + "self_attn.k_proj.bias", {KV * D}));
+      ASSIGN_OR_RETURN(bv, weight(p + "self_attn.v_proj.bias", {KV * D}));
+    }
+    ASSIGN_OR_RETURN(int wo, weight(p + "self_attn.o_proj.weight", {H, NH * D}));
+    ASSIGN_OR_RETURN(int w_post, weight(p + "post_attention_layernorm.weight", {H}));
+    ASSIGN_OR_RETURN(int wg, weight(p + "mlp.gate_proj.weight", {I, H}));
+    ASSIGN_OR_RETURN(int wu, weight(p + "mlp.up_proj.weight", {I, H}));
+    ASSIGN_OR_RETURN(int wd, weight(p + "mlp.down_proj.weight", {H, I}));
+
+    ASSIGN_OR_RETURN(int x, rms_norm(h, w_in));
+    ASSIGN_OR_RETURN(int q, linear(x, wq, bq));
+    ASSIGN_OR_RETURN(int k, linear(x, wk, bk));
+    ASSIGN_OR_RETURN(int v, linear(x, wv, bv));
+    ASSIGN_OR_RETURN(q, heads(q, NH));
+    ASSIGN_OR_RETURN(k, heads(k, KV));
+    ASSIGN_OR_RETURN(v, heads(v, KV));
+    ASSIGN_OR_RETURN(q, rope(q));
+    ASSIGN_OR_RETURN(k, rope(k));
+    ASSIGN_OR_RETURN(k, repeat_kv(k));
+    ASSIGN_OR_RETURN(v, repeat_kv(v));
+    ASSIGN_OR_RETURN(int kt, b.Op("Transpose", {k}, {{"perm", std::vector<int64_t>{0, 1, 3, 2}}}));
+    ASSIGN_OR_RETURN(int s, b.Op("MatMul", {q, kt}));
+    ASSIGN_OR_RETURN(s, b.Op("Mul", {s, scale_c}));
+    ASSIGN_OR_RETURN(s, b.Op("Add", {s, mask_c}));
+    ASSIGN_OR_RETURN(int pr, b.Op("Softmax", {s}, {{"axis", int64_t{-1}}}));
+    ASSIGN_OR_RETURN(int o, b.Op("MatMul", {pr, v}));
+    ASSIGN_OR_RETURN(o, b.Op("Transpose", {o}, {{"perm", std::vector<int64_t>{0, 2, 1, 3}}}));
+    ASSIGN_OR_RETURN(o, b.Op("Reshape", {o}, {{"shape", std::vector<int64_t>{1, seq, NH * D}}}));
+    ASSIGN_OR_RETURN(o, linear(o, wo, -1));
+    ASSIGN_OR_RETURN(h, b.Op("Add", {h, o}));
+
+    ASSIGN_OR_RETURN(int x2, rms_norm(h, w_post));
+    ASSIGN_OR_RETURN(int gate, linear(x2, wg, -1));
+    ASSIGN_OR_RETURN(int up, linear(x2, wu, -1));
+    ASSIGN_OR_RETURN(int sg, b.Op("Sigmoid", {gate}));
+    ASSIGN_OR_RETURN(int silu, b.Op("Mul", {gate, sg}));
+    ASSIGN_OR_RETURN(int act, b.Op("Mul", {silu, up}));
+    ASSIGN_OR_RETURN(int down, linear(act, wd, -1));
+    ASSIGN_OR_RETURN(h, b.Op("Add", {h, down}));
+  }
+  b.SetPrefix("");
+  ASSIGN_OR_RETURN(int w_norm, weight("model.norm.weight", {H}));
+  ASSIGN_OR_RETURN(int hn, rms_norm(h, w_norm));
+  int lm = embed;
+  if (!c.tied) {
+    ASSIGN_OR_RETURN(lm, weight("lm_head.weight", {c.vocab, H}));
+  }
+  ASSIGN_OR_RETURN(int lm_t, b.Op("Transpose", {lm}, {{"perm", std::vector<int64_t>{1, 0}}}));
+  ASSIGN_OR_RETURN(int logits, b.Op("MatMul", {hn, lm_t}, {}, "logits"));
+  g.values[static_cast<size_t>(logits)].kind = ir::ValueKind::kOutput;
+  g.outputs = {logits};
+  return g;
+}
+
+}  // namespace ts::frontend

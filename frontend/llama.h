@@ -1,0 +1,54 @@
+// The Llama family from a Hugging Face checkpoint folder (config.json + safetensors): the graph
+// of one forward pass over a fixed number of tokens, in TensorShunt's IR.
+//
+// config.json: model_type "llama", "mistral" or "qwen2"; hidden_size, intermediate_size,
+// num_hidden_layers, num_attention_heads, vocab_size (required); num_key_value_heads (default:
+// the heads), head_dim (default hidden_size / heads), rms_norm_eps (1e-6), rope_theta (10000),
+// tie_word_embeddings (false), attention_bias (qwen2: q/k/v biases, true by default; llama:
+// false), rope_scaling null or {"rope_type": "llama3", factor, low_freq_factor,
+// high_freq_factor, original_max_position_embeddings}. Anything else in rope_scaling, a
+// sliding window shorter than the sequence, or a missing or misshapen tensor is a kBadInput
+// naming it.
+//
+// Tensors (Hugging Face names): model.embed_tokens.weight [V, H]; per layer i
+// model.layers.i.{input_layernorm, post_attention_layernorm}.weight [H],
+// self_attn.{q,k,v,o}_proj.weight ([heads*D, H], [kv*D, H], [kv*D, H], [H, heads*D]) and, with
+// attention biases, self_attn.{q,k,v}_proj.bias; mlp.{gate,up,down}_proj.weight ([I, H], [I, H],
+// [H, I]); model.norm.weight [H]; lm_head.weight [V, H] unless the embeddings are tied. F32, F16
+// and BF16 are read and stored as f32 (computed in f32 on the CPU).
+//
+// The graph: input "input_ids" (i64 [1, S]), output "logits" (f32 [1, S, V]); positions 0..S-1
+// with a causal mask, as Hugging Face's forward computes them for one unpadded sequence:
+// RMSNorm (x / sqrt(mean(x^2) + eps) * w), rotary embeddings (rotate_half convention, computed
+// here in double and stored as constants), grouped-query attention (K and V heads repeated),
+// softmax(QK^T / sqrt(D) + mask) V, SwiGLU (silu(gate) * up, then down).
+#ifndef TENSORSHUNT_FRONTEND_LLAMA_H_
+#define TENSORSHUNT_FRONTEND_LLAMA_H_
+
+#include <cstdint>
+#include <string>
+
+#include "ir/graph.h"
+#include "ir/status.h"
+
+namespace ts::frontend {
+
+struct LlamaConfig {
+  std::string model_type;
+  int64_t hidden = 0, intermediate = 0, layers = 0, heads = 0, kv_heads = 0, head_dim = 0, vocab = 0;
+  double rms_eps = 1e-6, rope_theta = 10000;
+  bool tied = false, qkv_bias = false;
+  // llama3 rope scaling; factor 0: none.
+  double rope_factor = 0, rope_low = 1, rope_high = 4;
+  int64_t rope_original_max = 8192;
+};
+
+// Parses config.json's text (`where` names it in messages).
+StatusOr<LlamaConfig> ParseLlamaConfig(const std::string& json_text, const std::string& where);
+
+// Builds the forward pass over `seq_len` tokens of the checkpoint in `dir`.
+StatusOr<ir::Graph> BuildLlamaGraph(const std::string& dir, int64_t seq_len);
+
+}  // namespace ts::frontend
+
+#endif  // TENSORSHUNT_FRONTEND_LLAMA_H_
