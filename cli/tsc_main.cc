@@ -172,6 +172,11 @@ Status Compile(const CompileArgs& args) {
   std::string model_hash;
   if (checkpoint) {
     // A Hugging Face checkpoint folder: the sequence length comes from --shape input_ids=1xS.
+    struct stat config_stat;
+    if (stat((args.model + "/config.json").c_str(), &config_stat) != 0) {
+      return BadInputError(args.model + " is a folder without a config.json: give an ONNX model file or a "
+                           "Hugging Face checkpoint folder (config.json + safetensors)");
+    }
     auto it = import_options.input_shapes.find("input_ids");
     if (it == import_options.input_shapes.end() || it->second.size() != 2 || it->second[0] != 1 ||
         import_options.input_shapes.size() != 1 || !import_options.bound_inputs.empty()) {
