@@ -1,8 +1,11 @@
-// tsr: the TensorShunt runtime. `tsr run` executes a .tsplan bundle; `tsr inspect` describes
-// one. Runs on machines with no GPU or driver.
+// tsr: the TensorShunt runtime. `tsr run` executes a .tsplan bundle; `tsr bench` times it;
+// `tsr generate` decodes tokens with a language-model plan; `tsr inspect` describes one. Runs on
+// machines with no GPU or driver.
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <charconv>
 #include <chrono>
 #include <cstdio>
 #include <cctype>
@@ -12,10 +15,12 @@
 #include <fstream>
 #include <map>
 #include <optional>
+#include <random>
 
 #include "cli/args.h"
 #include "cli/bench_stats.h"
 #include "cli/common.h"
+#include "cli/sampling.h"
 #include "cli/trace.h"
 #include "planfmt/cuda_module.h"
 #include "planfmt/format.h"
@@ -315,6 +320,105 @@ Status Bench(const BenchArgs& args) {
   return OkStatus();
 }
 
+struct GenerateArgs {
+  CacheArgs cache;
+  std::string plan;
+  std::string prompt_ids;
+  int64_t max_new_tokens = 32;
+  double temperature = 0;
+  int64_t top_k = 0;
+  double top_p = 1;
+  uint64_t seed = 0;
+  std::vector<int64_t> stop_ids;
+  std::string ids_out;
+};
+
+// "1,5,9" -> {1, 5, 9}.
+StatusOr<std::vector<int64_t>> ParseIds(const std::string& text, int64_t vocab) {
+  std::vector<int64_t> ids;
+  size_t at = 0;
+  while (at <= text.size()) {
+    const size_t comma = text.find(',', at);
+    const std::string item = text.substr(at, comma == std::string::npos ? std::string::npos : comma - at);
+    int64_t v = 0;
+    auto [end, ec] = std::from_chars(item.data(), item.data() + item.size(), v);
+    if (item.empty() || ec != std::errc() || end != item.data() + item.size()) {
+      return UsageError("--prompt-ids: '" + OneLine(item.substr(0, 32)) +
+                        "' is not a token id; give comma-separated integers, e.g. 1,5,9");
+    }
+    if (v < 0 || v >= vocab) {
+      return UsageError("--prompt-ids: token " + std::to_string(v) + " is outside the vocabulary (0.." +
+                        std::to_string(vocab - 1) + ")");
+    }
+    ids.push_back(v);
+    if (comma == std::string::npos) break;
+    at = comma + 1;
+  }
+  return ids;
+}
+
+// Greedy or sampled decoding with a plan whose input is input_ids [1, S] (i64) and whose output
+// is logits [1, S, V]: the window is the prompt and the tokens so far, padded with 0 to S; the
+// causal mask keeps the padding out of every position that matters, so the logits at the last
+// real position are the next token's. There is no KV cache yet: every token runs the whole
+// window again.
+Status Generate(const GenerateArgs& args) {
+  if (args.max_new_tokens < 0) return UsageError("--max-new-tokens must be >= 0");
+  if (args.temperature < 0 || args.top_k < 0 || !(args.top_p > 0 && args.top_p <= 1)) {
+    return UsageError("--temperature must be >= 0, --top-k >= 0 and --top-p in (0, 1]");
+  }
+  ASSIGN_OR_RETURN(auto ex, LoadPlan(args.plan, JitCache(args.cache, runtime::JitCacheOptions::Mode::kReadWrite)));
+  const planfmt::Program& prog = ex->plan().program;
+  if (prog.inputs.size() != 1 || prog.inputs[0].name != "input_ids" || prog.inputs[0].dtype != DType::kI64 ||
+      prog.inputs[0].shape.size() != 2 || prog.inputs[0].shape[0] != 1 || prog.outputs.size() != 1 ||
+      prog.outputs[0].name != "logits" || prog.outputs[0].dtype != DType::kF32 ||
+      prog.outputs[0].shape.size() != 3 || prog.outputs[0].shape[1] != prog.inputs[0].shape[1]) {
+    return UsageError(args.plan + " is not a language-model plan (input input_ids i64[1,S], output logits "
+                      "f32[1,S,V]); compile a checkpoint folder with tsc compile DIR --shape input_ids=1xS");
+  }
+  const int64_t window = prog.inputs[0].shape[1], vocab = prog.outputs[0].shape[2];
+  ASSIGN_OR_RETURN(std::vector<int64_t> ids, ParseIds(args.prompt_ids, vocab));
+  if (static_cast<int64_t>(ids.size()) > window) {
+    return UsageError("the prompt has " + std::to_string(ids.size()) + " tokens but the plan's window is " +
+                      std::to_string(window) + "; recompile with a larger --shape input_ids=1xN");
+  }
+  const int64_t budget = std::min<int64_t>(args.max_new_tokens, window - static_cast<int64_t>(ids.size()));
+  if (budget < args.max_new_tokens) {
+    std::fprintf(stderr, "tsr: the plan's window of %lld tokens leaves room for %lld new tokens\n",
+                 static_cast<long long>(window), static_cast<long long>(budget));
+  }
+  cli::SamplingOptions sampling{args.temperature, args.top_k, args.top_p};
+  std::mt19937_64 rng(args.seed);
+  runtime::HostTensor input{DType::kI64, {1, window}, std::vector<uint8_t>(static_cast<size_t>(window) * 8, 0)};
+  std::vector<int64_t> generated;
+  double first_ms = 0, rest_ms = 0;
+  for (int64_t step = 0; step < budget; ++step) {
+    std::memcpy(input.data.data(), ids.data(), ids.size() * 8);
+    const auto start = std::chrono::steady_clock::now();
+    ASSIGN_OR_RETURN(auto outputs, ex->Run({{"input_ids", input}}));
+    const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+    (step == 0 ? first_ms : rest_ms) += ms;
+    const float* row = reinterpret_cast<const float*>(outputs[0].data.data()) + (ids.size() - 1) * vocab;
+    const int64_t next = ids.empty() ? 0 : cli::ChooseToken(row, vocab, sampling, rng);
+    ids.push_back(next);
+    generated.push_back(next);
+    std::printf("%s%lld", step ? " " : "", static_cast<long long>(next));
+    std::fflush(stdout);
+    if (std::find(args.stop_ids.begin(), args.stop_ids.end(), next) != args.stop_ids.end()) break;
+  }
+  std::printf("\n");
+  const size_t n = generated.size();
+  std::fprintf(stderr, "tsr: %zu tokens; first (prompt of %zu) %.2f ms; then %.2f tokens/s (window %lld, no KV "
+               "cache: each token runs the whole window)\n", n, ids.size() - n, first_ms,
+               n > 1 ? static_cast<double>(n - 1) / (rest_ms / 1e3) : 0.0, static_cast<long long>(window));
+  if (!args.ids_out.empty()) {
+    std::string json = "[";
+    for (size_t i = 0; i < n; ++i) json += (i ? ", " : "") + std::to_string(generated[i]);
+    RETURN_IF_ERROR(WriteTextFile(args.ids_out, json + "]\n", "--ids-out"));
+  }
+  return OkStatus();
+}
+
 const char* BuiltinName(planfmt::Builtin b) {
   switch (b) {
     case planfmt::Builtin::kMatMul: return "MatMul";
@@ -450,8 +554,22 @@ int main(int argc, char** argv) {
   bench->add_option("--json", b.json, "Also write the summary as JSON (latency_ms.{min,median,mean,p90,p99}, ...)");
   bench->footer(ExitCodeHelp());
 
+  GenerateArgs gen;
+  CLI::App* generate = app.add_subcommand("generate", "Generate tokens with a language-model plan (tsc compile CHECKPOINT_DIR)");
+  generate->add_option("plan", gen.plan, "The .tsplan bundle")->required();
+  generate->add_option("--prompt-ids", gen.prompt_ids, "The prompt's token ids, comma-separated: 1,5,9")->required();
+  generate->add_option("--max-new-tokens", gen.max_new_tokens, "Tokens to generate (default 32; at most the plan's window minus the prompt)");
+  generate->add_option("--temperature", gen.temperature, "0 (default): greedy; else sample from softmax(logits / T)");
+  generate->add_option("--top-k", gen.top_k, "Sample among the K likeliest tokens only (0: all)");
+  generate->add_option("--top-p", gen.top_p, "Sample among the fewest likeliest tokens whose probability reaches P (default 1)");
+  generate->add_option("--seed", gen.seed, "Seed for sampling (default 0)");
+  generate->add_option("--stop-id", gen.stop_ids, "Stop after generating this token id (repeatable)");
+  generate->add_option("--ids-out", gen.ids_out, "Write the generated token ids as a JSON array");
+  add_cache_flags(generate, gen.cache);
+  generate->footer(ExitCodeHelp());
+
   if (int rc = ParseArgs(app, argc, argv); rc >= 0) return rc;
-  ts::Status st = *run ? Run(r) : *bench ? Bench(b) : Inspect(inspect_plan, buffers);
+  ts::Status st = *run ? Run(r) : *bench ? Bench(b) : *generate ? Generate(gen) : Inspect(inspect_plan, buffers);
   if (!st.ok()) return ReportError("tsr", st);
   return kExitOk;
 }

@@ -9,8 +9,10 @@ Llama with grouped-query attention and tied embeddings (F32), a Qwen2 with q/k/v
 a Mistral (BF16, untied) and a Llama 3 with llama3 rope scaling; compiles each with
 `--shape input_ids=1xS`, runs it on random token ids and compares the logits with a numpy
 forward pass written from the architecture's definition (float64, weights as stored). Passes
-when every logit is within 1e-4 x max|logit| + 1e-3 x |logit|. Also compiles one checkpoint at
-a budget of half its weight bytes and requires bitwise-equal logits. Last line:
+when every logit is within 1e-4 x max|logit| + 1e-3 x |logit|, and when `tsr generate` (greedy,
+4 prompt tokens, the rest of the window generated) gives the same token ids as greedy decoding
+with the reference. Also compiles one checkpoint at a budget of half its weight bytes and
+requires bitwise-equal logits. Last line:
 "llm: N passed, M failed".
 """
 import argparse
@@ -108,8 +110,18 @@ def inv_freq(cfg, D):
     return inv
 
 
+def greedy(cfg, w, prompt, new_tokens):
+    """Greedy decoding with the reference forward pass on the exact prefix (no padding)."""
+    ids = list(prompt)
+    for _ in range(new_tokens):
+        logits = reference(cfg, w, np.array(ids))
+        ids.append(int(np.argmax(logits[0, -1])))
+    return ids[len(prompt):]
+
+
 def reference(cfg, w, ids):
     """The forward pass as the Llama family defines it, in float64."""
+    S = len(ids)
     H, NH = cfg["hidden_size"], cfg["num_attention_heads"]
     KV = cfg.get("num_key_value_heads", NH)
     D = cfg.get("head_dim", H // NH)
@@ -214,6 +226,15 @@ def main():
             print("llm %-20s %-4s max abs err %.3g (max |logit| %.3g)" % (name, dtype, err.max(), scale), flush=True)
             if not ok:
                 raise RuntimeError("logits differ from numpy's beyond tolerance")
+            # Greedy generation: tsr generate against the reference's greedy loop.
+            prompt = [int(t) for t in ids[0, :4]]
+            ids_out = os.path.join(a.work, name + "_gen.json")
+            run([a.tsr, "generate", plan, "--prompt-ids", ",".join(map(str, prompt)), "--max-new-tokens",
+                 str(S - len(prompt)), "--ids-out", ids_out])
+            got_ids, want_ids = json.load(open(ids_out)), greedy(cfg, w, prompt, S - len(prompt))
+            if got_ids != want_ids:
+                raise RuntimeError("tsr generate gave %s, the reference's greedy decoding %s" % (got_ids, want_ids))
+            print("llm %-20s greedy: %s (same as the reference)" % (name, got_ids), flush=True)
             if name == "llama_gqa_f32":
                 weights = json.load(open(report))["resident_weight_bytes"]
                 half = os.path.join(a.work, name + "_half.tsplan")
