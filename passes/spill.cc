@@ -33,6 +33,19 @@ bool CanRecompute(const ir::Graph& g, const Liveness& lv, const std::vector<int>
   return true;
 }
 
+// Inserts `node` (which makes `copy`) into `order` just before `next_node`; that node and every
+// later one read `copy` instead of `x`.
+void BringBackBefore(ir::Graph& g, std::vector<int>& order, int next_node, int node, int x, int copy) {
+  auto at = std::find(order.begin(), order.end(), next_node);
+  const auto pos = static_cast<size_t>(at - order.begin());
+  order.insert(at, node);
+  for (size_t i = pos + 1; i < order.size(); ++i) {
+    for (int& in : g.nodes[static_cast<size_t>(order[i])].inputs) {
+      if (in == x) in = copy;
+    }
+  }
+}
+
 }  // namespace
 
 StatusOr<Freed> SpillAround(ir::Graph& g, std::vector<int>& order, const Liveness& lv,
@@ -98,15 +111,7 @@ StatusOr<Freed> SpillAround(ir::Graph& g, std::vector<int>& order, const Livenes
     ir::Node copy = g.nodes[static_cast<size_t>(producer)];
     copy.name = "recompute " + x.name;
     copy.outputs = {r};
-    const int node = g.AddNode(std::move(copy));
-    auto next_at = std::find(order.begin(), order.end(), next_node);
-    const auto at = static_cast<size_t>(next_at - order.begin());
-    order.insert(next_at, node);
-    for (size_t i = at + 1; i < order.size(); ++i) {
-      for (int& in : g.nodes[static_cast<size_t>(order[i])].inputs) {
-        if (in == best) in = r;
-      }
-    }
+    BringBackBefore(g, order, next_node, g.AddNode(std::move(copy)), best, r);
     return Freed{best_bytes, true};
   }
   ir::Value handle;
@@ -125,15 +130,7 @@ StatusOr<Freed> SpillAround(ir::Graph& g, std::vector<int>& order, const Livenes
   const int prev_node = lv.steps[static_cast<size_t>(best_prev)];
   auto prev_at = std::find(order.begin(), order.end(), prev_node);
   order.insert(prev_at + 1, spill_node);
-  auto next_at = std::find(order.begin(), order.end(), next_node);
-  const auto fill_pos = static_cast<size_t>(next_at - order.begin());
-  order.insert(next_at, fill_node);
-  // The next use and every later one read the filled copy.
-  for (size_t i = fill_pos + 1; i < order.size(); ++i) {
-    for (int& in : g.nodes[static_cast<size_t>(order[i])].inputs) {
-      if (in == best) in = f;
-    }
-  }
+  BringBackBefore(g, order, next_node, fill_node, best, f);
   return Freed{best_bytes, false};
 }
 
