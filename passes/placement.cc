@@ -211,7 +211,10 @@ Placement Fastest(const Placer& placer, Placement fits, int k, uint64_t budget,
     return t_tight <= t_loose * (1 + kLooseGain) ? std::make_pair(std::move(tight), t_tight)
                                                 : std::make_pair(std::move(loose), t_loose);
   };
-  auto [best, best_s] = ahead(std::move(fits));
+  // (Not a structured binding: clang before 16 cannot capture one in the lambda below.)
+  std::pair<Placement, double> first = ahead(std::move(fits));
+  Placement best = std::move(first.first);
+  double best_s = first.second;
   auto consider = [&](Placement p) {
     auto [q, t] = ahead(std::move(p));
     if (t < best_s) {
