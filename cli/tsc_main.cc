@@ -54,6 +54,7 @@ struct CompileArgs {
   std::string emit_llvm;
   bool verbose = false;
   bool no_spill = false, no_remat = false;
+  int64_t max_seq_len = 0;  // checkpoints: a decoding step with a key/value cache of this many tokens
 };
 
 StatusOr<std::map<std::string, std::vector<int64_t>>> ParseShapes(
@@ -170,6 +171,9 @@ Status Compile(const CompileArgs& args) {
   const bool checkpoint = stat(args.model.c_str(), &model_stat) == 0 && S_ISDIR(model_stat.st_mode);
   ir::Graph graph;
   std::string model_hash;
+  if (!checkpoint && args.max_seq_len != 0) {
+    return UsageError("--max-seq-len applies to checkpoint folders only");
+  }
   if (checkpoint) {
     // A Hugging Face checkpoint folder: the sequence length comes from --shape input_ids=1xS.
     struct stat config_stat;
@@ -183,7 +187,7 @@ Status Compile(const CompileArgs& args) {
       return UsageError(args.model + " is a checkpoint folder: give the number of tokens with "
                         "--shape input_ids=1xN (and no other --shape or --bind)");
     }
-    ASSIGN_OR_RETURN(graph, frontend::BuildLlamaGraph(args.model, it->second[1]));
+    ASSIGN_OR_RETURN(graph, frontend::BuildLlamaGraph(args.model, it->second[1], args.max_seq_len));
     // The configuration and every tensor's place: enough to tell checkpoints apart without
     // reading gigabytes of weights here (the bundle's weights carry their own checksums).
     ASSIGN_OR_RETURN(model_hash, HashFile(args.model + "/config.json"));
@@ -226,6 +230,7 @@ Status Compile(const CompileArgs& args) {
                             {"tsc_version", kVersion},
                             {"profile", profile ? profile->name : "none"}};
   if (profile) meta.emplace_back("profile_hash", std::string("fnv1a64:") + profile_hash);
+  if (args.max_seq_len > 0) meta.emplace_back("kv_cache_tokens", std::to_string(args.max_seq_len));
   // For `tsc inspect --timeline`'s budget line; 0 (no budget) is not recorded.
   if (budget) meta.emplace_back("budget_bytes", std::to_string(budget));
   if (cg.predicted) {
@@ -473,6 +478,7 @@ int main(int argc, char** argv) {
   compile->add_flag("-v,--verbose", c.verbose, "Per-pass timing and detail");
   compile->add_flag("--no-spill", c.no_spill, "Never spill activations to storage to fit the budget");
   compile->add_flag("--no-remat", c.no_remat, "Never recompute activations to fit the budget");
+  compile->add_option("--max-seq-len", c.max_seq_len, "Checkpoints: compile one decoding step (--shape input_ids=1xT tokens per step) with a key/value cache of this many tokens, for tsr generate");
   compile->footer(ExitCodeHelp());
 
   std::string inspect_model, inspect_timeline;

@@ -357,11 +357,13 @@ StatusOr<std::vector<int64_t>> ParseIds(const std::string& text, int64_t vocab) 
   return ids;
 }
 
-// Greedy or sampled decoding with a plan whose input is input_ids [1, S] (i64) and whose output
-// is logits [1, S, V]: the window is the prompt and the tokens so far, padded with 0 to S; the
-// causal mask keeps the padding out of every position that matters, so the logits at the last
-// real position are the next token's. There is no KV cache yet: every token runs the whole
-// window again.
+// Greedy or sampled decoding with a checkpoint's plan, of one of two kinds:
+//  - a window (input input_ids [1, S], output logits [1, S, V]): the prompt and the tokens so
+//    far, padded with 0 to S; the causal mask keeps the padding out, so the logits at the last
+//    real position are the next token's; every token runs the whole window again;
+//  - a decoding step with a key/value cache (inputs input_ids [1, T] and position [1], output
+//    logits [1, T, V], metadata kv_cache_tokens): the prompt goes through in steps of T tokens
+//    (the last step padded), then one token per step; each step attends to the cache.
 Status Generate(const GenerateArgs& args) {
   if (args.max_new_tokens < 0) return UsageError("--max-new-tokens must be >= 0");
   if (args.temperature < 0 || args.top_k < 0 || !(args.top_p > 0 && args.top_p <= 1)) {
@@ -369,14 +371,22 @@ Status Generate(const GenerateArgs& args) {
   }
   ASSIGN_OR_RETURN(auto ex, LoadPlan(args.plan, JitCache(args.cache, runtime::JitCacheOptions::Mode::kReadWrite)));
   const planfmt::Program& prog = ex->plan().program;
-  if (prog.inputs.size() != 1 || prog.inputs[0].name != "input_ids" || prog.inputs[0].dtype != DType::kI64 ||
-      prog.inputs[0].shape.size() != 2 || prog.inputs[0].shape[0] != 1 || prog.outputs.size() != 1 ||
-      prog.outputs[0].name != "logits" || prog.outputs[0].dtype != DType::kF32 ||
+  const std::string kv = Metadata(ex->plan(), "kv_cache_tokens");
+  const bool cached = !kv.empty();
+  if (prog.inputs.size() != (cached ? 2u : 1u) || prog.inputs[0].name != "input_ids" ||
+      prog.inputs[0].dtype != DType::kI64 || prog.inputs[0].shape.size() != 2 || prog.inputs[0].shape[0] != 1 ||
+      (cached && (prog.inputs[1].name != "position" || prog.inputs[1].dtype != DType::kI64 ||
+                  prog.inputs[1].shape != std::vector<int64_t>{1})) ||
+      prog.outputs.size() != 1 || prog.outputs[0].name != "logits" || prog.outputs[0].dtype != DType::kF32 ||
       prog.outputs[0].shape.size() != 3 || prog.outputs[0].shape[1] != prog.inputs[0].shape[1]) {
     return UsageError(args.plan + " is not a language-model plan (input input_ids i64[1,S], output logits "
                       "f32[1,S,V]); compile a checkpoint folder with tsc compile DIR --shape input_ids=1xS");
   }
-  const int64_t window = prog.inputs[0].shape[1], vocab = prog.outputs[0].shape[2];
+  const int64_t step_tokens = prog.inputs[0].shape[1], vocab = prog.outputs[0].shape[2];
+  const int64_t window = cached ? std::strtoll(kv.c_str(), nullptr, 10) : step_tokens;
+  if (window < step_tokens || window > (int64_t{1} << 24)) {
+    return BadInputError(args.plan + ": metadata kv_cache_tokens '" + OneLine(kv) + "' is not a usable cache size");
+  }
   ASSIGN_OR_RETURN(std::vector<int64_t> ids, ParseIds(args.prompt_ids, vocab));
   if (static_cast<int64_t>(ids.size()) > window) {
     return UsageError("the prompt has " + std::to_string(ids.size()) + " tokens but the plan's window is " +
@@ -389,17 +399,40 @@ Status Generate(const GenerateArgs& args) {
   }
   cli::SamplingOptions sampling{args.temperature, args.top_k, args.top_p};
   std::mt19937_64 rng(args.seed);
-  runtime::HostTensor input{DType::kI64, {1, window}, std::vector<uint8_t>(static_cast<size_t>(window) * 8, 0)};
+  runtime::HostTensor input{DType::kI64, {1, step_tokens}, std::vector<uint8_t>(static_cast<size_t>(step_tokens) * 8, 0)};
+  runtime::HostTensor position{DType::kI64, {1}, std::vector<uint8_t>(8, 0)};
+  // Runs the plan on ids[from, from + T) (padded with 0) and returns the logits row of ids[last].
+  auto logits_at = [&](size_t from, size_t last) -> StatusOr<std::vector<float>> {
+    std::fill(input.data.begin(), input.data.end(), 0);
+    const size_t n = std::min<size_t>(ids.size() - from, static_cast<size_t>(step_tokens));
+    std::memcpy(input.data.data(), ids.data() + from, n * 8);
+    const int64_t at = static_cast<int64_t>(from);
+    std::memcpy(position.data.data(), &at, 8);
+    std::map<std::string, runtime::HostTensor> feeds = {{"input_ids", input}};
+    if (cached) feeds["position"] = position;
+    ASSIGN_OR_RETURN(auto outputs, ex->Run(feeds));
+    const float* row = reinterpret_cast<const float*>(outputs[0].data.data()) + (last - from) * vocab;
+    return std::vector<float>(row, row + vocab);
+  };
   std::vector<int64_t> generated;
   double first_ms = 0, rest_ms = 0;
+  size_t done = 0;  // with the cache: tokens whose keys and values it holds
   for (int64_t step = 0; step < budget; ++step) {
-    std::memcpy(input.data.data(), ids.data(), ids.size() * 8);
     const auto start = std::chrono::steady_clock::now();
-    ASSIGN_OR_RETURN(auto outputs, ex->Run({{"input_ids", input}}));
+    std::vector<float> row;
+    if (!cached) {
+      ASSIGN_OR_RETURN(row, logits_at(0, ids.size() - 1));
+    } else {
+      // Feed what the cache lacks, T tokens at a time; the last step yields the next token.
+      while (done < ids.size()) {
+        const size_t last = std::min(ids.size(), done + static_cast<size_t>(step_tokens)) - 1;
+        ASSIGN_OR_RETURN(row, logits_at(done, last));
+        done = last + 1;
+      }
+    }
     const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
     (step == 0 ? first_ms : rest_ms) += ms;
-    const float* row = reinterpret_cast<const float*>(outputs[0].data.data()) + (ids.size() - 1) * vocab;
-    const int64_t next = ids.empty() ? 0 : cli::ChooseToken(row, vocab, sampling, rng);
+    const int64_t next = cli::ChooseToken(row.data(), vocab, sampling, rng);
     ids.push_back(next);
     generated.push_back(next);
     std::printf("%s%lld", step ? " " : "", static_cast<long long>(next));
@@ -408,9 +441,10 @@ Status Generate(const GenerateArgs& args) {
   }
   std::printf("\n");
   const size_t n = generated.size();
-  std::fprintf(stderr, "tsr: %zu tokens; first (prompt of %zu) %.2f ms; then %.2f tokens/s (window %lld, no KV "
-               "cache: each token runs the whole window)\n", n, ids.size() - n, first_ms,
-               n > 1 ? static_cast<double>(n - 1) / (rest_ms / 1e3) : 0.0, static_cast<long long>(window));
+  std::fprintf(stderr, "tsr: %zu tokens; first (prompt of %zu) %.2f ms; then %.2f tokens/s (%s)\n", n,
+               ids.size() - n, first_ms, n > 1 ? static_cast<double>(n - 1) / (rest_ms / 1e3) : 0.0,
+               cached ? ("key/value cache of " + std::to_string(window) + " tokens").c_str()
+                      : ("window " + std::to_string(window) + ", no key/value cache: each token runs the whole window").c_str());
   if (!args.ids_out.empty()) {
     std::string json = "[";
     for (size_t i = 0; i < n; ++i) json += (i ? ", " : "") + std::to_string(generated[i]);

@@ -34,6 +34,17 @@ class Builder {
     v.data = std::make_shared<const std::vector<uint8_t>>(std::move(bytes));
     return g_.AddValue(std::move(v));
   }
+  StatusOr<int> ConstantI64(const std::string& base, std::vector<int64_t> shape, const std::vector<int64_t>& values) {
+    std::vector<uint8_t> bytes(values.size() * sizeof(int64_t));
+    std::memcpy(bytes.data(), values.data(), bytes.size());
+    ir::Value v;
+    v.name = g_.UniqueName(base);
+    v.dtype = DType::kI64;
+    v.shape = std::move(shape);
+    v.kind = ir::ValueKind::kConstant;
+    v.data = std::make_shared<const std::vector<uint8_t>>(std::move(bytes));
+    return g_.AddValue(std::move(v));
+  }
   StatusOr<int> Constant(const std::string& base, std::vector<int64_t> shape, const std::vector<float>& values) {
     std::vector<uint8_t> bytes(values.size() * sizeof(float));
     std::memcpy(bytes.data(), values.data(), bytes.size());
@@ -181,7 +192,7 @@ StatusOr<LlamaConfig> ParseLlamaConfig(const std::string& text, const std::strin
   return c;
 }
 
-StatusOr<ir::Graph> BuildLlamaGraph(const std::string& dir, int64_t seq) {
+StatusOr<ir::Graph> BuildLlamaGraph(const std::string& dir, int64_t seq, int64_t kv_tokens) {
   const std::string config_path = dir + "/config.json";
   std::ifstream f(config_path);
   if (!f) return IoError("cannot read " + config_path + "; a checkpoint folder needs its config.json");
@@ -191,6 +202,12 @@ StatusOr<ir::Graph> BuildLlamaGraph(const std::string& dir, int64_t seq) {
   if (seq < 1 || seq > kMaxDim) {
     return UsageError("the sequence length must be from 1 to " + std::to_string(kMaxDim));
   }
+  if (kv_tokens < 0 || kv_tokens > kMaxDim || (kv_tokens > 0 && seq > kv_tokens)) {
+    return UsageError("the key/value cache (--max-seq-len " + std::to_string(kv_tokens) +
+                      ") must hold at least the " + std::to_string(seq) + " tokens of one step");
+  }
+  const bool decode = kv_tokens > 0;
+  const int64_t L = decode ? kv_tokens : seq;  // positions the rotary tables cover
   ASSIGN_OR_RETURN(const SafetensorsCheckpoint ck, OpenSafetensorsCheckpoint(dir));
 
   ir::Graph g;
@@ -235,17 +252,46 @@ StatusOr<ir::Graph> BuildLlamaGraph(const std::string& dir, int64_t seq) {
   ids.kind = ir::ValueKind::kInput;
   ASSIGN_OR_RETURN(const int input_ids, g.AddValue(std::move(ids)));
   g.inputs = {input_ids};
+  int position = -1;
+  if (decode) {
+    ir::Value p;
+    p.name = "position";
+    p.dtype = DType::kI64;
+    p.shape = {1};
+    p.kind = ir::ValueKind::kInput;
+    ASSIGN_OR_RETURN(position, g.AddValue(std::move(p)));
+    g.inputs.push_back(position);
+  }
 
   ASSIGN_OR_RETURN(const int embed, weight("model.embed_tokens.weight", {c.vocab, H}));
   std::vector<float> cos_t, sin_t;
-  RotaryTables(c, seq, &cos_t, &sin_t);
-  ASSIGN_OR_RETURN(const int cos_c, b.Constant("rope_cos", {seq, D}, cos_t));
-  ASSIGN_OR_RETURN(const int sin_c, b.Constant("rope_sin", {seq, D}, sin_t));
-  std::vector<float> mask(static_cast<size_t>(seq * seq), 0.0f);
-  for (int64_t r = 0; r < seq; ++r) {
-    for (int64_t k = r + 1; k < seq; ++k) mask[static_cast<size_t>(r * seq + k)] = std::numeric_limits<float>::lowest();
+  RotaryTables(c, L, &cos_t, &sin_t);
+  ASSIGN_OR_RETURN(int cos_c, b.Constant("rope_cos", {L, D}, cos_t));
+  ASSIGN_OR_RETURN(int sin_c, b.Constant("rope_sin", {L, D}, sin_t));
+  int mask_c = -1;
+  if (!decode) {
+    std::vector<float> mask(static_cast<size_t>(seq * seq), 0.0f);
+    for (int64_t r = 0; r < seq; ++r) {
+      for (int64_t k = r + 1; k < seq; ++k) mask[static_cast<size_t>(r * seq + k)] = std::numeric_limits<float>::lowest();
+    }
+    ASSIGN_OR_RETURN(mask_c, b.Constant("causal_mask", {seq, seq}, mask));
+  } else {
+    // This step's tokens sit at positions position + [0, T): their rotary rows, and a mask
+    // letting token i see cache rows 0 .. position + i.
+    std::vector<int64_t> steps(static_cast<size_t>(seq)), rows(static_cast<size_t>(L));
+    for (int64_t i = 0; i < seq; ++i) steps[static_cast<size_t>(i)] = i;
+    for (int64_t j = 0; j < L; ++j) rows[static_cast<size_t>(j)] = j;
+    ASSIGN_OR_RETURN(int steps_c, b.ConstantI64("step_offsets", {seq, 1}, steps));
+    ASSIGN_OR_RETURN(int rows_c, b.ConstantI64("cache_rows", {L}, rows));
+    ASSIGN_OR_RETURN(int at, b.Op("Add", {position, steps_c}));  // [T, 1]
+    ASSIGN_OR_RETURN(int visible, b.Op("LessOrEqual", {rows_c, at}));  // [T, L]
+    ASSIGN_OR_RETURN(int zero, b.Constant("mask_zero", {1}, {0.0f}));
+    ASSIGN_OR_RETURN(int hidden, b.Constant("mask_hidden", {1}, {std::numeric_limits<float>::lowest()}));
+    ASSIGN_OR_RETURN(mask_c, b.Op("Where", {visible, zero, hidden}));
+    ASSIGN_OR_RETURN(int at_flat, b.Op("Reshape", {at}, {{"shape", std::vector<int64_t>{seq}}}));
+    ASSIGN_OR_RETURN(cos_c, b.Op("Gather", {cos_c, at_flat}, {{"axis", int64_t{0}}}));  // [T, D]
+    ASSIGN_OR_RETURN(sin_c, b.Op("Gather", {sin_c, at_flat}, {{"axis", int64_t{0}}}));
   }
-  ASSIGN_OR_RETURN(const int mask_c, b.Constant("causal_mask", {seq, seq}, mask));
   ASSIGN_OR_RETURN(const int eps_c, b.Constant("rms_eps", {1}, {static_cast<float>(c.rms_eps)}));
   ASSIGN_OR_RETURN(const int scale_c, b.Constant("attn_scale", {1}, {static_cast<float>(1 / std::sqrt(static_cast<double>(D)))}));
 
@@ -282,12 +328,16 @@ StatusOr<ir::Graph> BuildLlamaGraph(const std::string& dir, int64_t seq) {
     ASSIGN_OR_RETURN(int r, b.Op("Mul", {rot, sin_c}));
     return b.Op("Add", {a, r});
   };
-  // [1,KV,S,D] -> [1,NH,S,D], each KV head used by NH/KV query heads in turn.
-  auto repeat_kv = [&](int x) -> StatusOr<int> {
+  // [1,KV,n,D] -> [1,NH,n,D], each KV head used by NH/KV query heads in turn.
+  auto repeat_kv = [&](int x, int64_t n) -> StatusOr<int> {
     if (KV == NH) return x;
-    ASSIGN_OR_RETURN(int u, b.Op("Reshape", {x}, {{"shape", std::vector<int64_t>{1, KV, 1, seq, D}}}));
-    ASSIGN_OR_RETURN(int e, b.Op("Expand", {u}, {{"shape", std::vector<int64_t>{1, KV, NH / KV, seq, D}}}));
-    return b.Op("Reshape", {e}, {{"shape", std::vector<int64_t>{1, NH, seq, D}}});
+    ASSIGN_OR_RETURN(int u, b.Op("Reshape", {x}, {{"shape", std::vector<int64_t>{1, KV, 1, n, D}}}));
+    ASSIGN_OR_RETURN(int e, b.Op("Expand", {u}, {{"shape", std::vector<int64_t>{1, KV, NH / KV, n, D}}}));
+    return b.Op("Reshape", {e}, {{"shape", std::vector<int64_t>{1, NH, n, D}}});
+  };
+  // Decoding: the cache of one layer, a weight of zeros that the program updates in place.
+  auto cache = [&](const std::string& name) -> StatusOr<int> {
+    return b.Weight(name, {1, KV, L, D}, std::vector<uint8_t>(static_cast<size_t>(KV * L * D) * sizeof(float), 0));
   };
 
   ASSIGN_OR_RETURN(int h, b.Op("Gather", {embed, input_ids}, {{"axis", int64_t{0}}}));
@@ -319,8 +369,16 @@ StatusOr<ir::Graph> BuildLlamaGraph(const std::string& dir, int64_t seq) {
     ASSIGN_OR_RETURN(v, heads(v, KV));
     ASSIGN_OR_RETURN(q, rope(q));
     ASSIGN_OR_RETURN(k, rope(k));
-    ASSIGN_OR_RETURN(k, repeat_kv(k));
-    ASSIGN_OR_RETURN(v, repeat_kv(v));
+    int64_t keys = seq;
+    if (decode) {
+      ASSIGN_OR_RETURN(int kc, cache("kv_cache.k." + std::to_string(l)));
+      ASSIGN_OR_RETURN(int vc, cache("kv_cache.v." + std::to_string(l)));
+      ASSIGN_OR_RETURN(k, b.Op("TsKvWrite", {kc, k, position}));
+      ASSIGN_OR_RETURN(v, b.Op("TsKvWrite", {vc, v, position}));
+      keys = L;
+    }
+    ASSIGN_OR_RETURN(k, repeat_kv(k, keys));
+    ASSIGN_OR_RETURN(v, repeat_kv(v, keys));
     ASSIGN_OR_RETURN(int kt, b.Op("Transpose", {k}, {{"perm", std::vector<int64_t>{0, 1, 3, 2}}}));
     ASSIGN_OR_RETURN(int s, b.Op("MatMul", {q, kt}));
     ASSIGN_OR_RETURN(s, b.Op("Mul", {s, scale_c}));

@@ -46,8 +46,13 @@ struct LlamaConfig {
 // Parses config.json's text (`where` names it in messages).
 StatusOr<LlamaConfig> ParseLlamaConfig(const std::string& json_text, const std::string& where);
 
-// Builds the forward pass over `seq_len` tokens of the checkpoint in `dir`.
-StatusOr<ir::Graph> BuildLlamaGraph(const std::string& dir, int64_t seq_len);
+// Builds the forward pass over `seq_len` tokens of the checkpoint in `dir`. With kv_tokens > 0
+// it is one step of decoding instead: inputs "input_ids" (i64 [1, seq_len]) and "position" (i64
+// [1], the first token's position); each layer keeps its keys and values for kv_tokens positions
+// in weights named kv_cache.{k,v}.LAYER ([1, KV, kv_tokens, D], zeros in the bundle) that the
+// program updates in place (TsKvWrite), and attends over the cache rows up to each token's
+// position. Running it on a prompt's tokens in turn, then on each new token, decodes.
+StatusOr<ir::Graph> BuildLlamaGraph(const std::string& dir, int64_t seq_len, int64_t kv_tokens = 0);
 
 }  // namespace ts::frontend
 

@@ -21,6 +21,10 @@ inline int ElementwiseArity(std::string_view op) {
 // Ops whose output is the input's bytes under another shape.
 inline bool IsAliasOp(std::string_view op) { return op == "Reshape" || op == "Identity"; }
 
+// Ops that compute but whose output is their first input's bytes, updated in place: the planner
+// gives both one buffer (a key/value cache the model writes at each step).
+inline bool WritesInPlace(std::string_view op) { return op == "TsKvWrite"; }
+
 // The op name of a fused elementwise node; its "program" attribute is a postfix expression over
 // its inputs: "$0 $1 Add Relu" (see codegen/expr.h).
 inline constexpr std::string_view kElementwiseOp = "Elementwise";

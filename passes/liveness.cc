@@ -56,6 +56,7 @@ StatusOr<Liveness> ComputeLiveness(const ir::Graph& g, const std::vector<int>& o
   std::vector<uint64_t> parent_offset(nv, 0);
   for (size_t v = 0; v < nv; ++v) parent[v] = static_cast<int>(v);
   std::vector<int64_t> defined_at(nv, -1);  // the step that writes it
+  std::vector<int> written_in_place;        // first inputs of in-place ops
   for (int n : order) {
     const ir::Node& node = g.nodes[n];
     if (ir::IsAliasOp(node.op)) {
@@ -65,6 +66,13 @@ StatusOr<Liveness> ComputeLiveness(const ir::Graph& g, const std::vector<int>& o
       }
       parent[node.outputs[0]] = node.inputs[0];
       continue;
+    }
+    if (ir::WritesInPlace(node.op)) {
+      if (node.inputs.empty() || node.inputs[0] < 0 || node.outputs.size() != 1) {
+        return InternalError("in-place node '" + node.name + "' must have a first input and one output");
+      }
+      parent[node.outputs[0]] = node.inputs[0];
+      written_in_place.push_back(node.inputs[0]);
     }
     if (concat_in_place && node.op == "Concat") {
       for (const auto& [v, offset] : InPlaceConcatInputs(g, node, parent, defined_at)) {
@@ -129,6 +137,10 @@ StatusOr<Liveness> ComputeLiveness(const ir::Graph& g, const std::vector<int>& o
   }
   for (size_t v = 0; v < nv; ++v) {
     if (buffer_of_root[root[v]] >= 0) lv.buffer_of_value[v] = buffer_of_root[root[v]];
+  }
+  for (int v : written_in_place) {
+    const int b = lv.buffer_of_value[static_cast<size_t>(v)];
+    if (b >= 0) lv.buffers[static_cast<size_t>(b)].written = true;
   }
   return lv;
 }

@@ -18,6 +18,8 @@ struct Buffer {
   Interval live;            // in steps
   Interval use;             // first and last step that reads or writes it (== live unless resident)
   bool resident = false;    // weights and constants: loaded before step 0, live throughout
+  bool written = false;     // updated in place by a step (ir::WritesInPlace): state that must
+                            // persist from run to run, so never streamed
 };
 
 struct Liveness {
@@ -31,7 +33,8 @@ struct Liveness {
 // Steps are the nodes of `order` that move data; alias ops (ir::IsAliasOp) are not steps and
 // their output shares the input's buffer, which then lives until the last use of either.
 // Graph inputs are live from step 0, graph outputs until the last step, weights and constants
-// over the whole program.
+// over the whole program. An in-place op's (ir::WritesInPlace) output shares its first input's
+// buffer, like an alias, but the op is a step; a weight so written is marked `written`.
 //
 // With `concat_in_place`, a Concat whose output is contiguous per input (every dim before the
 // axis is 1) has its last-produced inputs placed inside its output: the producer writes straight

@@ -106,6 +106,26 @@ TEST(ComputeLivenessTest, ConcatInPlaceNeedsContiguousSlicesAndPlainActivations)
   }
 }
 
+// An in-place op's output shares its first input's buffer; a weight so written is marked, and
+// placement never streams it (its contents must survive from run to run).
+TEST(ComputeLivenessTest, InPlaceWriteSharesTheCacheAndMarksItWritten) {
+  ir::Graph g = Parse(
+      "tsir 1 opset 17\n"
+      "input \"rows\" f32[1,1,1,2]\ninput \"pos\" i64[1]\n"
+      "weight \"cache\" f32[1,1,4,2] data=hex:" + std::string(64, '0') + "\n"
+      "act \"updated\" f32[1,1,4,2]\noutput \"y\" f32[1,1,4,2]\n"
+      "node \"w\" TsKvWrite(\"cache\", \"rows\", \"pos\") -> (\"updated\")\n"
+      "node \"n\" Neg(\"updated\") -> (\"y\")\n"
+      "inputs \"rows\", \"pos\"\noutputs \"y\"\n");
+  Liveness lv = Compute(g);
+  const int cache = *g.FindValue("cache"), updated = *g.FindValue("updated");
+  EXPECT_EQ(lv.buffer_of_value[cache], lv.buffer_of_value[updated]);
+  const Buffer& b = lv.buffers[lv.buffer_of_value[cache]];
+  EXPECT_TRUE(b.resident);
+  EXPECT_TRUE(b.written);
+  EXPECT_EQ(lv.steps.size(), 2u) << "the write is a step";
+}
+
 TEST(ComputeLivenessTest, AliasReshapeSharesItsInputBufferAndExtendsItsLife) {
   ir::Graph g = Parse(
       "tsir 1 opset 13\n"

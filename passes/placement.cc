@@ -32,7 +32,9 @@ class Placer {
  public:
   Placer(const Liveness& lv) : lv_(lv) {
     for (size_t b = 0; b < lv.buffers.size(); ++b) {
-      if (lv.buffers[b].resident) by_size_.push_back(static_cast<int>(b));
+      // A weight the program writes (a key/value cache) keeps its contents between runs: never
+      // streamed.
+      if (lv.buffers[b].resident && !lv.buffers[b].written) by_size_.push_back(static_cast<int>(b));
     }
     std::stable_sort(by_size_.begin(), by_size_.end(), [&](int a, int b) {
       return lv.buffers[a].bytes > lv.buffers[b].bytes;

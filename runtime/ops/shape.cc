@@ -1287,12 +1287,50 @@ Names RangeParams(int64_t) { return {"start", "limit", "delta"}; }
 Names TriluParam(int64_t) { return {"", "k"}; }
 Names OneHotParams(int64_t) { return {"", "depth", "values"}; }
 
+// ---- TsKvWrite (TensorShunt's own: a key/value cache update) ----
+// TsKvWrite(cache [B, H, L, D], rows [B, H, T, D], position i64 [1]) -> cache with rows written
+// at positions position .. position + T - 1 along axis 2. The planner places the output in the
+// cache's own bytes (ir::WritesInPlace), so only the T rows move; rows that would fall past L
+// are not written.
+Types InferKvWrite(const InferContext& ctx) {
+  const TensorType& cache = ctx.inputs[0];
+  const TensorType& rows = ctx.inputs[1];
+  const TensorType& pos = ctx.inputs[2];
+  if (cache.shape.size() != 4 || rows.shape.size() != 4 || rows.dtype != cache.dtype ||
+      rows.shape[0] != cache.shape[0] || rows.shape[1] != cache.shape[1] || rows.shape[3] != cache.shape[3]) {
+    return ctx.Fail("cache " + Dims(cache.shape) + " and rows " + Dims(rows.shape) +
+                    " must be [B,H,L,D] and [B,H,T,D] of one type");
+  }
+  if (pos.dtype != DType::kI64 || Prod(pos.shape, 0, pos.shape.size()) != 1) {
+    return ctx.Fail("position must be one i64");
+  }
+  return std::vector<TensorType>{cache};
+}
+
+void RunKvWrite(const KernelContext& ctx) {
+  const Tensor& cache = ctx.inputs[0];
+  const Tensor& rows = ctx.inputs[1];
+  const Tensor& out = ctx.outputs[0];
+  const int64_t esize = DTypeSize(cache.dtype);
+  if (out.data != cache.data) std::memcpy(out.data, cache.data, static_cast<size_t>(cache.Count() * esize));
+  const int64_t pos = *ctx.inputs[2].As<int64_t>();
+  const int64_t planes = cache.shape[0] * cache.shape[1], len = cache.shape[2], t = rows.shape[2];
+  const int64_t row = cache.shape[3] * esize;
+  for (int64_t p = 0; p < planes; ++p) {
+    for (int64_t i = 0; i < t; ++i) {
+      if (pos + i < 0 || pos + i >= len) continue;
+      std::memcpy(Bytes(out) + (p * len + pos + i) * row, Bytes(rows) + (p * t + i) * row, static_cast<size_t>(row));
+    }
+  }
+}
+
 }  // namespace
 
 void AddShapeOps(std::vector<OpDef>* ops) {
   const std::vector<OpDef> defs = {
       {.name = "Reshape", .params = ShapeParam, .infer = InferReshape, .run = RunCopy},
       {.name = "Identity", .infer = InferIdentity, .run = RunCopy},
+      {.name = "TsKvWrite", .min_inputs = 3, .max_inputs = 3, .infer = InferKvWrite, .run = RunKvWrite},
       {.name = "Dropout",
        .max_outputs = 2,
        .params = DropoutParams,

@@ -192,6 +192,33 @@ TEST(ConcatTest, InputAlreadyInPlaceIsLeftAlone) {
   EXPECT_EQ(out, (std::vector<float>{1, 2, 7, 8, 9}));
 }
 
+// Rows [1,2,T=2,D=2] written at positions 1 and 2 of a [1,2,L=4,2] cache, in place (out is the
+// cache's bytes) and into a separate output (a copy of the cache first); a row past L is dropped.
+TEST(KvWriteTest, WritesRowsAtThePositionInPlaceOrIntoACopy) {
+  std::vector<float> cache(16, 0), rows = {1, 2, 3, 4, 5, 6, 7, 8};
+  int64_t pos = 1;
+  ir::AttrMap attrs;
+  KernelContext ctx{17, AttrView(attrs), {}, {}};
+  ctx.inputs = {{DType::kF32, {1, 2, 4, 2}, cache.data()}, {DType::kF32, {1, 2, 2, 2}, rows.data()},
+                {DType::kI64, {1}, &pos}};
+  ctx.outputs = {{DType::kF32, {1, 2, 4, 2}, cache.data()}};
+  FindOp("TsKvWrite")->run(ctx);
+  EXPECT_EQ(cache, (std::vector<float>{0, 0, 1, 2, 3, 4, 0, 0, 0, 0, 5, 6, 7, 8, 0, 0}));
+  std::vector<float> out(16, -1);
+  pos = 3;
+  ctx.outputs = {{DType::kF32, {1, 2, 4, 2}, out.data()}};
+  FindOp("TsKvWrite")->run(ctx);
+  EXPECT_EQ(out, (std::vector<float>{0, 0, 1, 2, 3, 4, 1, 2, 0, 0, 5, 6, 7, 8, 5, 6}));
+  // Types: the cache's; rows must match it but for T; one i64 position.
+  auto ok = InferOp(*FindOp("TsKvWrite"), 17, attrs,
+                    {{DType::kF32, {1, 2, 4, 2}}, {DType::kF32, {1, 2, 1, 2}}, {DType::kI64, {1}}}, 1);
+  ASSERT_TRUE(ok.ok()) << ok.status().ToString();
+  EXPECT_EQ((*ok)[0].shape, (Shape{1, 2, 4, 2}));
+  auto bad = InferOp(*FindOp("TsKvWrite"), 17, attrs,
+                     {{DType::kF32, {1, 2, 4, 2}}, {DType::kF32, {1, 3, 1, 2}}, {DType::kI64, {1}}}, 1);
+  EXPECT_FALSE(bad.ok());
+}
+
 TEST(ConcatTest, AxesAndEmptyInputs) {
   auto y = Eval1("Concat", {{"axis", int64_t{1}}},
                  {F32({2, 0}, {}), F32({2, 2}, {1, 2, 3, 4}), F32({2, 1}, {5, 6})});

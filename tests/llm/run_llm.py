@@ -11,7 +11,8 @@ a Mistral (BF16, untied) and a Llama 3 with llama3 rope scaling; compiles each w
 forward pass written from the architecture's definition (float64, weights as stored). Passes
 when every logit is within 1e-4 x max|logit| + 1e-3 x |logit|, and when `tsr generate` (greedy,
 4 prompt tokens, the rest of the window generated) gives the same token ids as greedy decoding
-with the reference. Also compiles one checkpoint at a budget of half its weight bytes and
+with the reference, both with the window plan and with decoding-step plans that keep a key/value
+cache (`--max-seq-len`; 1 and 3 tokens per step, and at half the weight bytes). Also compiles one checkpoint at a budget of half its weight bytes and
 requires bitwise-equal logits. Last line:
 "llm: N passed, M failed".
 """
@@ -212,6 +213,7 @@ def main():
             np.save(os.path.join(a.work, name + "_ids.npy"), ids)
             plan, report = os.path.join(a.work, name + ".tsplan"), os.path.join(a.work, name + ".json")
             run([a.tsc, "compile", d, "-o", plan, "--shape", "input_ids=1x%d" % S, "--report", report])
+            weights = json.load(open(report))["resident_weight_bytes"]
             out = os.path.join(a.work, name + "_out")
             os.makedirs(out, exist_ok=True)
             run([a.tsr, "run", plan, "-q", "--input", "input_ids=@" + os.path.join(a.work, name + "_ids.npy"),
@@ -235,8 +237,30 @@ def main():
             if got_ids != want_ids:
                 raise RuntimeError("tsr generate gave %s, the reference's greedy decoding %s" % (got_ids, want_ids))
             print("llm %-20s greedy: %s (same as the reference)" % (name, got_ids), flush=True)
+            # The same with a decoding-step plan and its key/value cache (1 token per step, and 3
+            # for the first case), and for the first case at half its weight bytes: weights stream,
+            # the cache stays.
+            variants = [(1, None)] + ([(3, None), (1, "half")] if name == "llama_gqa_f32" else [])
+            for tokens, budget in variants:
+                kv_plan = os.path.join(a.work, "%s_kv%d.tsplan" % (name, tokens))
+                cmd = [a.tsc, "compile", d, "-o", kv_plan, "--shape", "input_ids=1x%d" % tokens,
+                       "--max-seq-len", str(S), "--report", report]
+                if budget:
+                    # The model's weights only: the caches must stay, so they come on top.
+                    cache = 2 * cfg["num_hidden_layers"] * cfg.get("num_key_value_heads", cfg["num_attention_heads"]) \
+                        * S * cfg.get("head_dim", cfg["hidden_size"] // cfg["num_attention_heads"]) * 4
+                    cmd += ["--vram", str(weights // 2 + cache)]
+                run(cmd)
+                streamed = json.load(open(report))["streamed_bytes"]["storage"]
+                run([a.tsr, "generate", kv_plan, "--prompt-ids", ",".join(map(str, prompt)), "--max-new-tokens",
+                     str(S - len(prompt)), "--ids-out", ids_out])
+                if json.load(open(ids_out)) != want_ids:
+                    raise RuntimeError("with a key/value cache (%d tokens per step%s) tsr generate gave %s, the "
+                                       "reference %s" % (tokens, ", half budget" if budget else "",
+                                                         json.load(open(ids_out)), want_ids))
+                print("llm %-20s greedy with a key/value cache, %d token(s) per step%s: the same ids" % (
+                    name, tokens, ", %d bytes streamed per step" % streamed if budget else ""), flush=True)
             if name == "llama_gqa_f32":
-                weights = json.load(open(report))["resident_weight_bytes"]
                 half = os.path.join(a.work, name + "_half.tsplan")
                 run([a.tsc, "compile", d, "-o", half, "--shape", "input_ids=1x%d" % S, "--vram", str(weights // 2),
                      "--report", report])
