@@ -6,6 +6,7 @@
 #include <limits>
 #include <numbers>
 #include <sstream>
+#include <type_traits>
 
 #include <nlohmann/json.hpp>
 
@@ -16,7 +17,9 @@ namespace ts::frontend {
 namespace {
 
 constexpr int64_t kOpset = 17;
-constexpr int64_t kMaxDim = int64_t{1} << 24;  // any model dimension beyond this is a typo
+constexpr int64_t kMaxDim = int64_t{1} << 24;     // any model dimension beyond this is a typo
+constexpr int64_t kMaxTokens = int64_t{1} << 20;  // sequence and cache lengths
+constexpr int64_t kMaxWindow = int64_t{1} << 14;  // a window plan's tokens (its mask is S x S)
 
 using nlohmann::json;
 
@@ -34,23 +37,15 @@ class Builder {
     v.data = std::make_shared<const std::vector<uint8_t>>(std::move(bytes));
     return g_.AddValue(std::move(v));
   }
-  StatusOr<int> ConstantI64(const std::string& base, std::vector<int64_t> shape, const std::vector<int64_t>& values) {
-    std::vector<uint8_t> bytes(values.size() * sizeof(int64_t));
+  // A constant of f32 (float) or i64 (int64_t) values.
+  template <typename T>
+  StatusOr<int> Constant(const std::string& base, std::vector<int64_t> shape, const std::vector<T>& values) {
+    static_assert(std::is_same_v<T, float> || std::is_same_v<T, int64_t>);
+    std::vector<uint8_t> bytes(values.size() * sizeof(T));
     std::memcpy(bytes.data(), values.data(), bytes.size());
     ir::Value v;
     v.name = g_.UniqueName(base);
-    v.dtype = DType::kI64;
-    v.shape = std::move(shape);
-    v.kind = ir::ValueKind::kConstant;
-    v.data = std::make_shared<const std::vector<uint8_t>>(std::move(bytes));
-    return g_.AddValue(std::move(v));
-  }
-  StatusOr<int> Constant(const std::string& base, std::vector<int64_t> shape, const std::vector<float>& values) {
-    std::vector<uint8_t> bytes(values.size() * sizeof(float));
-    std::memcpy(bytes.data(), values.data(), bytes.size());
-    ir::Value v;
-    v.name = g_.UniqueName(base);
-    v.dtype = DType::kF32;
+    v.dtype = std::is_same_v<T, float> ? DType::kF32 : DType::kI64;
     v.shape = std::move(shape);
     v.kind = ir::ValueKind::kConstant;
     v.data = std::make_shared<const std::vector<uint8_t>>(std::move(bytes));
@@ -199,14 +194,23 @@ StatusOr<ir::Graph> BuildLlamaGraph(const std::string& dir, int64_t seq, int64_t
   std::stringstream text;
   text << f.rdbuf();
   ASSIGN_OR_RETURN(const LlamaConfig c, ParseLlamaConfig(text.str(), config_path));
-  if (seq < 1 || seq > kMaxDim) {
-    return UsageError("the sequence length must be from 1 to " + std::to_string(kMaxDim));
+  if (seq < 1 || seq > kMaxTokens) {
+    return UsageError("the sequence length must be from 1 to " + std::to_string(kMaxTokens));
   }
-  if (kv_tokens < 0 || kv_tokens > kMaxDim || (kv_tokens > 0 && seq > kv_tokens)) {
+  if (kv_tokens < 0 || kv_tokens > kMaxTokens) {
+    return UsageError("--max-seq-len " + std::to_string(kv_tokens) + " must be from 1 to " +
+                      std::to_string(kMaxTokens));
+  }
+  if (kv_tokens > 0 && seq > kv_tokens) {
     return UsageError("the key/value cache (--max-seq-len " + std::to_string(kv_tokens) +
                       ") must hold at least the " + std::to_string(seq) + " tokens of one step");
   }
   const bool decode = kv_tokens > 0;
+  if (!decode && seq > kMaxWindow) {
+    return UsageError("a window of " + std::to_string(seq) + " tokens is more than this version plans (" +
+                      std::to_string(kMaxWindow) + ": its causal mask is a constant of S x S floats); "
+                      "use --max-seq-len for a decoding step with a key/value cache");
+  }
   const int64_t L = decode ? kv_tokens : seq;  // positions the rotary tables cover
   ASSIGN_OR_RETURN(const SafetensorsCheckpoint ck, OpenSafetensorsCheckpoint(dir));
 
@@ -281,19 +285,19 @@ StatusOr<ir::Graph> BuildLlamaGraph(const std::string& dir, int64_t seq, int64_t
     std::vector<int64_t> steps(static_cast<size_t>(seq)), rows(static_cast<size_t>(L));
     for (int64_t i = 0; i < seq; ++i) steps[static_cast<size_t>(i)] = i;
     for (int64_t j = 0; j < L; ++j) rows[static_cast<size_t>(j)] = j;
-    ASSIGN_OR_RETURN(int steps_c, b.ConstantI64("step_offsets", {seq, 1}, steps));
-    ASSIGN_OR_RETURN(int rows_c, b.ConstantI64("cache_rows", {L}, rows));
+    ASSIGN_OR_RETURN(int steps_c, b.Constant("step_offsets", {seq, 1}, steps));
+    ASSIGN_OR_RETURN(int rows_c, b.Constant("cache_rows", {L}, rows));
     ASSIGN_OR_RETURN(int at, b.Op("Add", {position, steps_c}));  // [T, 1]
     ASSIGN_OR_RETURN(int visible, b.Op("LessOrEqual", {rows_c, at}));  // [T, L]
-    ASSIGN_OR_RETURN(int zero, b.Constant("mask_zero", {1}, {0.0f}));
-    ASSIGN_OR_RETURN(int hidden, b.Constant("mask_hidden", {1}, {std::numeric_limits<float>::lowest()}));
+    ASSIGN_OR_RETURN(int zero, b.Constant("mask_zero", {1}, std::vector<float>{0.0f}));
+    ASSIGN_OR_RETURN(int hidden, b.Constant("mask_hidden", {1}, std::vector<float>{std::numeric_limits<float>::lowest()}));
     ASSIGN_OR_RETURN(mask_c, b.Op("Where", {visible, zero, hidden}));
     ASSIGN_OR_RETURN(int at_flat, b.Op("Reshape", {at}, {{"shape", std::vector<int64_t>{seq}}}));
     ASSIGN_OR_RETURN(cos_c, b.Op("Gather", {cos_c, at_flat}, {{"axis", int64_t{0}}}));  // [T, D]
     ASSIGN_OR_RETURN(sin_c, b.Op("Gather", {sin_c, at_flat}, {{"axis", int64_t{0}}}));
   }
-  ASSIGN_OR_RETURN(const int eps_c, b.Constant("rms_eps", {1}, {static_cast<float>(c.rms_eps)}));
-  ASSIGN_OR_RETURN(const int scale_c, b.Constant("attn_scale", {1}, {static_cast<float>(1 / std::sqrt(static_cast<double>(D)))}));
+  ASSIGN_OR_RETURN(const int eps_c, b.Constant("rms_eps", {1}, std::vector<float>{static_cast<float>(c.rms_eps)}));
+  ASSIGN_OR_RETURN(const int scale_c, b.Constant("attn_scale", {1}, std::vector<float>{static_cast<float>(1 / std::sqrt(static_cast<double>(D)))}));
 
   auto rms_norm = [&](int x, int w) -> StatusOr<int> {
     ASSIGN_OR_RETURN(int sq, b.Op("Mul", {x, x}));
