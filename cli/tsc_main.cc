@@ -110,6 +110,13 @@ Status WriteReport(const std::string& path, const CompileArgs& args, uint64_t bu
   j["peak_node"] = cg.peak_node;
   j["resident_weight_bytes"] = cg.resident_weight_bytes;
   j["streamed_bytes"] = {{"host_to_device", 0}, {"storage", cg.streamed_bytes}};
+  // Checkpoints compiled for decoding: the key/value cache, resident and updated in place.
+  if (args.max_seq_len > 0) {
+    uint64_t cache = 0;
+    for (const auto& b : cg.liveness.buffers) cache += b.written ? b.bytes : 0;
+    j["kv_cache_tokens"] = args.max_seq_len;
+    j["kv_cache_bytes"] = cache;
+  }
   j["spilled_activations"] = cg.spills;
   j["spilled_bytes"] = cg.spilled_bytes;
   j["recomputed_activations"] = cg.recomputed;
@@ -287,6 +294,12 @@ Status Compile(const CompileArgs& args) {
                 cg.prefetch_distance == 1 ? "" : "s");
   }
   std::printf("\n");
+  if (args.max_seq_len > 0) {
+    uint64_t cache = 0;
+    for (const auto& b : cg.liveness.buffers) cache += b.written ? b.bytes : 0;
+    std::printf("  kv cache     %lld tokens, %s, resident (part of the weights above)\n",
+                static_cast<long long>(args.max_seq_len), FormatSize(cache).c_str());
+  }
   std::printf("  steps        %zu (%zu generated kernels, %zu builtins)\n", prog.steps.size(), jit,
               prog.steps.size() - jit);
   if (cg.predicted) {

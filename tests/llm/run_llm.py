@@ -251,7 +251,14 @@ def main():
                         * S * cfg.get("head_dim", cfg["hidden_size"] // cfg["num_attention_heads"]) * 4
                     cmd += ["--vram", str(weights // 2 + cache)]
                 run(cmd)
-                streamed = json.load(open(report))["streamed_bytes"]["storage"]
+                r = json.load(open(report))
+                streamed = r["streamed_bytes"]["storage"]
+                kv = cfg.get("num_key_value_heads", cfg["num_attention_heads"])
+                hd = cfg.get("head_dim", cfg["hidden_size"] // cfg["num_attention_heads"])
+                want_cache = 2 * cfg["num_hidden_layers"] * kv * S * hd * 4
+                if r.get("kv_cache_tokens") != S or r.get("kv_cache_bytes") != want_cache:
+                    raise RuntimeError("report says a cache of %s tokens, %s bytes; expected %d, %d" % (
+                        r.get("kv_cache_tokens"), r.get("kv_cache_bytes"), S, want_cache))
                 run([a.tsr, "generate", kv_plan, "--prompt-ids", ",".join(map(str, prompt)), "--max-new-tokens",
                      str(S - len(prompt)), "--ids-out", ids_out])
                 if json.load(open(ids_out)) != want_ids:
