@@ -92,6 +92,13 @@ std::string DefaultOutput(const std::string& model) {
   return base + ".tsplan";
 }
 
+// Bytes of the weights the program updates in place: a decoding step's key/value cache.
+uint64_t WrittenWeightBytes(const passes::CompiledGraph& cg) {
+  uint64_t bytes = 0;
+  for (const auto& b : cg.liveness.buffers) bytes += b.written ? b.bytes : 0;
+  return bytes;
+}
+
 Status WriteReport(const std::string& path, const CompileArgs& args, uint64_t budget,
                    const passes::CompiledGraph& cg, const codegen::LoweredPlan& lowered,
                    uint64_t bundle_bytes) {
@@ -112,10 +119,8 @@ Status WriteReport(const std::string& path, const CompileArgs& args, uint64_t bu
   j["streamed_bytes"] = {{"host_to_device", 0}, {"storage", cg.streamed_bytes}};
   // Checkpoints compiled for decoding: the key/value cache, resident and updated in place.
   if (args.max_seq_len > 0) {
-    uint64_t cache = 0;
-    for (const auto& b : cg.liveness.buffers) cache += b.written ? b.bytes : 0;
     j["kv_cache_tokens"] = args.max_seq_len;
-    j["kv_cache_bytes"] = cache;
+    j["kv_cache_bytes"] = WrittenWeightBytes(cg);
   }
   j["spilled_activations"] = cg.spills;
   j["spilled_bytes"] = cg.spilled_bytes;
@@ -295,10 +300,8 @@ Status Compile(const CompileArgs& args) {
   }
   std::printf("\n");
   if (args.max_seq_len > 0) {
-    uint64_t cache = 0;
-    for (const auto& b : cg.liveness.buffers) cache += b.written ? b.bytes : 0;
     std::printf("  kv cache     %lld tokens, %s, resident (part of the weights above)\n",
-                static_cast<long long>(args.max_seq_len), FormatSize(cache).c_str());
+                static_cast<long long>(args.max_seq_len), FormatSize(WrittenWeightBytes(cg)).c_str());
   }
   std::printf("  steps        %zu (%zu generated kernels, %zu builtins)\n", prog.steps.size(), jit,
               prog.steps.size() - jit);

@@ -43,14 +43,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "zoo"))
 import gen_zoo  # noqa: E402
 import run_zoo  # noqa: E402
-
-
-def run(cmd):
-    p = subprocess.run(cmd, capture_output=True, text=True)
-    if p.returncode != 0:
-        raise RuntimeError("%s exited %d: %s" % (" ".join(cmd[:3]), p.returncode,
-                                                 (p.stderr or p.stdout).strip()[-1500:]))
-    return p
+from run_zoo import run  # noqa: E402
 
 
 def bench(tsr, plan, iterations, out_json):
