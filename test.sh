@@ -84,6 +84,13 @@ fi
 echo "   Llama-family checkpoints (tests/llm/run_llm.py: tiny random checkpoints against numpy)"
 step llm "^(llm|FAIL)" /usr/bin/python3 tests/llm/run_llm.py --tsc "$opt_bin/tsc" --tsr "$opt_bin/tsr" \
   --work "${TMPDIR:-/tmp}/tensorshunt-llm"
+echo "   against Hugging Face transformers' greedy generate (tests/llm/run_transformers.py)"
+if llm_python=$(tools/llm_venv.sh); then
+  step transformers "^(transformers|FAIL)" "$llm_python" tests/llm/run_transformers.py --tsc "$opt_bin/tsc" \
+    --tsr "$opt_bin/tsr" --work "${TMPDIR:-/tmp}/tensorshunt-transformers"
+else
+  echo "transformers: 0 passed, 1 failed (could not set up torch and transformers from PyPI)"; add 0 1
+fi
 
 echo "== 5. hostile inputs through the binaries (tests/hardening/mutation_table.py)"
 step hardening "^(\||FAIL|hardening)" /usr/bin/python3 tests/hardening/mutation_table.py \

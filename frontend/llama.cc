@@ -163,25 +163,52 @@ StatusOr<LlamaConfig> ParseLlamaConfig(const std::string& text, const std::strin
                          " is not a multiple of num_key_value_heads " + std::to_string(c.kv_heads));
   }
   ASSIGN_OR_RETURN(c.rms_eps, Num(j, "rms_norm_eps", where, 1e-6));
-  ASSIGN_OR_RETURN(c.rope_theta, Num(j, "rope_theta", where, 10000));
   ASSIGN_OR_RETURN(c.tied, Flag(j, "tie_word_embeddings", where, false));
   ASSIGN_OR_RETURN(c.qkv_bias, Flag(j, "attention_bias", where, c.model_type == "qwen2"));
-  if (j.contains("rope_scaling") && !j["rope_scaling"].is_null()) {
-    const json& r = j["rope_scaling"];
+  ASSIGN_OR_RETURN(const bool mlp_bias, Flag(j, "mlp_bias", where, false));
+  if (mlp_bias) return BadInputError(where + ": mlp_bias true is not supported; this version has no MLP biases");
+  if (j.contains("hidden_act") && !(j["hidden_act"].is_string() && j["hidden_act"].get<std::string>() == "silu")) {
+    return BadInputError(where + ": hidden_act must be \"silu\" (SwiGLU), the only activation this version builds");
+  }
+  ASSIGN_OR_RETURN(c.max_positions, Dim(j, "max_position_embeddings", where, 0));
+  // Mistral v0.1 and Qwen2 with use_sliding_window attend over a sliding window; the graph
+  // refuses positions beyond it rather than attend too far back.
+  ASSIGN_OR_RETURN(const bool qwen_sliding, Flag(j, "use_sliding_window", where, false));
+  if (c.model_type == "mistral" || qwen_sliding) {
+    ASSIGN_OR_RETURN(c.sliding_window, Dim(j, "sliding_window", where, 0));
+  }
+  // The rotary parameters: transformers 4 writes rope_theta and rope_scaling at the top level,
+  // transformers 5 one rope_parameters object holding rope_theta and rope_type.
+  const bool v5 = j.contains("rope_parameters") && !j["rope_parameters"].is_null();
+  if (v5 && !j["rope_parameters"].is_object()) return BadInputError(where + ": \"rope_parameters\" must be an object");
+  const json& rope = v5 ? j["rope_parameters"] : j;
+  const std::string rope_where = v5 ? where + " rope_parameters" : where;
+  ASSIGN_OR_RETURN(c.rope_theta, Num(rope, "rope_theta", rope_where, 10000));
+  const json* scaling = nullptr;
+  if (v5) {
+    scaling = &rope;
+  } else if (j.contains("rope_scaling") && !j["rope_scaling"].is_null()) {
+    scaling = &j["rope_scaling"];
+  }
+  if (scaling != nullptr) {
+    const json& r = *scaling;
+    const std::string scaling_where = v5 ? rope_where : where + " rope_scaling";
     const std::string type = r.is_object() && r.contains("rope_type") && r["rope_type"].is_string()
                                  ? r["rope_type"].get<std::string>()
                              : r.is_object() && r.contains("type") && r["type"].is_string() ? r["type"].get<std::string>()
                                                                                             : "";
-    if (type != "llama3") {
-      return BadInputError(where + ": rope_scaling of type \"" + type.substr(0, 64) +
-                           "\" is not supported; this version supports none or llama3");
-    }
-    ASSIGN_OR_RETURN(c.rope_factor, Num(r, "factor", where + " rope_scaling", 8));
-    ASSIGN_OR_RETURN(c.rope_low, Num(r, "low_freq_factor", where + " rope_scaling", 1));
-    ASSIGN_OR_RETURN(c.rope_high, Num(r, "high_freq_factor", where + " rope_scaling", 4));
-    ASSIGN_OR_RETURN(c.rope_original_max, Dim(r, "original_max_position_embeddings", where + " rope_scaling", 8192));
-    if (c.rope_high <= c.rope_low) {
-      return BadInputError(where + ": rope_scaling high_freq_factor must exceed low_freq_factor");
+    if (type == "llama3") {
+      ASSIGN_OR_RETURN(c.rope_factor, Num(r, "factor", scaling_where, 8));
+      ASSIGN_OR_RETURN(c.rope_low, Num(r, "low_freq_factor", scaling_where, 1));
+      ASSIGN_OR_RETURN(c.rope_high, Num(r, "high_freq_factor", scaling_where, 4));
+      ASSIGN_OR_RETURN(c.rope_original_max, Dim(r, "original_max_position_embeddings", scaling_where, 8192));
+      if (c.rope_high <= c.rope_low) {
+        return BadInputError(scaling_where + ": high_freq_factor must exceed low_freq_factor");
+      }
+    } else if (!(v5 && type == "default")) {
+      return BadInputError(scaling_where + ": rope_type \"" + type.substr(0, 64) +
+                           "\" is not supported; this version supports " +
+                           (v5 ? "default and llama3" : "none or llama3"));
     }
   }
   return c;
@@ -212,6 +239,11 @@ StatusOr<ir::Graph> BuildLlamaGraph(const std::string& dir, int64_t seq, int64_t
                       "use --max-seq-len for a decoding step with a key/value cache");
   }
   const int64_t L = decode ? kv_tokens : seq;  // positions the rotary tables cover
+  if (c.sliding_window > 0 && L > c.sliding_window) {
+    return UsageError(config_path + ": the model attends over a sliding window of " +
+                      std::to_string(c.sliding_window) + " tokens, which this version does not build; plan at most " +
+                      std::to_string(c.sliding_window) + " positions (" + (decode ? "--max-seq-len" : "--shape") + ")");
+  }
   ASSIGN_OR_RETURN(const SafetensorsCheckpoint ck, OpenSafetensorsCheckpoint(dir));
 
   ir::Graph g;

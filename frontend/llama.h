@@ -6,9 +6,12 @@
 // the heads), head_dim (default hidden_size / heads), rms_norm_eps (1e-6), rope_theta (10000),
 // tie_word_embeddings (false), attention_bias (qwen2: q/k/v biases, true by default; llama:
 // false), rope_scaling null or {"rope_type": "llama3", factor, low_freq_factor,
-// high_freq_factor, original_max_position_embeddings}. Anything else in rope_scaling, a
-// sliding window shorter than the sequence, or a missing or misshapen tensor is a kBadInput
-// naming it.
+// high_freq_factor, original_max_position_embeddings}; transformers 5's rope_parameters
+// {"rope_type": "default" or "llama3", rope_theta, the llama3 fields} in place of the last two;
+// max_position_embeddings (optional). Anything else in the rope parameters, hidden_act other
+// than silu, mlp_bias true, a sliding window (mistral's sliding_window, qwen2's with
+// use_sliding_window) shorter than the positions planned, or a missing or misshapen tensor is a
+// kBadInput naming it.
 //
 // Tensors (Hugging Face names): model.embed_tokens.weight [V, H]; per layer i
 // model.layers.i.{input_layernorm, post_attention_layernorm}.weight [H],
@@ -41,6 +44,8 @@ struct LlamaConfig {
   // llama3 rope scaling; factor 0: none.
   double rope_factor = 0, rope_low = 1, rope_high = 4;
   int64_t rope_original_max = 8192;
+  // max_position_embeddings (0: not given); the sliding window (0: none).
+  int64_t max_positions = 0, sliding_window = 0;
 };
 
 // Parses config.json's text (`where` names it in messages).
