@@ -10,6 +10,7 @@
 #include <iostream>
 #include <map>
 #include <optional>
+#include <sstream>
 
 #include <nlohmann/json.hpp>
 
@@ -32,6 +33,7 @@
 #include "planfmt/reader.h"
 #include "planfmt/writer.h"
 #include "runtime/tensor_io.h"
+#include "runtime/tokenizer.h"
 
 namespace ts::cli {
 namespace {
@@ -183,6 +185,9 @@ Status Compile(const CompileArgs& args) {
   const bool checkpoint = stat(args.model.c_str(), &model_stat) == 0 && S_ISDIR(model_stat.st_mode);
   ir::Graph graph;
   std::string model_hash;
+  std::string tokenizer_json;  // a checkpoint's tokenizer.json, carried into the bundle
+  std::vector<int64_t> eos_ids;
+  int64_t tokenizer_tokens = 0;
   if (!checkpoint && args.max_seq_len != 0) {
     return UsageError("--max-seq-len applies to checkpoint folders only");
   }
@@ -200,6 +205,33 @@ Status Compile(const CompileArgs& args) {
                         "--shape input_ids=1xN (and no other --shape or --bind)");
     }
     ASSIGN_OR_RETURN(graph, frontend::BuildLlamaGraph(args.model, it->second[1], args.max_seq_len));
+    ASSIGN_OR_RETURN(eos_ids, frontend::ReadEosTokenIds(args.model));
+    std::ifstream config_file(args.model + "/config.json");
+    std::stringstream config_text;
+    config_text << config_file.rdbuf();
+    ASSIGN_OR_RETURN(const frontend::LlamaConfig config,
+                     frontend::ParseLlamaConfig(config_text.str(), args.model + "/config.json"));
+    const int64_t vocab = config.vocab;
+    for (int64_t id : eos_ids) {
+      if (id >= vocab) {
+        return BadInputError(args.model + ": eos_token_id " + std::to_string(id) + " is outside the vocabulary of " +
+                             std::to_string(vocab) + " tokens");
+      }
+    }
+    // The tokenizer, checked here so that a bundle never carries one tsr cannot use.
+    const std::string tokenizer_path = args.model + "/tokenizer.json";
+    if (std::ifstream tf(tokenizer_path, std::ios::binary); tf) {
+      std::stringstream text;
+      text << tf.rdbuf();
+      tokenizer_json = text.str();
+      ASSIGN_OR_RETURN(auto tokenizer, runtime::Tokenizer::Parse(tokenizer_json, tokenizer_path));
+      tokenizer_tokens = tokenizer->vocab_size();
+      if (tokenizer->vocab_size() > vocab) {
+        return BadInputError(tokenizer_path + ": token ids run to " + std::to_string(tokenizer->vocab_size() - 1) +
+                             " but the model's vocabulary has " + std::to_string(vocab) +
+                             " tokens; is it the tokenizer of another model?");
+      }
+    }
     // The configuration and every tensor's place: enough to tell checkpoints apart without
     // reading gigabytes of weights here (the bundle's weights carry their own checksums).
     ASSIGN_OR_RETURN(model_hash, HashFile(args.model + "/config.json"));
@@ -243,6 +275,11 @@ Status Compile(const CompileArgs& args) {
                             {"profile", profile ? profile->name : "none"}};
   if (profile) meta.emplace_back("profile_hash", std::string("fnv1a64:") + profile_hash);
   if (args.max_seq_len > 0) meta.emplace_back("kv_cache_tokens", std::to_string(args.max_seq_len));
+  if (!eos_ids.empty()) {
+    std::string list;
+    for (int64_t id : eos_ids) list += (list.empty() ? "" : ",") + std::to_string(id);
+    meta.emplace_back("eos_token_ids", list);
+  }
   // For `tsc inspect --timeline`'s budget line; 0 (no budget) is not recorded.
   if (budget) meta.emplace_back("budget_bytes", std::to_string(budget));
   if (cg.predicted) {
@@ -261,6 +298,7 @@ Status Compile(const CompileArgs& args) {
       if (key == "kernel_format") value = "cuda: " + arch + " cubin + PTX fallback (NVRTC " + nvrtc + ")";
     }
   }
+  lowered.contents.tokenizer = std::move(tokenizer_json);
   if (!args.emit_llvm.empty()) {
     RETURN_IF_ERROR(WriteTextFile(args.emit_llvm, lowered.llvm_ir, "--emit-llvm"));
   }
@@ -278,6 +316,10 @@ Status Compile(const CompileArgs& args) {
   size_t jit = lowered.contents.kernels.symbols.size();
   std::printf("tsc: compiled %s -> %s (%s)\n", args.model.c_str(), out.c_str(),
               FormatSize(bundle_bytes).c_str());
+  if (tokenizer_tokens > 0) {
+    std::printf("  tokenizer    tokenizer.json (%lld tokens) carried in the bundle for tsr generate --prompt\n",
+                static_cast<long long>(tokenizer_tokens));
+  }
   std::printf("  budget       %s\n", budget ? FormatSize(budget).c_str() : "none (--vram not given)");
   std::printf("  peak         %s arena + %s I/O staging = %s%s\n",
               FormatSize(cg.offsets.arena_bytes).c_str(), FormatSize(cg.StagingBytes()).c_str(),

@@ -26,6 +26,7 @@
 #include "planfmt/format.h"
 #include "runtime/executor.h"
 #include "runtime/tensor_io.h"
+#include "runtime/tokenizer.h"
 
 #include <nlohmann/json.hpp>
 #include <xxhash.h>
@@ -324,6 +325,10 @@ struct GenerateArgs {
   CacheArgs cache;
   std::string plan;
   std::string prompt_ids;
+  std::string prompt;
+  std::string tokenizer;
+  bool print_ids = false;
+  bool ignore_eos = false;
   int64_t max_new_tokens = 32;
   double temperature = 0;
   int64_t top_k = 0;
@@ -333,8 +338,8 @@ struct GenerateArgs {
   std::string ids_out;
 };
 
-// "1,5,9" -> {1, 5, 9}.
-StatusOr<std::vector<int64_t>> ParseIds(const std::string& text, int64_t vocab) {
+// "1,5,9" -> {1, 5, 9}; `flag` names the option in messages.
+StatusOr<std::vector<int64_t>> ParseIds(const std::string& text, int64_t vocab, const std::string& flag = "--prompt-ids") {
   std::vector<int64_t> ids;
   size_t at = 0;
   while (at <= text.size()) {
@@ -343,11 +348,11 @@ StatusOr<std::vector<int64_t>> ParseIds(const std::string& text, int64_t vocab) 
     int64_t v = 0;
     auto [end, ec] = std::from_chars(item.data(), item.data() + item.size(), v);
     if (item.empty() || ec != std::errc() || end != item.data() + item.size()) {
-      return UsageError("--prompt-ids: '" + OneLine(item.substr(0, 32)) +
+      return UsageError(flag + ": '" + OneLine(item.substr(0, 32)) +
                         "' is not a token id; give comma-separated integers, e.g. 1,5,9");
     }
     if (v < 0 || v >= vocab) {
-      return UsageError("--prompt-ids: token " + std::to_string(v) + " is outside the vocabulary (0.." +
+      return UsageError(flag + ": token " + std::to_string(v) + " is outside the vocabulary (0.." +
                         std::to_string(vocab - 1) + ")");
     }
     ids.push_back(v);
@@ -355,6 +360,26 @@ StatusOr<std::vector<int64_t>> ParseIds(const std::string& text, int64_t vocab) 
     at = comma + 1;
   }
   return ids;
+}
+
+// A tokenizer from `source`: a tokenizer.json, a checkpoint folder holding one, or a .tsplan
+// bundle that carries one.
+StatusOr<std::unique_ptr<runtime::Tokenizer>> LoadTokenizer(const std::string& source) {
+  struct stat st;
+  if (stat(source.c_str(), &st) != 0) return IoError("cannot read " + source + ": " + std::strerror(errno));
+  const std::string path = S_ISDIR(st.st_mode) ? source + "/tokenizer.json" : source;
+  std::ifstream f(path, std::ios::binary);
+  if (!f) return IoError("cannot read " + path + ": " + std::strerror(errno));
+  std::string text((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  if (text.size() >= sizeof(planfmt::kMagic) && std::memcmp(text.data(), planfmt::kMagic, sizeof(planfmt::kMagic)) == 0) {
+    ASSIGN_OR_RETURN(planfmt::OpenedBundle b, planfmt::ReadBundle(path));
+    if (b.contents.tokenizer.empty()) {
+      return UsageError(path + " carries no tokenizer (its checkpoint folder had no tokenizer.json); give the "
+                        "tokenizer.json itself");
+    }
+    return runtime::Tokenizer::Parse(b.contents.tokenizer, path + " (its tokenizer section)");
+  }
+  return runtime::Tokenizer::Parse(text, path);
 }
 
 // Greedy or sampled decoding with a checkpoint's plan, of one of two kinds:
@@ -387,7 +412,59 @@ Status Generate(const GenerateArgs& args) {
   if (window < step_tokens || window > (int64_t{1} << 24)) {
     return BadInputError(args.plan + ": metadata kv_cache_tokens '" + OneLine(kv) + "' is not a usable cache size");
   }
-  ASSIGN_OR_RETURN(std::vector<int64_t> ids, ParseIds(args.prompt_ids, vocab));
+  // The tokenizer: --tokenizer, else the bundle's own (none for a checkpoint without one).
+  std::unique_ptr<runtime::Tokenizer> tokenizer;
+  if (!args.tokenizer.empty()) {
+    ASSIGN_OR_RETURN(tokenizer, LoadTokenizer(args.tokenizer));
+  } else if (!ex->plan().tokenizer.empty()) {
+    ASSIGN_OR_RETURN(tokenizer, runtime::Tokenizer::Parse(ex->plan().tokenizer, args.plan + " (its tokenizer section)"));
+  }
+  if (tokenizer && tokenizer->vocab_size() > vocab) {
+    return UsageError("the tokenizer's ids run to " + std::to_string(tokenizer->vocab_size() - 1) +
+                      " but the plan's vocabulary has " + std::to_string(vocab) + " tokens; give the model's own tokenizer");
+  }
+  if (args.prompt.empty() == args.prompt_ids.empty()) {
+    return UsageError("give the prompt as text (--prompt) or as token ids (--prompt-ids), one of the two");
+  }
+  std::vector<int64_t> ids;
+  if (!args.prompt.empty()) {
+    if (!tokenizer) {
+      return UsageError("--prompt needs a tokenizer, and " + args.plan + " carries none (its checkpoint folder had "
+                        "no tokenizer.json): give --tokenizer FILE, or the prompt's ids with --prompt-ids");
+    }
+    ASSIGN_OR_RETURN(ids, tokenizer->Encode(args.prompt, /*add_special_tokens=*/true));
+    if (ids.empty()) return UsageError("--prompt: the text has no tokens");
+  } else {
+    ASSIGN_OR_RETURN(ids, ParseIds(args.prompt_ids, vocab));
+  }
+  // Generation ends at the checkpoint's end-of-sequence ids too, unless --ignore-eos.
+  std::vector<int64_t> stop_ids = args.stop_ids;
+  if (const std::string eos = Metadata(ex->plan(), "eos_token_ids"); !eos.empty() && !args.ignore_eos) {
+    ASSIGN_OR_RETURN(std::vector<int64_t> eos_ids, ParseIds(eos, vocab, args.plan + ": metadata eos_token_ids"));
+    stop_ids.insert(stop_ids.end(), eos_ids.begin(), eos_ids.end());
+  }
+  const bool text_out = tokenizer && !args.print_ids;
+  const size_t prompt_tokens = ids.size();
+  // Text streams out as it becomes final: the decoding of prompt + generated tokens, less the
+  // prompt's own, up to where a character may still be incomplete (U+FFFD at the end).
+  const std::string prompt_text = text_out ? tokenizer->Decode(ids, /*skip_special_tokens=*/true) : "";
+  size_t printed = 0;  // bytes of the generated text written so far
+  auto stream_text = [&](bool last) {
+    const std::string all = tokenizer->Decode(ids, /*skip_special_tokens=*/true);
+    if (all.compare(0, prompt_text.size(), prompt_text) != 0) {
+      if (!last) return;  // the prompt's decoding changed (a character across the boundary): wait
+      const std::string tail = tokenizer->Decode(std::span(ids).subspan(prompt_tokens), true);
+      if (tail.size() > printed) std::fwrite(tail.data() + printed, 1, tail.size() - printed, stdout);
+      return;
+    }
+    std::string_view fresh = std::string_view(all).substr(prompt_text.size());
+    if (!last && fresh.size() >= 3 && fresh.substr(fresh.size() - 3) == "\xEF\xBF\xBD") fresh.remove_suffix(3);
+    if (fresh.size() > printed) {
+      std::fwrite(fresh.data() + printed, 1, fresh.size() - printed, stdout);
+      printed = fresh.size();
+    }
+    std::fflush(stdout);
+  };
   if (static_cast<int64_t>(ids.size()) > window) {
     return UsageError("the prompt has " + std::to_string(ids.size()) + " tokens but the plan's window is " +
                       std::to_string(window) + "; recompile with a larger --shape input_ids=1xN");
@@ -435,14 +512,21 @@ Status Generate(const GenerateArgs& args) {
     const int64_t next = cli::ChooseToken(row.data(), vocab, sampling, rng);
     ids.push_back(next);
     generated.push_back(next);
-    std::printf("%s%lld", step ? " " : "", static_cast<long long>(next));
-    std::fflush(stdout);
-    if (std::find(args.stop_ids.begin(), args.stop_ids.end(), next) != args.stop_ids.end()) break;
+    if (text_out) {
+      stream_text(false);
+    } else {
+      std::printf("%s%lld", step ? " " : "", static_cast<long long>(next));
+      std::fflush(stdout);
+    }
+    if (std::find(stop_ids.begin(), stop_ids.end(), next) != stop_ids.end()) break;
   }
+  if (text_out) stream_text(true);
   std::printf("\n");
   const size_t n = generated.size();
-  std::fprintf(stderr, "tsr: %zu tokens; first (prompt of %zu) %.2f ms; then %.2f tokens/s (%s)\n", n,
-               ids.size() - n, first_ms, n > 1 ? static_cast<double>(n - 1) / (rest_ms / 1e3) : 0.0,
+  std::fprintf(stderr, "tsr: %zu tokens; prefill of %zu prompt tokens and the first token %.2f ms (%.1f tokens/s); "
+               "then %.2f tokens/s (%s)\n", n, prompt_tokens, first_ms,
+               first_ms > 0 ? static_cast<double>(prompt_tokens) / (first_ms / 1e3) : 0.0,
+               n > 1 ? static_cast<double>(n - 1) / (rest_ms / 1e3) : 0.0,
                cached ? ("key/value cache of " + std::to_string(window) + " tokens").c_str()
                       : ("window " + std::to_string(window) + ", no key/value cache: each token runs the whole window").c_str());
   if (!args.ids_out.empty()) {
@@ -450,6 +534,40 @@ Status Generate(const GenerateArgs& args) {
     for (size_t i = 0; i < n; ++i) json += (i ? ", " : "") + std::to_string(generated[i]);
     RETURN_IF_ERROR(WriteTextFile(args.ids_out, json + "]\n", "--ids-out"));
   }
+  return OkStatus();
+}
+
+struct TokenizeArgs {
+  std::string source;
+  std::string text;
+  std::string text_file;
+  std::string decode;
+  bool no_special_tokens = false;
+  bool skip_special_tokens = false;
+};
+
+// `tsr tokenize`: text to ids (a JSON array on one line) or ids to text (the bytes as they are).
+Status Tokenize(const TokenizeArgs& args) {
+  if (!args.text.empty() + !args.text_file.empty() + !args.decode.empty() != 1) {
+    return UsageError("give one of --text, --text-file and --decode");
+  }
+  ASSIGN_OR_RETURN(auto tokenizer, LoadTokenizer(args.source));
+  if (!args.decode.empty()) {
+    ASSIGN_OR_RETURN(std::vector<int64_t> ids, ParseIds(args.decode, tokenizer->vocab_size(), "--decode"));
+    const std::string text = tokenizer->Decode(ids, args.skip_special_tokens);
+    std::fwrite(text.data(), 1, text.size(), stdout);
+    return OkStatus();
+  }
+  std::string text = args.text;
+  if (!args.text_file.empty()) {
+    std::ifstream f(args.text_file, std::ios::binary);
+    if (!f) return IoError("cannot read --text-file " + args.text_file + ": " + std::strerror(errno));
+    text.assign(std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>());
+  }
+  ASSIGN_OR_RETURN(std::vector<int64_t> ids, tokenizer->Encode(text, !args.no_special_tokens));
+  std::string out = "[";
+  for (size_t i = 0; i < ids.size(); ++i) out += (i ? ", " : "") + std::to_string(ids[i]);
+  std::printf("%s]\n", out.c_str());
   return OkStatus();
 }
 
@@ -591,19 +709,34 @@ int main(int argc, char** argv) {
   GenerateArgs gen;
   CLI::App* generate = app.add_subcommand("generate", "Generate tokens with a language-model plan (tsc compile CHECKPOINT_DIR)");
   generate->add_option("plan", gen.plan, "The .tsplan bundle")->required();
-  generate->add_option("--prompt-ids", gen.prompt_ids, "The prompt's token ids, comma-separated: 1,5,9")->required();
+  generate->add_option("--prompt-ids", gen.prompt_ids, "The prompt's token ids, comma-separated: 1,5,9");
+  generate->add_option("--prompt", gen.prompt, "The prompt as text, encoded with the tokenizer (a BOS added as the tokenizer's template says)");
+  generate->add_option("--tokenizer", gen.tokenizer, "A tokenizer.json (or a checkpoint folder with one) instead of the bundle's own");
+  generate->add_flag("--print-ids", gen.print_ids, "Print token ids even when a tokenizer could print text");
+  generate->add_flag("--ignore-eos", gen.ignore_eos, "Do not stop at the checkpoint's eos_token_id");
   generate->add_option("--max-new-tokens", gen.max_new_tokens, "Tokens to generate (default 32; at most the plan's window minus the prompt)");
   generate->add_option("--temperature", gen.temperature, "0 (default): greedy; else sample from softmax(logits / T)");
   generate->add_option("--top-k", gen.top_k, "Sample among the K likeliest tokens only (0: all)");
   generate->add_option("--top-p", gen.top_p, "Sample among the fewest likeliest tokens whose probability reaches P (default 1)");
   generate->add_option("--seed", gen.seed, "Seed for sampling (default 0)");
-  generate->add_option("--stop-id", gen.stop_ids, "Stop after generating this token id (repeatable)");
+  generate->add_option("--stop-id", gen.stop_ids, "Stop after generating this token id (repeatable; the checkpoint's eos_token_id stops it too)");
   generate->add_option("--ids-out", gen.ids_out, "Write the generated token ids as a JSON array");
   add_cache_flags(generate, gen.cache);
   generate->footer(ExitCodeHelp());
 
+  TokenizeArgs tok;
+  CLI::App* tokenize = app.add_subcommand("tokenize", "Text to token ids, or ids to text, with a checkpoint's tokenizer.json");
+  tokenize->add_option("tokenizer", tok.source, "A tokenizer.json, a checkpoint folder with one, or a .tsplan bundle that carries one")->required();
+  tokenize->add_option("--text", tok.text, "Text to encode; prints its ids as a JSON array");
+  tokenize->add_option("--text-file", tok.text_file, "Encode this file's bytes (UTF-8) instead");
+  tokenize->add_option("--decode", tok.decode, "Token ids to decode, comma-separated: 1,5,9; prints the text");
+  tokenize->add_flag("--no-special-tokens", tok.no_special_tokens, "Encode without the template's special tokens (BOS)");
+  tokenize->add_flag("--skip-special-tokens", tok.skip_special_tokens, "Decode without special tokens");
+  tokenize->footer(ExitCodeHelp());
+
   if (int rc = ParseArgs(app, argc, argv); rc >= 0) return rc;
-  ts::Status st = *run ? Run(r) : *bench ? Bench(b) : *generate ? Generate(gen) : Inspect(inspect_plan, buffers);
+  ts::Status st = *run ? Run(r) : *bench ? Bench(b) : *generate ? Generate(gen) : *tokenize ? Tokenize(tok)
+                                                                                           : Inspect(inspect_plan, buffers);
   if (!st.ok()) return ReportError("tsr", st);
   return kExitOk;
 }

@@ -214,6 +214,33 @@ StatusOr<LlamaConfig> ParseLlamaConfig(const std::string& text, const std::strin
   return c;
 }
 
+StatusOr<std::vector<int64_t>> ReadEosTokenIds(const std::string& dir) {
+  for (const char* name : {"generation_config.json", "config.json"}) {
+    const std::string path = dir + "/" + name;
+    std::ifstream f(path);
+    if (!f) continue;
+    std::stringstream text;
+    text << f.rdbuf();
+    json j;
+    try {
+      j = json::parse(text.str());
+    } catch (const json::exception& e) {
+      return BadInputError(path + ": not valid JSON (" + std::string(e.what()) + ")");
+    }
+    if (!j.is_object() || !j.contains("eos_token_id") || j["eos_token_id"].is_null()) continue;
+    const json& e = j["eos_token_id"];
+    std::vector<int64_t> ids;
+    for (const json& v : e.is_array() ? e : json::array({e})) {
+      if (!v.is_number_integer() || v.get<int64_t>() < 0 || v.get<int64_t>() > kMaxDim) {
+        return BadInputError(path + ": \"eos_token_id\" must be a token id or a list of them");
+      }
+      ids.push_back(v.get<int64_t>());
+    }
+    return ids;
+  }
+  return std::vector<int64_t>{};
+}
+
 StatusOr<ir::Graph> BuildLlamaGraph(const std::string& dir, int64_t seq, int64_t kv_tokens) {
   const std::string config_path = dir + "/config.json";
   std::ifstream f(config_path);

@@ -30,6 +30,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "ir/graph.h"
 #include "ir/status.h"
@@ -58,6 +59,10 @@ StatusOr<LlamaConfig> ParseLlamaConfig(const std::string& json_text, const std::
 // program updates in place (TsKvWrite), and attends over the cache rows up to each token's
 // position. Running it on a prompt's tokens in turn, then on each new token, decodes.
 StatusOr<ir::Graph> BuildLlamaGraph(const std::string& dir, int64_t seq_len, int64_t kv_tokens = 0);
+
+// The ids that end generation: eos_token_id (an integer or a list) of the folder's
+// generation_config.json where it has one, else of config.json; empty when neither says.
+StatusOr<std::vector<int64_t>> ReadEosTokenIds(const std::string& dir);
 
 }  // namespace ts::frontend
 

@@ -61,6 +61,8 @@
 // 4 kernels      str format, vec<str> symbols, blob code
 // 5 weights      raw weight bytes; weight i at its file_offset (relative to the section,
 //                a multiple of 4096), zero bytes between weights; used = end of the last weight
+// 6 tokenizer    optional, at most once, before the weights (since 2.2): the checkpoint's
+//                tokenizer.json, its bytes as they were (what `tsr generate --prompt` reads)
 #ifndef TENSORSHUNT_PLANFMT_FORMAT_H_
 #define TENSORSHUNT_PLANFMT_FORMAT_H_
 
@@ -72,7 +74,7 @@ namespace ts::planfmt {
 
 inline constexpr uint8_t kMagic[8] = {0x89, 'T', 'S', 'P', '\r', '\n', 0x1A, '\n'};
 inline constexpr uint16_t kMajorVersion = 2;  // 2: steps carry attributes
-inline constexpr uint16_t kMinorVersion = 1;  // 1: spill and fill steps
+inline constexpr uint16_t kMinorVersion = 2;  // 1: spill and fill steps; 2: tokenizer section
 
 inline constexpr uint64_t kAlignment = 4096;
 inline constexpr size_t kPrefixSize = 64;
@@ -103,6 +105,7 @@ enum class SectionKind : uint32_t {
   kMemoryPlan = 3,
   kKernels = 4,
   kWeights = 5,
+  kTokenizer = 6,  // optional
 };
 inline constexpr uint32_t kNumRequiredSections = 5;
 
@@ -120,6 +123,7 @@ constexpr std::string_view SectionName(uint32_t kind) {
     case 3: return "memory plan";
     case 4: return "kernels";
     case 5: return "weights";
+    case 6: return "tokenizer";
   }
   return "unknown";
 }

@@ -137,6 +137,7 @@ struct PlanContents {
   MemoryPlan memory;
   KernelModule kernels;
   std::vector<WeightEntry> weights;  // in read order (first use); file offsets ascending
+  std::string tokenizer;             // tokenizer.json's bytes; empty: the bundle has none
 
   bool operator==(const PlanContents&) const = default;
 };

@@ -154,6 +154,7 @@ Status ParseHeader(const uint8_t* region, const Prefix& pre, BundleLayout* layou
   layout->file_size = pre.file_size;
   layout->sections.clear();
   bool seen[kNumRequiredSections + 1] = {};
+  bool seen_tokenizer = false;
   uint64_t expected = kHeaderRegionSize;
   for (uint32_t i = 0; i < pre.count; ++i) {
     const uint8_t* ent = region + kPrefixSize + uint64_t{i} * kSectionEntrySize;
@@ -192,6 +193,12 @@ Status ParseHeader(const uint8_t* region, const Prefix& pre, BundleLayout* layou
                              "' section; " + std::string(kCorrupt));
       }
       seen[s.kind] = true;
+    }
+    if (s.kind == static_cast<uint32_t>(SectionKind::kTokenizer)) {
+      if (seen_tokenizer) {
+        return BadInputError(where + ": a second 'tokenizer' section; " + std::string(kCorrupt));
+      }
+      seen_tokenizer = true;
     }
     if (s.kind == static_cast<uint32_t>(SectionKind::kWeights)) {
       if (i + 1 != pre.count) {
@@ -519,6 +526,9 @@ Status ParseSections(const uint8_t* base, uint64_t base_offset, const BundleLayo
         RETURN_IF_ERROR(ParseMemory(c, &out->memory, &out->weights));
         break;
       case SectionKind::kKernels: RETURN_IF_ERROR(ParseKernels(c, &out->kernels)); break;
+      case SectionKind::kTokenizer:
+        out->tokenizer.assign(reinterpret_cast<const char*>(base + (s.offset - base_offset)), s.used);
+        break;
       default: break;  // weights are streamed by the runtime; unknown kinds are skipped
     }
   }

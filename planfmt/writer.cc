@@ -213,12 +213,19 @@ StatusOr<Head> BuildHead(PlanContents& c, const std::vector<WeightBlob>& blobs) 
     c.weights[i].bytes = blobs[i].bytes;
   }
 
-  Encoder sec[4];
-  EncodeMetadata(sec[0], c.metadata);
-  EncodeProgram(sec[1], c.program);
-  EncodeMemory(sec[2], c.memory, c.weights);
-  EncodeKernels(sec[3], c.kernels);
-  for (Encoder& e : sec) RETURN_IF_ERROR_CTX(e.status(), "SerializeBundle");
+  Encoder encoded[4];
+  EncodeMetadata(encoded[0], c.metadata);
+  EncodeProgram(encoded[1], c.program);
+  EncodeMemory(encoded[2], c.memory, c.weights);
+  EncodeKernels(encoded[3], c.kernels);
+  for (Encoder& e : encoded) RETURN_IF_ERROR_CTX(e.status(), "SerializeBundle");
+  // The sections before the weights, in file order: 1-4, then the tokenizer when there is one.
+  std::vector<std::pair<uint32_t, std::vector<uint8_t>>> sec;
+  for (uint32_t kind = 1; kind <= 4; ++kind) sec.emplace_back(kind, encoded[kind - 1].bytes());
+  if (!c.tokenizer.empty()) {
+    sec.emplace_back(static_cast<uint32_t>(SectionKind::kTokenizer),
+                     std::vector<uint8_t>(c.tokenizer.begin(), c.tokenizer.end()));
+  }
 
   WeightsHasher hasher;
   Status st = EmitWeights(c, blobs, /*with_tail=*/false, [&](const uint8_t* p, size_t n) {
@@ -231,15 +238,16 @@ StatusOr<Head> BuildHead(PlanContents& c, const std::vector<WeightBlob>& blobs) 
   layout.major = kMajorVersion;
   layout.minor = kMinorVersion;
   uint64_t offset = kHeaderRegionSize;
-  for (uint32_t kind = 1; kind <= kNumRequiredSections; ++kind) {
+  for (size_t i = 0; i <= sec.size(); ++i) {
     SectionInfo s;
-    s.kind = kind;
+    s.kind = i < sec.size() ? sec[i].first : static_cast<uint32_t>(SectionKind::kWeights);
+    const uint32_t kind = s.kind;
     s.offset = offset;
     if (kind == static_cast<uint32_t>(SectionKind::kWeights)) {
       s.used = weights_used;
       s.checksum = hasher.Digest();
     } else {
-      const std::vector<uint8_t>& b = sec[kind - 1].bytes();
+      const std::vector<uint8_t>& b = sec[i].second;
       s.used = b.size();
       s.checksum = XXH3_64bits(b.data(), b.size());
     }
@@ -262,14 +270,15 @@ StatusOr<Head> BuildHead(PlanContents& c, const std::vector<WeightBlob>& blobs) 
   std::vector<uint8_t>& out = head.bytes;
   out.reserve(layout.weights.offset);
   out.resize(kHeaderRegionSize, 0);
-  const uint32_t header_size = kPrefixSize + kSectionEntrySize * kNumRequiredSections;
+  const auto section_count = static_cast<uint32_t>(layout.sections.size());
+  const uint32_t header_size = kPrefixSize + kSectionEntrySize * section_count;
   std::memcpy(out.data(), kMagic, sizeof(kMagic));
   PutLe(&out[kOffMajor], kMajorVersion, 2);
   PutLe(&out[kOffMinor], kMinorVersion, 2);
   PutLe(&out[kOffHeaderSize], header_size, 4);
   PutLe(&out[kOffFlags], 0, 8);
   PutLe(&out[kOffFileSize], layout.file_size, 8);
-  PutLe(&out[kOffSectionCount], kNumRequiredSections, 4);
+  PutLe(&out[kOffSectionCount], section_count, 4);
   for (size_t i = 0; i < layout.sections.size(); ++i) {
     const SectionInfo& s = layout.sections[i];
     uint8_t* ent = &out[kPrefixSize + i * kSectionEntrySize];
@@ -280,8 +289,7 @@ StatusOr<Head> BuildHead(PlanContents& c, const std::vector<WeightBlob>& blobs) 
     PutLe(ent + kEntChecksum, s.checksum, 8);
   }
   PutLe(&out[kOffHeaderChecksum], XXH3_64bits(out.data(), header_size), 8);
-  for (int i = 0; i < 4; ++i) {
-    const std::vector<uint8_t>& b = sec[i].bytes();
+  for (const auto& [kind, b] : sec) {
     out.insert(out.end(), b.begin(), b.end());
     out.resize(AlignUp(out.size()), 0);
   }

@@ -56,7 +56,7 @@ TEST(WriterTest, RoundTripPreservesContents) {
   ASSERT_TRUE(b.ok()) << b.status().ToString();
   EXPECT_EQ(b->contents, s.contents);
   EXPECT_EQ(b->layout.major, 2);
-  EXPECT_EQ(b->layout.minor, 1);
+  EXPECT_EQ(b->layout.minor, 2);
   EXPECT_EQ(b->layout.file_size, bytes.size());
   ASSERT_EQ(b->layout.sections.size(), 5u);
   EXPECT_EQ(b->layout.weights, b->layout.sections.back());
@@ -66,6 +66,26 @@ TEST(WriterTest, RoundTripPreservesContents) {
     const uint8_t* at = bytes.data() + b->layout.weights.offset + s.contents.weights[i].file_offset;
     EXPECT_TRUE(std::equal(s.weight_bytes[i].begin(), s.weight_bytes[i].end(), at)) << i;
   }
+}
+
+TEST(WriterTest, TokenizerSectionRoundTripsBeforeTheWeights) {
+  testing::SamplePlan s = MakeSamplePlan();
+  s.contents.tokenizer = std::string("{\"model\": {}}") + std::string(5000, ' ');
+  std::vector<uint8_t> bytes = Serialize(s);
+  StatusOr<OpenedBundle> b = ParseBundle(bytes.data(), bytes.size());
+  ASSERT_TRUE(b.ok()) << b.status().ToString();
+  EXPECT_EQ(b->contents, s.contents);
+  ASSERT_EQ(b->layout.sections.size(), 6u);
+  EXPECT_EQ(b->layout.sections[4].kind, static_cast<uint32_t>(SectionKind::kTokenizer));
+  EXPECT_EQ(b->layout.sections[4].used, s.contents.tokenizer.size());
+  EXPECT_EQ(b->layout.weights, b->layout.sections.back());
+  // A bundle without one has five sections and an empty tokenizer.
+  testing::SamplePlan plain = MakeSamplePlan();
+  std::vector<uint8_t> plain_bytes = Serialize(plain);
+  StatusOr<OpenedBundle> p = ParseBundle(plain_bytes.data(), plain_bytes.size());
+  ASSERT_TRUE(p.ok()) << p.status().ToString();
+  EXPECT_TRUE(p->contents.tokenizer.empty());
+  EXPECT_EQ(p->layout.sections.size(), 5u);
 }
 
 TEST(WriterTest, EmptyPlanRoundTrips) {

@@ -12,7 +12,10 @@ computed in float32. Then `tsc compile CHECKPOINT_DIR` makes three plans: a wind
 new tokens, a decoding step of one token with a key/value cache (--max-seq-len), and the same at
 a budget of half the weight bytes (the weights stream, the cache stays). Each must give exactly
 the token ids of `model.generate(do_sample=False)`; the window plan's logits are also compared
-with the model's (max abs error printed, must be under 1e-3 x max |logit|).
+with the model's (max abs error printed, must be under 1e-3 x max |logit|). The Llama's folder
+also holds a tokenizer.json (a byte-level BPE with Llama 3's split and BOS template, trained
+here with `tokenizers`): there the prompt is text, `tsr generate --prompt` must encode it as
+transformers' PreTrainedTokenizerFast does and print the text it decodes the ids to.
 
 Weights are drawn with a standard deviation of 0.25 rather than transformers' 0.02 so that the
 logits are spread and the greedy choice is not decided by rounding; the smallest gap between the
@@ -25,14 +28,16 @@ import subprocess
 import sys
 
 import numpy as np
+import tokenizers
 import torch
 import transformers
+from tokenizers import decoders, models, pre_tokenizers, processors, trainers
 
 PROMPT, NEW = 5, 11  # tokens
 
 CASES = [
     ("llama_gqa_f32", torch.float32, transformers.LlamaConfig, transformers.LlamaForCausalLM,
-     dict(vocab_size=96, hidden_size=64, intermediate_size=160, num_hidden_layers=2, num_attention_heads=8,
+     dict(vocab_size=320, hidden_size=64, intermediate_size=160, num_hidden_layers=2, num_attention_heads=8,
           num_key_value_heads=2, tie_word_embeddings=True, rms_norm_eps=1e-5)),
     ("qwen2_bias_bf16", torch.bfloat16, transformers.Qwen2Config, transformers.Qwen2ForCausalLM,
      dict(vocab_size=80, hidden_size=48, intermediate_size=96, num_hidden_layers=2, num_attention_heads=4,
@@ -53,6 +58,29 @@ def run(cmd):
     if p.returncode != 0:
         raise RuntimeError("%s exited %d: %s" % (" ".join(cmd[:2]), p.returncode, (p.stderr or p.stdout).strip()[-1200:]))
     return p
+
+
+TEXT = ("The quick brown fox jumps over the lazy dog. It's 12:45, and the café serves 3 kinds of tea; "
+        "naïve ideas don't last. Numbers like 1234567 and 3.14159 split in threes. ")
+
+
+def make_tokenizer(path, vocab):
+    """A byte-level BPE with Llama 3's split and a BOS template, trained on TEXT."""
+    split = (r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|"
+             r"\s*[\r\n]+|\s+(?!\S)|\s+")
+    tok = tokenizers.Tokenizer(models.BPE(ignore_merges=True))
+    tok.pre_tokenizer = pre_tokenizers.Sequence([
+        pre_tokenizers.Split(tokenizers.Regex(split), behavior="isolated"),
+        pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False)])
+    tok.decoder = decoders.ByteLevel()
+    tok.train_from_iterator([TEXT] * 20, trainers.BpeTrainer(
+        vocab_size=vocab, special_tokens=["<|begin_of_text|>", "<|end_of_text|>"],
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False))
+    bos = tok.token_to_id("<|begin_of_text|>")
+    tok.post_processor = processors.TemplateProcessing(single="<|begin_of_text|> $A",
+                                                       special_tokens=[("<|begin_of_text|>", bos)])
+    tok.save(path)
+    return transformers.PreTrainedTokenizerFast(tokenizer_file=path)
 
 
 def make_model(d, dtype, config_cls, model_cls, kw, seed):
@@ -98,8 +126,12 @@ def main():
             d = os.path.join(a.work, name)
             model = make_model(d, dtype, config_cls, model_cls, kw, seed=100 + i)
             prompt = [int(t) for t in rng.integers(0, kw["vocab_size"], size=PROMPT)]
+            if name == "llama_gqa_f32":  # with a tokenizer: the prompt as text
+                hf_tok = make_tokenizer(os.path.join(d, "tokenizer.json"), kw["vocab_size"])
+                text_prompt = "The café's fox"
+                prompt = hf_tok(text_prompt).input_ids
             want, gap = greedy(model, prompt, NEW)
-            total = PROMPT + NEW
+            total = len(prompt) + NEW
             report = os.path.join(a.work, name + ".json")
 
             # The window plan: logits of the prompt + generated tokens against the model's.
@@ -144,6 +176,17 @@ def main():
                     raise RuntimeError("%s: tsr generate gave %s, transformers %s" % (label, got_ids, want))
                 print("transformers %-16s greedy, %s: %s, the same as transformers" % (name, label, got_ids),
                       flush=True)
+                if name == "llama_gqa_f32":
+                    # The prompt as text, through the tokenizer the bundle carries; the text printed
+                    # must be transformers' decoding of the same ids.
+                    p = run([a.tsr, "generate", plan, "--prompt", text_prompt, "--max-new-tokens", str(NEW),
+                             "--ids-out", ids_out])
+                    want_text = hf_tok.decode(want, skip_special_tokens=True)
+                    if json.load(open(ids_out)) != want or p.stdout != want_text + "\n":
+                        raise RuntimeError("%s: tsr generate --prompt %r gave %r (ids %s); transformers %r (ids %s)" % (
+                            label, text_prompt, p.stdout, json.load(open(ids_out)), want_text, want))
+                    print("transformers %-16s --prompt %r (%d tokens with the BOS): %r, the same text" % (
+                        name, text_prompt, len(prompt), want_text), flush=True)
             print("PASS transformers", name, flush=True)
             passed += 1
         except Exception as e:  # noqa: BLE001 - report every case
