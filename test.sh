@@ -84,10 +84,12 @@ fi
 echo "   Llama-family checkpoints (tests/llm/run_llm.py: tiny random checkpoints against numpy)"
 step llm "^(llm|FAIL)" /usr/bin/python3 tests/llm/run_llm.py --tsc "$opt_bin/tsc" --tsr "$opt_bin/tsr" \
   --work "${TMPDIR:-/tmp}/tensorshunt-llm"
-echo "   against Hugging Face transformers' greedy generate (tests/llm/run_transformers.py)"
+echo "   against Hugging Face transformers' greedy generate and the tokenizers library (tests/llm/run_transformers.py, run_tokenizers.py)"
 if llm_python=$(tools/llm_venv.sh); then
   step transformers "^(transformers|FAIL)" "$llm_python" tests/llm/run_transformers.py --tsc "$opt_bin/tsc" \
     --tsr "$opt_bin/tsr" --work "${TMPDIR:-/tmp}/tensorshunt-transformers"
+  step tokenizers "^(tokenizers|FAIL)" "$llm_python" tests/llm/run_tokenizers.py --tsr "$opt_bin/tsr" \
+    --work "${TMPDIR:-/tmp}/tensorshunt-tokenizers"
 else
   echo "transformers: 0 passed, 1 failed (could not set up torch and transformers from PyPI)"; add 0 1
 fi

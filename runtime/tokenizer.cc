@@ -816,9 +816,10 @@ std::vector<std::string> Tokenizer::Impl::DecodeChain(std::vector<std::string> t
       }
       case DecodeStep::kMetaspace:
         for (size_t i = 0; i < tokens.size(); ++i) {
-          std::string s = Replace(tokens[i], d.a, " ");
-          if (i == 0 && d.prepend && !s.empty() && s[0] == ' ') s.erase(0, 1);
-          out.push_back(std::move(s));
+          // The first token loses all its leading replacement characters (as tokenizers 0.23 does).
+          std::string_view t = tokens[i];
+          while (i == 0 && d.prepend && !d.a.empty() && t.substr(0, d.a.size()) == d.a) t.remove_prefix(d.a.size());
+          out.push_back(Replace(t, d.a, " "));
         }
         break;
       case DecodeStep::kReplace:
@@ -831,7 +832,9 @@ std::vector<std::string> Tokenizer::Impl::DecodeChain(std::vector<std::string> t
           if (count == 0) return;
           size_t at = 0;
           bool valid = true;
-          while (at < pending.size()) valid = valid && NextCodePoint(pending, &at) >= 0;
+          while (at < pending.size()) {
+            if (NextCodePoint(pending, &at) < 0) valid = false;
+          }
           if (valid) {
             out.push_back(pending);
           } else {

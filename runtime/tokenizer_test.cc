@@ -152,6 +152,9 @@ TEST(TokenizerTest, SentencePieceStyleFallsBackToBytesAndStripsTheFirstSpace) {
   EXPECT_EQ(t->Decode(*ids, false), "<s> hi \xC3\xA9");
   // A lone byte that is not UTF-8 decodes to U+FFFD.
   EXPECT_EQ(t->Decode(Ids{263, 3 + 0xC3}, false), "hi\xEF\xBF\xBD");
+  // An invalid run of byte tokens gives one U+FFFD per token; a valid one its character.
+  EXPECT_EQ(t->Decode(Ids{3 + 0xE6, 3 + 0x97, 3 + 0x41}, false), "\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD");
+  EXPECT_EQ(t->Decode(Ids{3 + 0xC3, 3 + 0xA9, 260}, false), "\xC3\xA9h");
   // The special token in the text is matched in the raw text, before the normalizer.
   auto with_s = t->Encode("<s>hi", false);
   ASSERT_TRUE(with_s.ok());
