@@ -223,7 +223,7 @@ std::string Replace(std::string_view s, std::string_view from, std::string_view 
   return out;
 }
 
-// NFC_Quick_Check over the text: true when NFC leaves it as it is.
+// NFC_Quick_Check over the text: true when NFC certainly leaves it as it is.
 bool IsNfc(std::string_view text) {
   int last = 0;
   size_t at = 0;
@@ -239,6 +239,83 @@ bool IsNfc(std::string_view text) {
     last = ccc;
   }
   return true;
+}
+
+// Hangul syllables decompose and compose by arithmetic (Unicode 3.12).
+constexpr int32_t kSBase = 0xAC00, kLBase = 0x1100, kVBase = 0x1161, kTBase = 0x11A7;
+constexpr int32_t kLCount = 19, kVCount = 21, kTCount = 28, kNCount = kVCount * kTCount, kSCount = kLCount * kNCount;
+
+void Decompose(int32_t cp, std::vector<int32_t>* out) {
+  if (cp >= kSBase && cp < kSBase + kSCount) {
+    const int32_t s = cp - kSBase;
+    out->push_back(kLBase + s / kNCount);
+    out->push_back(kVBase + (s % kNCount) / kTCount);
+    if (s % kTCount != 0) out->push_back(kTBase + s % kTCount);
+    return;
+  }
+  const auto* it = std::lower_bound(std::begin(kDecompose), std::end(kDecompose), static_cast<uint32_t>(cp),
+                                    [](const uint32_t(&r)[3], uint32_t v) { return r[0] < v; });
+  if (it == std::end(kDecompose) || (*it)[0] != static_cast<uint32_t>(cp)) {
+    out->push_back(cp);
+    return;
+  }
+  Decompose(static_cast<int32_t>((*it)[1]), out);
+  if ((*it)[2] != 0) Decompose(static_cast<int32_t>((*it)[2]), out);
+}
+
+// The primary composite of a and b, or -1.
+int32_t Compose(int32_t a, int32_t b) {
+  if (a >= kLBase && a < kLBase + kLCount && b >= kVBase && b < kVBase + kVCount) {
+    return kSBase + ((a - kLBase) * kVCount + (b - kVBase)) * kTCount;
+  }
+  if (a >= kSBase && a < kSBase + kSCount && (a - kSBase) % kTCount == 0 && b > kTBase && b < kTBase + kTCount) {
+    return a + (b - kTBase);
+  }
+  const uint32_t key[2] = {static_cast<uint32_t>(a), static_cast<uint32_t>(b)};
+  const auto* it = std::lower_bound(std::begin(kCompose), std::end(kCompose), key, [](const uint32_t(&r)[3], const uint32_t* k) {
+    return r[0] < k[0] || (r[0] == k[0] && r[1] < k[1]);
+  });
+  if (it == std::end(kCompose) || (*it)[0] != key[0] || (*it)[1] != key[1]) return -1;
+  return static_cast<int32_t>((*it)[2]);
+}
+
+// Unicode normalization form C: canonical decomposition, canonical order, canonical composition.
+std::string Nfc(std::string_view text) {
+  if (IsNfc(text)) return std::string(text);
+  std::vector<int32_t> d;
+  for (int32_t cp : CodePoints(text)) Decompose(cp, &d);
+  // Each run of non-starters sorted by combining class, keeping the order of equal classes.
+  for (size_t i = 0; i < d.size();) {
+    if (CombiningClass(d[i]) == 0) {
+      ++i;
+      continue;
+    }
+    size_t j = i;
+    while (j < d.size() && CombiningClass(d[j]) != 0) ++j;
+    std::stable_sort(d.begin() + static_cast<std::ptrdiff_t>(i), d.begin() + static_cast<std::ptrdiff_t>(j),
+                     [](int32_t a, int32_t b) { return CombiningClass(a) < CombiningClass(b); });
+    i = j;
+  }
+  std::vector<int32_t> out;
+  int64_t starter = -1;
+  int last_ccc = 0;
+  for (int32_t ch : d) {
+    const int ccc = CombiningClass(ch);
+    if (starter >= 0) {
+      const bool adjacent = static_cast<int64_t>(out.size()) - 1 == starter;
+      const bool blocked = !adjacent && (last_ccc == 0 || last_ccc >= ccc);
+      if (!blocked) {
+        if (const int32_t c = Compose(out[static_cast<size_t>(starter)], ch); c >= 0) {
+          out[static_cast<size_t>(starter)] = c;
+          continue;
+        }
+      }
+    }
+    if (ccc == 0) starter = static_cast<int64_t>(out.size());
+    out.push_back(ch);
+    last_ccc = ccc;
+  }
+  return ToUtf8(out);
 }
 
 std::string ByteToken(uint8_t b) {
@@ -987,11 +1064,7 @@ StatusOr<std::vector<int64_t>> Tokenizer::Encode(std::string_view text, bool add
     for (const Impl::Normalize& n : m.normalizers) {
       switch (n.kind) {
         case Impl::Normalize::kNfc:
-          if (!IsNfc(p.text)) {
-            return BadInputError("the text is not in Unicode normal form C, which this tokenizer's NFC normalizer "
-                                 "needs and this version does not compute; normalize it first (e.g. Python's "
-                                 "unicodedata.normalize(\"NFC\", text))");
-          }
+          p.text = Nfc(p.text);
           break;
         case Impl::Normalize::kPrepend:
           if (!p.text.empty()) p.text.insert(0, n.a);

@@ -9,13 +9,13 @@
 //   added_tokens   matched leftmost-longest before the model sees the text: those with
 //                  normalized false in the raw text, the others in the normalized pieces;
 //                  lstrip / rstrip take the whitespace beside a match with it.
-//   normalizer     null, NFC, Prepend, Replace (a string pattern), Sequence. NFC is checked,
-//                  not computed: text that NFC would change is refused (normalize it first).
+//   normalizer     null, NFC, Prepend, Replace (a string pattern), Sequence.
 //   pre_tokenizer  null, ByteLevel (with or without GPT-2's split), Metaspace (prepend_scheme
 //                  always / first / never, split), Split with one of the patterns of GPT-2,
 //                  Llama 3 and Qwen2 (behavior isolated), Sequence. These patterns are matched
 //                  by hand-written scanners, not a regex engine; letters, numbers and white
-//                  space are Unicode's (tables of Unicode 14, runtime/unicode_tables.inc).
+//                  space, and NFC's decompositions, classes and compositions, are Unicode
+//                  14's (tables generated from Python's unicodedata, runtime/unicode_tables.inc).
 //   post_processor null, ByteLevel, TemplateProcessing (its single-sequence template), Sequence.
 //   decoder        null, ByteLevel, Metaspace, Replace, ByteFallback, Fuse, Strip, Sequence.
 //                  Bytes that are not UTF-8 decode to U+FFFD, one per maximal invalid run.
