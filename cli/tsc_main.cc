@@ -57,6 +57,7 @@ struct CompileArgs {
   bool verbose = false;
   bool no_spill = false, no_remat = false;
   int64_t max_seq_len = 0;  // checkpoints: a decoding step with a key/value cache of this many tokens
+  std::string weight_quant = "none";  // checkpoints: none or int8
 };
 
 StatusOr<std::map<std::string, std::vector<int64_t>>> ParseShapes(
@@ -124,6 +125,7 @@ Status WriteReport(const std::string& path, const CompileArgs& args, uint64_t bu
     j["kv_cache_tokens"] = args.max_seq_len;
     j["kv_cache_bytes"] = WrittenWeightBytes(cg);
   }
+  j["weight_quant"] = args.weight_quant;
   j["spilled_activations"] = cg.spills;
   j["spilled_bytes"] = cg.spilled_bytes;
   j["recomputed_activations"] = cg.recomputed;
@@ -191,6 +193,12 @@ Status Compile(const CompileArgs& args) {
   if (!checkpoint && args.max_seq_len != 0) {
     return UsageError("--max-seq-len applies to checkpoint folders only");
   }
+  if (args.weight_quant != "none" && args.weight_quant != "int8") {
+    return UsageError("--weight-quant " + OneLine(args.weight_quant) + ": give none or int8");
+  }
+  if (!checkpoint && args.weight_quant != "none") {
+    return UsageError("--weight-quant applies to checkpoint folders only");
+  }
   if (checkpoint) {
     // A Hugging Face checkpoint folder: the sequence length comes from --shape input_ids=1xS.
     struct stat config_stat;
@@ -204,7 +212,8 @@ Status Compile(const CompileArgs& args) {
       return UsageError(args.model + " is a checkpoint folder: give the number of tokens with "
                         "--shape input_ids=1xN (and no other --shape or --bind)");
     }
-    ASSIGN_OR_RETURN(graph, frontend::BuildLlamaGraph(args.model, it->second[1], args.max_seq_len));
+    ASSIGN_OR_RETURN(graph, frontend::BuildLlamaGraph(args.model, it->second[1], args.max_seq_len,
+                                                      args.weight_quant == "int8"));
     ASSIGN_OR_RETURN(eos_ids, frontend::ReadEosTokenIds(args.model));
     std::ifstream config_file(args.model + "/config.json");
     std::stringstream config_text;
@@ -275,6 +284,7 @@ Status Compile(const CompileArgs& args) {
                             {"profile", profile ? profile->name : "none"}};
   if (profile) meta.emplace_back("profile_hash", std::string("fnv1a64:") + profile_hash);
   if (args.max_seq_len > 0) meta.emplace_back("kv_cache_tokens", std::to_string(args.max_seq_len));
+  if (args.weight_quant != "none") meta.emplace_back("weight_quant", args.weight_quant);
   if (!eos_ids.empty()) {
     std::string list;
     for (int64_t id : eos_ids) list += (list.empty() ? "" : ",") + std::to_string(id);
@@ -536,6 +546,7 @@ int main(int argc, char** argv) {
   compile->add_flag("-v,--verbose", c.verbose, "Per-pass timing and detail");
   compile->add_flag("--no-spill", c.no_spill, "Never spill activations to storage to fit the budget");
   compile->add_flag("--no-remat", c.no_remat, "Never recompute activations to fit the budget");
+  compile->add_option("--weight-quant", c.weight_quant, "Checkpoints: none (default; weights as f32) or int8 (linear layers' matrices as int8, one f32 scale per output row, dequantized before each product)");
   compile->add_option("--max-seq-len", c.max_seq_len, "Checkpoints: compile one decoding step (--shape input_ids=1xT tokens per step) with a key/value cache of this many tokens, for tsr generate");
   compile->footer(ExitCodeHelp());
 

@@ -1,5 +1,6 @@
 #include "frontend/llama.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <fstream>
@@ -28,10 +29,11 @@ class Builder {
  public:
   explicit Builder(ir::Graph& g) : g_(g) {}
 
-  StatusOr<int> Weight(const std::string& name, std::vector<int64_t> shape, std::vector<uint8_t> bytes) {
+  StatusOr<int> Weight(const std::string& name, std::vector<int64_t> shape, std::vector<uint8_t> bytes,
+                       DType dtype = DType::kF32) {
     ir::Value v;
     v.name = name;
-    v.dtype = DType::kF32;
+    v.dtype = dtype;
     v.shape = std::move(shape);
     v.kind = ir::ValueKind::kWeight;
     v.data = std::make_shared<const std::vector<uint8_t>>(std::move(bytes));
@@ -241,7 +243,7 @@ StatusOr<std::vector<int64_t>> ReadEosTokenIds(const std::string& dir) {
   return std::vector<int64_t>{};
 }
 
-StatusOr<ir::Graph> BuildLlamaGraph(const std::string& dir, int64_t seq, int64_t kv_tokens) {
+StatusOr<ir::Graph> BuildLlamaGraph(const std::string& dir, int64_t seq, int64_t kv_tokens, bool int8_weights) {
   const std::string config_path = dir + "/config.json";
   std::ifstream f(config_path);
   if (!f) return IoError("cannot read " + config_path + "; a checkpoint folder needs its config.json");
@@ -277,7 +279,8 @@ StatusOr<ir::Graph> BuildLlamaGraph(const std::string& dir, int64_t seq, int64_t
   g.opset = kOpset;
   Builder b(g);
   // Reads a tensor of the expected shape as f32.
-  auto weight = [&](const std::string& name, std::vector<int64_t> shape) -> StatusOr<int> {
+  // A tensor's values as f32 bytes.
+  auto load = [&](const std::string& name, const std::vector<int64_t>& shape) -> StatusOr<std::vector<uint8_t>> {
     const SafetensorsTensor* t = ck.Find(name);
     if (!t) return BadInputError(dir + ": tensor '" + name + "' is missing from the checkpoint");
     if (t->shape != shape) {
@@ -304,7 +307,38 @@ StatusOr<ir::Graph> BuildLlamaGraph(const std::string& dir, int64_t seq, int64_t
         return BadInputError(dir + ": tensor '" + name + "' is " + std::string(SafetensorsDTypeName(t->st_dtype)) +
                              "; weights must be F32, F16 or BF16");
     }
-    return b.Weight(name, std::move(shape), std::move(out));
+    return out;
+  };
+  auto weight = [&](const std::string& name, std::vector<int64_t> shape) -> StatusOr<int> {
+    ASSIGN_OR_RETURN(std::vector<uint8_t> f32, load(name, shape));
+    return b.Weight(name, std::move(shape), std::move(f32));
+  };
+  // A linear layer's [out, in] matrix. With int8 weights: stored as int8 with one f32 scale per
+  // output row (max |w| / 127, symmetric), and dequantized in the program (Cast, then Mul by the
+  // scales) just before its matrix product, so that 1 byte per value is stored and streamed.
+  auto matrix = [&](const std::string& name, std::vector<int64_t> shape) -> StatusOr<int> {
+    if (!int8_weights) return weight(name, std::move(shape));
+    ASSIGN_OR_RETURN(std::vector<uint8_t> f32, load(name, shape));
+    const int64_t rows = shape[0], cols = shape[1];
+    const float* w = reinterpret_cast<const float*>(f32.data());
+    std::vector<uint8_t> q(static_cast<size_t>(rows * cols));
+    std::vector<float> scales(static_cast<size_t>(rows));
+    for (int64_t r = 0; r < rows; ++r) {
+      float amax = 0;
+      for (int64_t k = 0; k < cols; ++k) amax = std::max(amax, std::fabs(w[r * cols + k]));
+      const float s = amax > 0 ? amax / 127.0f : 1.0f;
+      scales[static_cast<size_t>(r)] = s;
+      for (int64_t k = 0; k < cols; ++k) {
+        const float v = std::nearbyint(w[r * cols + k] / s);
+        q[static_cast<size_t>(r * cols + k)] = static_cast<uint8_t>(static_cast<int8_t>(std::clamp(v, -127.0f, 127.0f)));
+      }
+    }
+    std::vector<uint8_t> scale_bytes(scales.size() * sizeof(float));
+    std::memcpy(scale_bytes.data(), scales.data(), scale_bytes.size());
+    ASSIGN_OR_RETURN(int qw, b.Weight(name, shape, std::move(q), DType::kI8));
+    ASSIGN_OR_RETURN(int sw, b.Weight(name + ".scale", {rows, 1}, std::move(scale_bytes)));
+    ASSIGN_OR_RETURN(int deq, b.Op("Cast", {qw}, {{"to", static_cast<int64_t>(DType::kF32)}}));
+    return b.Op("Mul", {deq, sw});
   };
   const int64_t H = c.hidden, D = c.head_dim, NH = c.heads, KV = c.kv_heads, I = c.intermediate;
 
@@ -408,20 +442,20 @@ StatusOr<ir::Graph> BuildLlamaGraph(const std::string& dir, int64_t seq, int64_t
     const std::string p = "model.layers." + std::to_string(l) + ".";
     b.SetPrefix("l" + std::to_string(l) + "_");
     ASSIGN_OR_RETURN(int w_in, weight(p + "input_layernorm.weight", {H}));
-    ASSIGN_OR_RETURN(int wq, weight(p + "self_attn.q_proj.weight", {NH * D, H}));
-    ASSIGN_OR_RETURN(int wk, weight(p + "self_attn.k_proj.weight", {KV * D, H}));
-    ASSIGN_OR_RETURN(int wv, weight(p + "self_attn.v_proj.weight", {KV * D, H}));
+    ASSIGN_OR_RETURN(int wq, matrix(p + "self_attn.q_proj.weight", {NH * D, H}));
+    ASSIGN_OR_RETURN(int wk, matrix(p + "self_attn.k_proj.weight", {KV * D, H}));
+    ASSIGN_OR_RETURN(int wv, matrix(p + "self_attn.v_proj.weight", {KV * D, H}));
     int bq = -1, bk = -1, bv = -1;
     if (c.qkv_bias) {
       ASSIGN_OR_RETURN(bq, weight(p + "self_attn.q_proj.bias", {NH * D}));
       ASSIGN_OR_RETURN(bk, weight(p + "self_attn.k_proj.bias", {KV * D}));
       ASSIGN_OR_RETURN(bv, weight(p + "self_attn.v_proj.bias", {KV * D}));
     }
-    ASSIGN_OR_RETURN(int wo, weight(p + "self_attn.o_proj.weight", {H, NH * D}));
+    ASSIGN_OR_RETURN(int wo, matrix(p + "self_attn.o_proj.weight", {H, NH * D}));
     ASSIGN_OR_RETURN(int w_post, weight(p + "post_attention_layernorm.weight", {H}));
-    ASSIGN_OR_RETURN(int wg, weight(p + "mlp.gate_proj.weight", {I, H}));
-    ASSIGN_OR_RETURN(int wu, weight(p + "mlp.up_proj.weight", {I, H}));
-    ASSIGN_OR_RETURN(int wd, weight(p + "mlp.down_proj.weight", {H, I}));
+    ASSIGN_OR_RETURN(int wg, matrix(p + "mlp.gate_proj.weight", {I, H}));
+    ASSIGN_OR_RETURN(int wu, matrix(p + "mlp.up_proj.weight", {I, H}));
+    ASSIGN_OR_RETURN(int wd, matrix(p + "mlp.down_proj.weight", {H, I}));
 
     ASSIGN_OR_RETURN(int x, rms_norm(h, w_in));
     ASSIGN_OR_RETURN(int q, linear(x, wq, bq));
@@ -467,7 +501,7 @@ StatusOr<ir::Graph> BuildLlamaGraph(const std::string& dir, int64_t seq, int64_t
   ASSIGN_OR_RETURN(int hn, rms_norm(h, w_norm));
   int lm = embed;
   if (!c.tied) {
-    ASSIGN_OR_RETURN(lm, weight("lm_head.weight", {c.vocab, H}));
+    ASSIGN_OR_RETURN(lm, matrix("lm_head.weight", {c.vocab, H}));
   }
   ASSIGN_OR_RETURN(int lm_t, b.Op("Transpose", {lm}, {{"perm", std::vector<int64_t>{1, 0}}}));
   ASSIGN_OR_RETURN(int logits, b.Op("MatMul", {hn, lm_t}, {}, "logits"));

@@ -58,7 +58,14 @@ StatusOr<LlamaConfig> ParseLlamaConfig(const std::string& json_text, const std::
 // in weights named kv_cache.{k,v}.LAYER ([1, KV, kv_tokens, D], zeros in the bundle) that the
 // program updates in place (TsKvWrite), and attends over the cache rows up to each token's
 // position. Running it on a prompt's tokens in turn, then on each new token, decodes.
-StatusOr<ir::Graph> BuildLlamaGraph(const std::string& dir, int64_t seq_len, int64_t kv_tokens = 0);
+//
+// With int8_weights, the matrices of the linear layers (q/k/v/o, gate/up/down, an untied
+// lm_head) are stored as int8 with one f32 scale per output row, symmetric (scale = max |w| /
+// 127, values rounded to nearest and clamped to [-127, 127]), and dequantized in the program
+// (Cast to f32, Mul by the scales, tensor NAME.scale [out, 1]) before each matrix product.
+// Embeddings, norms and biases stay f32.
+StatusOr<ir::Graph> BuildLlamaGraph(const std::string& dir, int64_t seq_len, int64_t kv_tokens = 0,
+                                    bool int8_weights = false);
 
 // The ids that end generation: eos_token_id (an integer or a list) of the folder's
 // generation_config.json where it has one, else of config.json; empty when neither says.

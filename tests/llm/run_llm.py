@@ -13,12 +13,17 @@ when every logit is within 1e-4 x max|logit| + 1e-3 x |logit|, and when `tsr gen
 4 prompt tokens, the rest of the window generated) gives the same token ids as greedy decoding
 with the reference, both with the window plan and with decoding-step plans that keep a key/value
 cache (`--max-seq-len`; 1 and 3 tokens per step, and at half the weight bytes). Also compiles one checkpoint at a budget of half its weight bytes and
-requires bitwise-equal logits. Last line:
+requires bitwise-equal logits. With `--weight-quant int8`, each checkpoint's logits must match
+the numpy forward pass of the weights as quantized and dequantized (same tolerance), and their
+error against the f32 logits is printed (what int8 costs); the first checkpoint also decodes
+greedily from a streamed int8 cache plan, the same ids as the reference's on those weights.
+Last line:
 "llm: N passed, M failed".
 """
 import argparse
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -94,6 +99,25 @@ def make_checkpoint(d, cfg, dtype, rng):
     write_safetensors(os.path.join(d, "model.safetensors"), stored)
     json.dump(cfg, open(os.path.join(d, "config.json"), "w"), indent=1)
     return values
+
+
+MATRICES = ("q_proj.weight", "k_proj.weight", "v_proj.weight", "o_proj.weight", "gate_proj.weight",
+            "up_proj.weight", "down_proj.weight", "lm_head.weight")
+
+
+def quantized(w):
+    """The weights as `tsc compile --weight-quant int8` stores and dequantizes them: each linear
+    layer's rows as int8 with scale max|row| / 127 (f32 arithmetic, round half to even, clamp to
+    [-127, 127]), times the scale in f32."""
+    out = dict(w)
+    for name, v in w.items():
+        if name.endswith(MATRICES):
+            v32 = v.astype(np.float32)
+            amax = np.abs(v32).max(axis=1, keepdims=True)
+            s = np.where(amax > 0, amax / np.float32(127), np.float32(1)).astype(np.float32)
+            q = np.clip(np.rint(v32 / s), -127, 127).astype(np.float32)
+            out[name] = (q * s).astype(np.float64)
+    return out
 
 
 def inv_freq(cfg, D):
@@ -280,6 +304,53 @@ def main():
                     raise RuntimeError("at half the weight bytes the logits differ from the unbudgeted plan's")
                 print("llm %-20s at %d bytes (half the weights): %d bytes streamed per run, logits bitwise equal"
                       % (name, weights // 2, r["streamed_bytes"]["storage"]), flush=True)
+            # int8 weights: the program must compute the forward pass of the dequantized weights
+            # (tight tolerance); their error against the f32 logits is what quantization costs.
+            q8 = os.path.join(a.work, name + "_int8.tsplan")
+            run([a.tsc, "compile", d, "-o", q8, "--shape", "input_ids=1x%d" % S, "--weight-quant", "int8",
+                 "--report", report])
+            q8_weights = json.load(open(report))["resident_weight_bytes"]
+            out3 = out + "_int8"
+            os.makedirs(out3, exist_ok=True)
+            run([a.tsr, "run", q8, "-q", "--input", "input_ids=@" + os.path.join(a.work, name + "_ids.npy"),
+                 "--output-dir", out3])
+            got8 = np.load(os.path.join(out3, "logits.npy")).astype(np.float64)
+            wq = quantized(w)
+            ref8 = reference(cfg, wq, ids[0])
+            err8 = np.abs(got8 - ref8)
+            if not (err8 <= 1e-4 * np.abs(ref8).max() + 1e-3 * np.abs(ref8)).all():
+                raise RuntimeError("int8 logits differ from numpy's with the dequantized weights by %.3g" % err8.max())
+            qerr = np.abs(got8 - ref).max()
+            agree = float((got8[0].argmax(-1) == ref[0].argmax(-1)).mean())
+            print("llm %-20s int8 weights: %d bytes (f32: %d); logits vs the f32 model: max abs err %.3g (%.2f%% of "
+                  "max |logit|), top-1 agreement %.0f%%; vs the dequantized reference %.3g"
+                  % (name, q8_weights, weights, qerr, 100 * qerr / scale, 100 * agree, err8.max()), flush=True)
+            if name == "llama_gqa_f32":
+                # Greedy decoding with int8 weights streamed (a cache plan at half the int8 bytes)
+                # against the reference's greedy loop on the dequantized weights.
+                kv_cache = 2 * cfg["num_hidden_layers"] * cfg["num_key_value_heads"] * S * \
+                    (cfg["hidden_size"] // cfg["num_attention_heads"]) * 4
+                q8_kv = os.path.join(a.work, name + "_int8_kv.tsplan")
+                cmd = [a.tsc, "compile", d, "-o", q8_kv, "--shape", "input_ids=1x1", "--max-seq-len", str(S),
+                       "--weight-quant", "int8", "--report", report]
+                # Half the int8 bytes plus the cache, or the minimum feasible budget where the f32
+                # copies dequantized on the way do not leave room for that.
+                p = subprocess.run(cmd + ["--vram", "1"], capture_output=True, text=True)
+                least = re.search(r"minimum feasible budget is (\d+) bytes", p.stderr)
+                if p.returncode != 4 or not least:
+                    raise RuntimeError("tsc at --vram 1 did not state the minimum budget: %s" % p.stderr.strip())
+                run(cmd + ["--vram", str(max(q8_weights // 2 + kv_cache, int(least.group(1))))])
+                streamed8 = json.load(open(report))["streamed_bytes"]["storage"]
+                run([a.tsr, "generate", q8_kv, "--prompt-ids", ",".join(map(str, prompt)), "--max-new-tokens",
+                     str(S - len(prompt)), "--ids-out", ids_out])
+                want8 = greedy(cfg, wq, prompt, S - len(prompt))
+                if json.load(open(ids_out)) != want8:
+                    raise RuntimeError("int8, streamed: tsr generate gave %s, the reference %s" % (
+                        json.load(open(ids_out)), want8))
+                if streamed8 == 0:
+                    raise RuntimeError("int8 at half its weight bytes streams nothing")
+                print("llm %-20s int8, half budget, %d bytes streamed per step: greedy %s (the reference's)"
+                      % (name, streamed8, want8), flush=True)
             print("PASS llm", name, flush=True)
             passed += 1
         except Exception as e:  # noqa: BLE001 - report every case
