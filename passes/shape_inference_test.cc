@@ -325,6 +325,30 @@ TEST(InferShapesTest, KnownShapeVectorsFoldThroughReshapeIdentityAndTranspose) {
   EXPECT_TRUE(g.values[*t_id].HasData());
 }
 
+TEST(InferShapesTest, AWeightWidenedByACastIsNotFoldedButAConstantIs) {
+  // int8 weights dequantized in the program (tsc compile --weight-quant int8) must stay int8 in
+  // the bundle: folding the Cast would store the f32 copy. A constant's Cast still folds.
+  ir::Graph g = Parse(
+      "tsir 1 opset 13\n"
+      "weight \"w\" i8[2,2] data=hex:01ff0280\n"
+      "const \"c\" i8[2,2] data=hex:01ff0280\n"
+      "act \"wf\" f32[?]\n"
+      "act \"cf\" f32[?]\n"
+      "output \"y\" f32[?]\n"
+      "node \"castw\" Cast(\"w\") -> (\"wf\") {to=i:1}\n"
+      "node \"castc\" Cast(\"c\") -> (\"cf\") {to=i:1}\n"
+      "node \"add\" Add(\"wf\", \"cf\") -> (\"y\")\n"
+      "inputs\n"
+      "outputs \"y\"\n");
+  Status st = InferShapes(g);
+  ASSERT_TRUE(st.ok()) << st.ToString();
+  std::vector<std::string> ops;
+  for (const ir::Node& n : g.nodes) ops.push_back(n.name);
+  EXPECT_EQ(ops, (std::vector<std::string>{"castw", "add"}));
+  EXPECT_FALSE(g.values[*g.FindValue("wf")].HasData());
+  EXPECT_TRUE(g.values[*g.FindValue("cf")].HasData());
+}
+
 // --- Transpose ----------------------------------------------------------------------------
 
 TEST(InferShapesTest, TransposeDefaultPermReversesAndIsRecorded) {
