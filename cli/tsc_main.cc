@@ -4,6 +4,7 @@
 #include <unistd.h>
 #include <xxhash.h>
 
+#include <charconv>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
@@ -56,7 +57,9 @@ struct CompileArgs {
   std::string emit_llvm;
   bool verbose = false;
   bool no_spill = false, no_remat = false;
+  std::string max_seq_len_text;  // --max-seq-len as given: "", an integer or "auto"
   int64_t max_seq_len = 0;  // checkpoints: a decoding step with a key/value cache of this many tokens
+  int64_t max_seq_len_config = 0;  // with "auto": the config's max_position_embeddings
   std::string weight_quant = "none";  // checkpoints: none or int8
 };
 
@@ -124,6 +127,11 @@ Status WriteReport(const std::string& path, const CompileArgs& args, uint64_t bu
   if (args.max_seq_len > 0) {
     j["kv_cache_tokens"] = args.max_seq_len;
     j["kv_cache_bytes"] = WrittenWeightBytes(cg);
+    // --max-seq-len auto: the config's length, and whether the budget cut it.
+    if (args.max_seq_len_config > 0) {
+      j["kv_cache_tokens_config"] = args.max_seq_len_config;
+      j["kv_cache_tokens_capped_by_budget"] = args.max_seq_len < std::min<int64_t>(args.max_seq_len_config, int64_t{1} << 20);
+    }
   }
   j["weight_quant"] = args.weight_quant;
   j["spilled_activations"] = cg.spills;
@@ -149,7 +157,35 @@ Status WriteReport(const std::string& path, const CompileArgs& args, uint64_t bu
   return WriteTextFile(path, j.dump(2) + "\n", "report");
 }
 
-Status Compile(const CompileArgs& args) {
+// --max-seq-len auto under a budget: the most cache tokens (at most `most`) whose decoding-step
+// plan fits, by bisection over compiled plans; the plan at `seq` tokens must fit.
+StatusOr<int64_t> LargestFittingCache(const CompileArgs& args, int64_t seq, int64_t most,
+                                      const passes::PipelineOptions& popts) {
+  passes::PipelineOptions quiet = popts;
+  quiet.dump_after.clear();
+  auto fits = [&](int64_t tokens) -> StatusOr<bool> {
+    ASSIGN_OR_RETURN(ir::Graph g, frontend::BuildLlamaGraph(args.model, seq, tokens, args.weight_quant == "int8"));
+    StatusOr<passes::CompiledGraph> cg = passes::RunPipeline(std::move(g), quiet);
+    if (cg.ok()) return true;
+    if (cg.status().code() == Code::kDoesNotFit) return false;
+    return cg.status();
+  };
+  ASSIGN_OR_RETURN(const bool all, fits(most));
+  if (all) return most;
+  int64_t lo = seq, hi = most;  // lo fits (checked next), hi does not
+  ASSIGN_OR_RETURN(const bool least, fits(lo));
+  if (!least) return lo;  // the caller's compile reports why not even that fits
+  while (hi - lo > 1) {
+    const int64_t mid = lo + (hi - lo) / 2;
+    std::fprintf(stderr, "tsc: --max-seq-len auto: %lld tokens fit the budget, %lld do not; trying %lld\n",
+                 static_cast<long long>(lo), static_cast<long long>(hi), static_cast<long long>(mid));
+    ASSIGN_OR_RETURN(const bool ok, fits(mid));
+    (ok ? lo : hi) = mid;
+  }
+  return lo;
+}
+
+Status Compile(CompileArgs args) {
   if (args.target != "cpu" && args.target != "cuda") {
     return UsageError("--target " + args.target + ": the targets are cpu and cuda");
   }
@@ -190,9 +226,28 @@ Status Compile(const CompileArgs& args) {
   std::string tokenizer_json;  // a checkpoint's tokenizer.json, carried into the bundle
   std::vector<int64_t> eos_ids;
   int64_t tokenizer_tokens = 0;
-  if (!checkpoint && args.max_seq_len != 0) {
+  const bool auto_seq_len = args.max_seq_len_text == "auto";
+  if (!args.max_seq_len_text.empty() && !auto_seq_len) {
+    const std::string& t = args.max_seq_len_text;
+    auto [end, ec] = std::from_chars(t.data(), t.data() + t.size(), args.max_seq_len);
+    if (ec != std::errc() || end != t.data() + t.size() || args.max_seq_len < 1) {
+      return UsageError("--max-seq-len " + OneLine(t) + ": give a number of tokens (1 or more) or auto");
+    }
+  }
+  if (!checkpoint && !args.max_seq_len_text.empty()) {
     return UsageError("--max-seq-len applies to checkpoint folders only");
   }
+  // Predictions use the given profile, or the built-in cpu-host (h100-pcie5) one for the CPU
+  // (CUDA) target; a CUDA plan is compiled for that profile's architecture.
+  ASSIGN_OR_RETURN(passes::HardwareProfile predict_on,
+                   profile ? StatusOr<passes::HardwareProfile>(*profile)
+                           : passes::ResolveHardwareProfile(args.target == "cuda" ? "h100-pcie5" : "cpu-host"));
+  passes::PipelineOptions popts;
+  popts.budget_bytes = budget;
+  popts.spill = !args.no_spill;
+  popts.remat = !args.no_remat;
+  popts.profile = &predict_on;
+  popts.dump_after = args.dump_after;
   if (args.weight_quant != "none" && args.weight_quant != "int8") {
     return UsageError("--weight-quant " + OneLine(args.weight_quant) + ": give none or int8");
   }
@@ -212,14 +267,30 @@ Status Compile(const CompileArgs& args) {
       return UsageError(args.model + " is a checkpoint folder: give the number of tokens with "
                         "--shape input_ids=1xN (and no other --shape or --bind)");
     }
-    ASSIGN_OR_RETURN(graph, frontend::BuildLlamaGraph(args.model, it->second[1], args.max_seq_len,
-                                                      args.weight_quant == "int8"));
-    ASSIGN_OR_RETURN(eos_ids, frontend::ReadEosTokenIds(args.model));
     std::ifstream config_file(args.model + "/config.json");
     std::stringstream config_text;
     config_text << config_file.rdbuf();
     ASSIGN_OR_RETURN(const frontend::LlamaConfig config,
                      frontend::ParseLlamaConfig(config_text.str(), args.model + "/config.json"));
+    if (auto_seq_len) {
+      // The config's context length (at most what the graph builder takes, and no more than the
+      // sliding window), then as much of it as the budget leaves room for.
+      if (config.max_positions == 0) {
+        return BadInputError(args.model + "/config.json has no max_position_embeddings for --max-seq-len auto; "
+                             "give the number of tokens");
+      }
+      args.max_seq_len_config = config.max_positions;
+      int64_t most = std::min<int64_t>(config.max_positions, int64_t{1} << 20);
+      if (config.sliding_window > 0) most = std::min(most, config.sliding_window);
+      most = std::max(most, it->second[1]);
+      args.max_seq_len = most;
+      if (budget) {
+        ASSIGN_OR_RETURN(args.max_seq_len, LargestFittingCache(args, it->second[1], most, popts));
+      }
+    }
+    ASSIGN_OR_RETURN(graph, frontend::BuildLlamaGraph(args.model, it->second[1], args.max_seq_len,
+                                                      args.weight_quant == "int8"));
+    ASSIGN_OR_RETURN(eos_ids, frontend::ReadEosTokenIds(args.model));
     const int64_t vocab = config.vocab;
     for (int64_t id : eos_ids) {
       if (id >= vocab) {
@@ -255,17 +326,6 @@ Status Compile(const CompileArgs& args) {
     ASSIGN_OR_RETURN(graph, frontend::ImportOnnx(args.model, import_options));
     ASSIGN_OR_RETURN(model_hash, HashFile(args.model));
   }
-  // Predictions use the given profile, or the built-in cpu-host (h100-pcie5) one for the CPU
-  // (CUDA) target; a CUDA plan is compiled for that profile's architecture.
-  ASSIGN_OR_RETURN(passes::HardwareProfile predict_on,
-                   profile ? StatusOr<passes::HardwareProfile>(*profile)
-                           : passes::ResolveHardwareProfile(args.target == "cuda" ? "h100-pcie5" : "cpu-host"));
-  passes::PipelineOptions popts;
-  popts.budget_bytes = budget;
-  popts.spill = !args.no_spill;
-  popts.remat = !args.no_remat;
-  popts.profile = &predict_on;
-  popts.dump_after = args.dump_after;
   ASSIGN_OR_RETURN(passes::CompiledGraph cg, passes::RunPipeline(std::move(graph), popts));
   if (args.verbose) {
     for (const auto& t : cg.timings) {
@@ -352,8 +412,13 @@ Status Compile(const CompileArgs& args) {
   }
   std::printf("\n");
   if (args.max_seq_len > 0) {
-    std::printf("  kv cache     %lld tokens, %s, resident (part of the weights above)\n",
-                static_cast<long long>(args.max_seq_len), FormatSize(WrittenWeightBytes(cg)).c_str());
+    std::printf("  kv cache     %lld tokens, %s, resident (part of the weights above)%s\n",
+                static_cast<long long>(args.max_seq_len), FormatSize(WrittenWeightBytes(cg)).c_str(),
+                args.max_seq_len_config == 0 ? ""
+                : args.max_seq_len == args.max_seq_len_config
+                    ? "; --max-seq-len auto: the config's max_position_embeddings"
+                    : ("; --max-seq-len auto: the config says " + std::to_string(args.max_seq_len_config) +
+                       ", the budget leaves room for this many").c_str());
   }
   std::printf("  steps        %zu (%zu generated kernels, %zu builtins)\n", prog.steps.size(), jit,
               prog.steps.size() - jit);
@@ -547,7 +612,7 @@ int main(int argc, char** argv) {
   compile->add_flag("--no-spill", c.no_spill, "Never spill activations to storage to fit the budget");
   compile->add_flag("--no-remat", c.no_remat, "Never recompute activations to fit the budget");
   compile->add_option("--weight-quant", c.weight_quant, "Checkpoints: none (default; weights as f32) or int8 (linear layers' matrices as int8, one f32 scale per output row, dequantized before each product)");
-  compile->add_option("--max-seq-len", c.max_seq_len, "Checkpoints: compile one decoding step (--shape input_ids=1xT tokens per step) with a key/value cache of this many tokens, for tsr generate");
+  compile->add_option("--max-seq-len", c.max_seq_len_text, "Checkpoints: compile one decoding step (--shape input_ids=1xT tokens per step) with a key/value cache of this many tokens, for tsr generate; auto: the config's max_position_embeddings, cut to what --vram leaves room for");
   compile->footer(ExitCodeHelp());
 
   std::string inspect_model, inspect_timeline;

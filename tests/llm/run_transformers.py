@@ -14,7 +14,9 @@ a budget of half the weight bytes (the weights stream, the cache stays). Each mu
 the token ids of `model.generate(do_sample=False)`; the window plan's logits are also compared
 with the model's (max abs error printed, must be under 1e-3 x max |logit|). The Llama's folder
 also holds a tokenizer.json (a byte-level BPE with Llama 3's split and BOS template, trained
-here with `tokenizers`): there the prompt is text, `tsr generate --prompt` must encode it as
+here with `tokenizers`) and also gets a plan compiled with `--max-seq-len auto` under a budget
+(the report must say the budget cut the config's 2048 tokens, and one token more must not fit);
+there the prompt is text, `tsr generate --prompt` must encode it as
 transformers' PreTrainedTokenizerFast does and print the text it decodes the ids to.
 
 Weights are drawn with a standard deviation of 0.25 rather than transformers' 0.02 so that the
@@ -168,6 +170,26 @@ def main():
             if streamed == 0:
                 raise RuntimeError("at half the weight bytes nothing streams")
             plans.append(("cache, half the weights (%d bytes streamed per token)" % streamed, half))
+            if name == "llama_gqa_f32":
+                # --max-seq-len auto: the config's max_position_embeddings, cut to what the budget
+                # leaves room for; one token more must not fit.
+                auto = os.path.join(a.work, name + "_auto.tsplan")
+                per_token = cache // total
+                budget = weights // 2 + 300 * per_token
+                run([a.tsc, "compile", d, "-o", auto, "--shape", "input_ids=1x1", "--max-seq-len", "auto",
+                     "--vram", str(budget), "--report", report])
+                r = json.load(open(report))
+                tokens = r["kv_cache_tokens"]
+                if not (r["kv_cache_tokens_config"] == model.config.max_position_embeddings > tokens >= total
+                        and r["kv_cache_tokens_capped_by_budget"] and r["peak_bytes"] <= budget):
+                    raise RuntimeError("--max-seq-len auto at %d bytes: report %s" % (
+                        budget, {k: v for k, v in r.items() if k.startswith("kv") or k == "peak_bytes"}))
+                p = subprocess.run([a.tsc, "compile", d, "-o", auto + ".more", "--shape", "input_ids=1x1",
+                                    "--max-seq-len", str(tokens + 1), "--vram", str(budget)], capture_output=True)
+                if p.returncode != 4:
+                    raise RuntimeError("--max-seq-len auto chose %d tokens, but %d fit too" % (tokens, tokens + 1))
+                plans.append(("--max-seq-len auto at %d bytes: %d of the config's %d tokens" % (
+                    budget, tokens, model.config.max_position_embeddings), auto))
             for label, plan in plans:
                 run([a.tsr, "generate", plan, "--prompt-ids", ",".join(map(str, prompt)),
                      "--max-new-tokens", str(NEW), "--ids-out", ids_out])
