@@ -125,7 +125,22 @@ def main():
     x_pb = os.path.join(work, "x.pb")
     open(x_pb, "wb").write(numpy_helper.from_array(np.load(x_npy), "x").SerializeToString())
 
+    # Tokenizer files (the fuzz seeds: five tokenizer.json styles, each followed by NUL and a text).
+    seed_dir = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "fuzz", "seeds", "tokenizer")
+    tokenizer_seeds = [open(os.path.join(seed_dir, f), "rb").read().split(b"\0", 1)
+                       for f in sorted(os.listdir(seed_dir))]
+
     for _ in range(a.count):
+        # tokenizer.json files and texts through tsr tokenize (encode, then decode).
+        tok, text = rng.choice(tokenizer_seeds)
+        open(mut + ".json", "wb").write(mutate(tok, rng))
+        r.run("tokenizer.json -> tsr tokenize", [tsr, "tokenize", mut + ".json", "--text", "Hello world, 12 caf\u00e9"])
+        open(mut + ".json", "wb").write(tok)
+        open(mut + ".txt", "wb").write(mutate(text, rng))
+        r.run("text -> tsr tokenize", [tsr, "tokenize", mut + ".json", "--text-file", mut + ".txt"])
+        ids = ",".join(str(rng.randrange(0, 480) if rng.random() < 0.97 else rng.randrange(-5, 9999))
+                       for _ in range(rng.randrange(1, 30)))
+        r.run("ids -> tsr tokenize --decode", [tsr, "tokenize", mut + ".json", "--decode", ids])
         # ONNX models (the mutant sits in the model's folder, so external data is resolved there).
         src = rng.choice(onnx_files)
         dst = os.path.join(os.path.dirname(src), "mutant.onnx")
