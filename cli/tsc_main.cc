@@ -157,6 +157,13 @@ Status WriteReport(const std::string& path, const CompileArgs& args, uint64_t bu
   return WriteTextFile(path, j.dump(2) + "\n", "report");
 }
 
+frontend::MatrixFormat MatrixFormatOf(const std::string& quant) {
+  if (quant == "f16") return frontend::MatrixFormat::kF16;
+  if (quant == "bf16") return frontend::MatrixFormat::kBF16;
+  if (quant == "int8") return frontend::MatrixFormat::kInt8;
+  return frontend::MatrixFormat::kF32;
+}
+
 // --max-seq-len auto under a budget: the most cache tokens (at most `most`) whose decoding-step
 // plan fits, by bisection over compiled plans; the plan at `seq` tokens must fit.
 StatusOr<int64_t> LargestFittingCache(const CompileArgs& args, int64_t seq, int64_t most,
@@ -164,7 +171,7 @@ StatusOr<int64_t> LargestFittingCache(const CompileArgs& args, int64_t seq, int6
   passes::PipelineOptions quiet = popts;
   quiet.dump_after.clear();
   auto fits = [&](int64_t tokens) -> StatusOr<bool> {
-    ASSIGN_OR_RETURN(ir::Graph g, frontend::BuildLlamaGraph(args.model, seq, tokens, args.weight_quant == "int8"));
+    ASSIGN_OR_RETURN(ir::Graph g, frontend::BuildLlamaGraph(args.model, seq, tokens, MatrixFormatOf(args.weight_quant)));
     StatusOr<passes::CompiledGraph> cg = passes::RunPipeline(std::move(g), quiet);
     if (cg.ok()) return true;
     if (cg.status().code() == Code::kDoesNotFit) return false;
@@ -248,8 +255,9 @@ Status Compile(CompileArgs args) {
   popts.remat = !args.no_remat;
   popts.profile = &predict_on;
   popts.dump_after = args.dump_after;
-  if (args.weight_quant != "none" && args.weight_quant != "int8") {
-    return UsageError("--weight-quant " + OneLine(args.weight_quant) + ": give none or int8");
+  if (args.weight_quant != "none" && args.weight_quant != "f16" && args.weight_quant != "bf16" &&
+      args.weight_quant != "int8") {
+    return UsageError("--weight-quant " + OneLine(args.weight_quant) + ": give none, f16, bf16 or int8");
   }
   if (!checkpoint && args.weight_quant != "none") {
     return UsageError("--weight-quant applies to checkpoint folders only");
@@ -289,7 +297,7 @@ Status Compile(CompileArgs args) {
       }
     }
     ASSIGN_OR_RETURN(graph, frontend::BuildLlamaGraph(args.model, it->second[1], args.max_seq_len,
-                                                      args.weight_quant == "int8"));
+                                                      MatrixFormatOf(args.weight_quant)));
     ASSIGN_OR_RETURN(eos_ids, frontend::ReadEosTokenIds(args.model));
     const int64_t vocab = config.vocab;
     for (int64_t id : eos_ids) {
@@ -611,7 +619,7 @@ int main(int argc, char** argv) {
   compile->add_flag("-v,--verbose", c.verbose, "Per-pass timing and detail");
   compile->add_flag("--no-spill", c.no_spill, "Never spill activations to storage to fit the budget");
   compile->add_flag("--no-remat", c.no_remat, "Never recompute activations to fit the budget");
-  compile->add_option("--weight-quant", c.weight_quant, "Checkpoints: none (default; weights as f32) or int8 (linear layers' matrices as int8, one f32 scale per output row, dequantized before each product)");
+  compile->add_option("--weight-quant", c.weight_quant, "Checkpoints: how the linear layers' matrices are stored: none (default; f32), f16 or bf16 (widened to f32 before each product), int8 (one f32 scale per output row, dequantized before each product)");
   compile->add_option("--max-seq-len", c.max_seq_len_text, "Checkpoints: compile one decoding step (--shape input_ids=1xT tokens per step) with a key/value cache of this many tokens, for tsr generate; auto: the config's max_position_embeddings, cut to what --vram leaves room for");
   compile->footer(ExitCodeHelp());
 

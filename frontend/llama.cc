@@ -243,7 +243,7 @@ StatusOr<std::vector<int64_t>> ReadEosTokenIds(const std::string& dir) {
   return std::vector<int64_t>{};
 }
 
-StatusOr<ir::Graph> BuildLlamaGraph(const std::string& dir, int64_t seq, int64_t kv_tokens, bool int8_weights) {
+StatusOr<ir::Graph> BuildLlamaGraph(const std::string& dir, int64_t seq, int64_t kv_tokens, MatrixFormat matrices) {
   const std::string config_path = dir + "/config.json";
   std::ifstream f(config_path);
   if (!f) return IoError("cannot read " + config_path + "; a checkpoint folder needs its config.json");
@@ -313,12 +313,24 @@ StatusOr<ir::Graph> BuildLlamaGraph(const std::string& dir, int64_t seq, int64_t
     ASSIGN_OR_RETURN(std::vector<uint8_t> f32, load(name, shape));
     return b.Weight(name, std::move(shape), std::move(f32));
   };
-  // A linear layer's [out, in] matrix. With int8 weights: stored as int8 with one f32 scale per
-  // output row (max |w| / 127, symmetric), and dequantized in the program (Cast, then Mul by the
-  // scales) just before its matrix product, so that 1 byte per value is stored and streamed.
+  // A linear layer's [out, in] matrix, stored as `matrices` says and widened to f32 in the
+  // program just before its product, so that only the stored bytes are kept and streamed.
   auto matrix = [&](const std::string& name, std::vector<int64_t> shape) -> StatusOr<int> {
-    if (!int8_weights) return weight(name, std::move(shape));
+    if (matrices == MatrixFormat::kF32) return weight(name, std::move(shape));
     ASSIGN_OR_RETURN(std::vector<uint8_t> f32, load(name, shape));
+    if (matrices == MatrixFormat::kF16 || matrices == MatrixFormat::kBF16) {
+      const size_t n = f32.size() / sizeof(float);
+      std::vector<uint8_t> half(n * 2);
+      for (size_t i = 0; i < n; ++i) {
+        float v;
+        std::memcpy(&v, f32.data() + 4 * i, 4);
+        const uint16_t h = matrices == MatrixFormat::kF16 ? ops::FloatToHalf(v) : ops::FloatToBf16(v);
+        std::memcpy(half.data() + 2 * i, &h, 2);
+      }
+      ASSIGN_OR_RETURN(int hw, b.Weight(name, shape, std::move(half),
+                                        matrices == MatrixFormat::kF16 ? DType::kF16 : DType::kBF16));
+      return b.Op("Cast", {hw}, {{"to", static_cast<int64_t>(DType::kF32)}});
+    }
     const int64_t rows = shape[0], cols = shape[1];
     const float* w = reinterpret_cast<const float*>(f32.data());
     std::vector<uint8_t> q(static_cast<size_t>(rows * cols));

@@ -59,13 +59,16 @@ StatusOr<LlamaConfig> ParseLlamaConfig(const std::string& json_text, const std::
 // program updates in place (TsKvWrite), and attends over the cache rows up to each token's
 // position. Running it on a prompt's tokens in turn, then on each new token, decodes.
 //
-// With int8_weights, the matrices of the linear layers (q/k/v/o, gate/up/down, an untied
-// lm_head) are stored as int8 with one f32 scale per output row, symmetric (scale = max |w| /
-// 127, values rounded to nearest and clamped to [-127, 127]), and dequantized in the program
-// (Cast to f32, Mul by the scales, tensor NAME.scale [out, 1]) before each matrix product.
-// Embeddings, norms and biases stay f32.
+// `matrices` is how the matrices of the linear layers (q/k/v/o, gate/up/down, an untied
+// lm_head) are stored: f32 (converted at compile time, computed as they are); f16 or bf16
+// (rounded to nearest even where the checkpoint has more bits) and Cast to f32 in the program
+// before each matrix product; or int8 with one f32 scale per output row, symmetric (scale =
+// max |w| / 127, values rounded to nearest and clamped to [-127, 127]), dequantized in the
+// program (Cast to f32, Mul by the scales, tensor NAME.scale [out, 1]). Embeddings, norms and
+// biases stay f32.
+enum class MatrixFormat { kF32, kF16, kBF16, kInt8 };
 StatusOr<ir::Graph> BuildLlamaGraph(const std::string& dir, int64_t seq_len, int64_t kv_tokens = 0,
-                                    bool int8_weights = false);
+                                    MatrixFormat matrices = MatrixFormat::kF32);
 
 // The ids that end generation: eos_token_id (an integer or a list) of the folder's
 // generation_config.json where it has one, else of config.json; empty when neither says.

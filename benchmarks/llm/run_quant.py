@@ -6,8 +6,8 @@ Usage: run_quant.py --tsc PATH --tsr PATH [--work DIR] [--iterations N] [--resul
 
 Writes a Llama-shaped checkpoint with random F16 weights (hidden 1024, intermediate 2816, 4
 layers, 16 heads, 4 key/value heads, vocabulary 8192: 61 M parameters, 244 MB as f32), compiles
-decoding-step plans (1 token per step, a key/value cache of 256 tokens) with f32 and with int8
-weights, resident and at a budget of 25% of the f32 weight bytes plus the cache, and times one
+decoding-step plans (1 token per step, a key/value cache of 256 tokens) with f32, f16 and int8
+matrices, resident and at a budget of 25% of the f32 weight bytes plus the cache, and times one
 step of each with `tsr bench` (median of N runs; same machine, same run). The logit error is
 int8's against f32's on one window of 32 tokens. With --results, the table replaces the block
 between the "int8 weights" markers in that file.
@@ -52,7 +52,7 @@ def main():
     kv = 2 * CFG["num_hidden_layers"] * CFG["num_key_value_heads"] * CACHE * \
         (CFG["hidden_size"] // CFG["num_attention_heads"]) * 4
     f32_weights = None
-    for quant in ("none", "int8"):
+    for quant in ("none", "f16", "int8"):
         for budget in ("resident", "25%"):
             name = "%s_%s" % (quant, budget.replace("%", ""))
             plan, report = os.path.join(a.work, name + ".tsplan"), os.path.join(a.work, name + ".json")
@@ -74,30 +74,31 @@ def main():
     ids = np.random.default_rng(2).integers(0, CFG["vocab_size"], size=(1, 32)).astype(np.int64)
     np.save(os.path.join(a.work, "ids.npy"), ids)
     logits = {}
-    for quant in ("none", "int8"):
+    for quant in ("none", "f16", "int8"):
         plan = os.path.join(a.work, "window_%s.tsplan" % quant)
         run([a.tsc, "compile", d, "-o", plan, "--shape", "input_ids=1x32", "--weight-quant", quant])
         out = os.path.join(a.work, "out_" + quant)
         os.makedirs(out, exist_ok=True)
         run([a.tsr, "run", plan, "-q", "--input", "input_ids=@" + os.path.join(a.work, "ids.npy"), "--output-dir", out])
         logits[quant] = np.load(os.path.join(out, "logits.npy")).astype(np.float64)
-    err = np.abs(logits["int8"] - logits["none"]).max()
     scale = np.abs(logits["none"]).max()
-    agree = float((logits["int8"][0].argmax(-1) == logits["none"][0].argmax(-1)).mean())
 
     base = {(r["budget"]): r["median_ms"] for r in rows if r["weights"] == "none"}
     lines = ["| weights | budget | bundle | peak | streamed per step | step median | vs f32 at that budget |",
              "|---|---|---|---|---|---|---|"]
     for r in rows:
         lines.append("| %s | %s | %.1f MB | %.1f MB | %.1f MB | %.2f ms | %.2fx |" % (
-            "f32" if r["weights"] == "none" else "int8", r["budget"], r["bundle"] / 1e6, r["peak"] / 1e6,
+            "f32" if r["weights"] == "none" else r["weights"], r["budget"], r["bundle"] / 1e6, r["peak"] / 1e6,
             r["streamed"] / 1e6, r["median_ms"], r["median_ms"] / base[r["budget"]]))
     lines.append("")
-    lines.append("Logits of a 32-token window, int8 against f32: max abs error %.3g (%.2f%% of max |logit| %.3g), "
-                 "top-1 agreement %.0f%%." % (err, 100 * err / scale, scale, 100 * agree))
+    for quant in ("f16", "int8"):
+        err = np.abs(logits[quant] - logits["none"]).max()
+        agree = float((logits[quant][0].argmax(-1) == logits["none"][0].argmax(-1)).mean())
+        lines.append("Logits of a 32-token window, %s against f32: max abs error %.3g (%.2f%% of max |logit| %.3g), "
+                     "top-1 agreement %.0f%%." % (quant, err, 100 * err / scale, scale, 100 * agree))
     lines.append("")
     lines.append("Commands (from the checkpoint folder's parent): " + "; ".join("`tsc %s`" % r["cmd"] for r in rows[:2])
-                 + "; the int8 rows add `--weight-quant int8`; each plan timed with `tsr bench PLAN --iterations %d`."
+                 + "; the other rows add `--weight-quant f16` or `int8`; each plan timed with `tsr bench PLAN --iterations %d`."
                  % a.iterations)
     table = "\n".join(lines)
     print(table)

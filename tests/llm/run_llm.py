@@ -15,7 +15,8 @@ with the reference, both with the window plan and with decoding-step plans that 
 cache (`--max-seq-len`; 1 and 3 tokens per step, and at half the weight bytes). Also compiles one checkpoint at a budget of half its weight bytes and
 requires bitwise-equal logits. With `--weight-quant int8`, each checkpoint's logits must match
 the numpy forward pass of the weights as quantized and dequantized (same tolerance), and their
-error against the f32 logits is printed (what int8 costs); the first checkpoint also decodes
+error against the f32 logits is printed (what int8 costs); likewise with f16 (bf16 for the F16
+checkpoint) matrices; the first checkpoint also decodes
 greedily from a streamed int8 cache plan, the same ids as the reference's on those weights.
 Last line:
 "llm: N passed, M failed".
@@ -105,13 +106,17 @@ MATRICES = ("q_proj.weight", "k_proj.weight", "v_proj.weight", "o_proj.weight", 
             "up_proj.weight", "down_proj.weight", "lm_head.weight")
 
 
-def quantized(w):
-    """The weights as `tsc compile --weight-quant int8` stores and dequantizes them: each linear
+def quantized(w, how="int8"):
+    """The weights as `tsc compile --weight-quant HOW` stores and widens them: int8, each linear
     layer's rows as int8 with scale max|row| / 127 (f32 arithmetic, round half to even, clamp to
-    [-127, 127]), times the scale in f32."""
+    [-127, 127]), times the scale in f32; f16 and bf16, rounded to nearest even."""
     out = dict(w)
     for name, v in w.items():
-        if name.endswith(MATRICES):
+        if name.endswith(MATRICES) and how == "f16":
+            out[name] = v.astype(np.float32).astype(np.float16).astype(np.float64)
+        elif name.endswith(MATRICES) and how == "bf16":
+            out[name] = from_bf16_bits(to_bf16_bits(v.astype(np.float32))).astype(np.float64)
+        elif name.endswith(MATRICES):
             v32 = v.astype(np.float32)
             amax = np.abs(v32).max(axis=1, keepdims=True)
             s = np.where(amax > 0, amax / np.float32(127), np.float32(1)).astype(np.float32)
@@ -325,6 +330,23 @@ def main():
             print("llm %-20s int8 weights: %d bytes (f32: %d); logits vs the f32 model: max abs err %.3g (%.2f%% of "
                   "max |logit|), top-1 agreement %.0f%%; vs the dequantized reference %.3g"
                   % (name, q8_weights, weights, qerr, 100 * qerr / scale, 100 * agree, err8.max()), flush=True)
+            # f16 or bf16 matrices (the other of the two where the checkpoint has one of them).
+            how = "bf16" if dtype == "F16" else "f16"
+            half = os.path.join(a.work, "%s_%s.tsplan" % (name, how))
+            run([a.tsc, "compile", d, "-o", half, "--shape", "input_ids=1x%d" % S, "--weight-quant", how,
+                 "--report", report])
+            half_weights = json.load(open(report))["resident_weight_bytes"]
+            out4 = out + "_" + how
+            os.makedirs(out4, exist_ok=True)
+            run([a.tsr, "run", half, "-q", "--input", "input_ids=@" + os.path.join(a.work, name + "_ids.npy"),
+                 "--output-dir", out4])
+            got16 = np.load(os.path.join(out4, "logits.npy")).astype(np.float64)
+            ref16 = reference(cfg, quantized(w, how), ids[0])
+            err16 = np.abs(got16 - ref16)
+            if not (err16 <= 1e-4 * np.abs(ref16).max() + 1e-3 * np.abs(ref16)).all():
+                raise RuntimeError("%s logits differ from numpy's with the rounded weights by %.3g" % (how, err16.max()))
+            print("llm %-20s %s matrices: %d bytes; logits vs the f32 model: max abs err %.3g; vs the rounded "
+                  "reference %.3g" % (name, how, half_weights, np.abs(got16 - ref).max(), err16.max()), flush=True)
             if name == "llama_gqa_f32":
                 # Greedy decoding with int8 weights streamed (a cache plan at half the int8 bytes)
                 # against the reference's greedy loop on the dequantized weights.
