@@ -9,7 +9,7 @@ layers, 16 heads, 4 key/value heads, vocabulary 8192: 61 M parameters, 244 MB as
 decoding-step plans (1 token per step, a key/value cache of 256 tokens) with f32, f16 and int8
 matrices, resident and at a budget of 25% of the f32 weight bytes plus the cache, and times one
 step of each with `tsr bench` (median of N runs; same machine, same run). The logit error is
-int8's against f32's on one window of 32 tokens. With --results, the table replaces the block
+f16's and int8's against f32's on one window of 32 tokens. With --results, the table replaces the block
 between the "int8 weights" markers in that file.
 """
 import argparse
