@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <map>
 #include <cstring>
 #include <fstream>
 #include <limits>
@@ -279,6 +280,7 @@ StatusOr<ir::Graph> BuildLlamaGraph(const std::string& dir, int64_t seq, int64_t
   g.opset = kOpset;
   Builder b(g);
   // Reads a tensor of the expected shape as f32.
+  std::map<int, int> row_scale;  // int8 matrices (widened) -> their row scales
   // A tensor's values as f32 bytes.
   auto load = [&](const std::string& name, const std::vector<int64_t>& shape) -> StatusOr<std::vector<uint8_t>> {
     const SafetensorsTensor* t = ck.Find(name);
@@ -348,9 +350,19 @@ StatusOr<ir::Graph> BuildLlamaGraph(const std::string& dir, int64_t seq, int64_t
     std::vector<uint8_t> scale_bytes(scales.size() * sizeof(float));
     std::memcpy(scale_bytes.data(), scales.data(), scale_bytes.size());
     ASSIGN_OR_RETURN(int qw, b.Weight(name, shape, std::move(q), DType::kI8));
-    ASSIGN_OR_RETURN(int sw, b.Weight(name + ".scale", {rows, 1}, std::move(scale_bytes)));
-    ASSIGN_OR_RETURN(int deq, b.Op("Cast", {qw}, {{"to", static_cast<int64_t>(DType::kF32)}}));
-    return b.Op("Mul", {deq, sw});
+    ASSIGN_OR_RETURN(int sw, b.Weight(name + ".scale", {rows}, std::move(scale_bytes)));
+    ASSIGN_OR_RETURN(int wide, b.Op("Cast", {qw}, {{"to", static_cast<int64_t>(DType::kF32)}}));
+    row_scale[wide] = sw;
+    return wide;
+  };
+  // x [1,S,in] x W^T (W: [out, in]); an int8 matrix's row scales multiply the product's columns
+  // (S x out values, where scaling W first would touch out x in).
+  auto product = [&](int x, int w, const std::string& name = "") -> StatusOr<int> {
+    ASSIGN_OR_RETURN(int wt, b.Op("Transpose", {w}, {{"perm", std::vector<int64_t>{1, 0}}}));
+    auto scale = row_scale.find(w);
+    if (scale == row_scale.end()) return b.Op("MatMul", {x, wt}, {}, name);
+    ASSIGN_OR_RETURN(int y, b.Op("MatMul", {x, wt}));
+    return b.Op("Mul", {y, scale->second}, {}, name);
   };
   const int64_t H = c.hidden, D = c.head_dim, NH = c.heads, KV = c.kv_heads, I = c.intermediate;
 
@@ -414,8 +426,7 @@ StatusOr<ir::Graph> BuildLlamaGraph(const std::string& dir, int64_t seq, int64_t
   };
   // x [1,S,in] x W^T (W: [out, in]) (+ bias).
   auto linear = [&](int x, int w, int bias) -> StatusOr<int> {
-    ASSIGN_OR_RETURN(int wt, b.Op("Transpose", {w}, {{"perm", std::vector<int64_t>{1, 0}}}));
-    ASSIGN_OR_RETURN(int y, b.Op("MatMul", {x, wt}));
+    ASSIGN_OR_RETURN(int y, product(x, w));
     if (bias < 0) return y;
     return b.Op("Add", {y, bias});
   };
@@ -515,8 +526,7 @@ StatusOr<ir::Graph> BuildLlamaGraph(const std::string& dir, int64_t seq, int64_t
   if (!c.tied) {
     ASSIGN_OR_RETURN(lm, matrix("lm_head.weight", {c.vocab, H}));
   }
-  ASSIGN_OR_RETURN(int lm_t, b.Op("Transpose", {lm}, {{"perm", std::vector<int64_t>{1, 0}}}));
-  ASSIGN_OR_RETURN(int logits, b.Op("MatMul", {hn, lm_t}, {}, "logits"));
+  ASSIGN_OR_RETURN(int logits, product(hn, lm, "logits"));
   g.values[static_cast<size_t>(logits)].kind = ir::ValueKind::kOutput;
   g.outputs = {logits};
   return g;

@@ -63,9 +63,9 @@ StatusOr<LlamaConfig> ParseLlamaConfig(const std::string& json_text, const std::
 // lm_head) are stored: f32 (converted at compile time, computed as they are); f16 or bf16
 // (rounded to nearest even where the checkpoint has more bits) and Cast to f32 in the program
 // before each matrix product; or int8 with one f32 scale per output row, symmetric (scale =
-// max |w| / 127, values rounded to nearest and clamped to [-127, 127]), dequantized in the
-// program (Cast to f32, Mul by the scales, tensor NAME.scale [out, 1]). Embeddings, norms and
-// biases stay f32.
+// max |w| / 127, values rounded to nearest and clamped to [-127, 127]): Cast to f32 before the
+// product, whose output columns are then multiplied by the scales (tensor NAME.scale [out]).
+// Embeddings, norms and biases stay f32.
 enum class MatrixFormat { kF32, kF16, kBF16, kInt8 };
 StatusOr<ir::Graph> BuildLlamaGraph(const std::string& dir, int64_t seq_len, int64_t kv_tokens = 0,
                                     MatrixFormat matrices = MatrixFormat::kF32);

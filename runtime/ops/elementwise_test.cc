@@ -2,6 +2,8 @@
 // naive index-by-index reference; the defined integer edge cases; refusals.
 #include <gtest/gtest.h>
 
+#include <bit>
+#include <cstring>
 #include <cmath>
 #include <limits>
 #include <string>
@@ -534,6 +536,37 @@ TEST(CastTest, SixteenBitFloats) {
             (std::vector<double>{0.333251953125, -2.5}));
   EXPECT_EQ(CastTo(BF16({1}, {-3.5f}), DType::kI32).Values<int32_t>(), (std::vector<int32_t>{-3}));
   ExpectNear(HalfValues(CastTo(F16({1}, {1.5f}), DType::kBF16)), {1.5f});
+}
+
+TEST(CastTest, WideningToF32IsExactForEveryValue) {
+  // The widening fast path (F16C, split over threads) against the scalar conversion: all 65536
+  // halves and bfloat16s, and every int8.
+  HostTensor h{DType::kF16, {65536}, std::vector<uint8_t>(65536 * 2)};
+  HostTensor b{DType::kBF16, {65536}, std::vector<uint8_t>(65536 * 2)};
+  for (uint32_t i = 0; i < 65536; ++i) {
+    const uint16_t v = static_cast<uint16_t>(i);
+    std::memcpy(h.bytes.data() + 2 * i, &v, 2);
+    std::memcpy(b.bytes.data() + 2 * i, &v, 2);
+  }
+  const std::vector<float> hf = CastTo(h, DType::kF32).Values<float>();
+  const std::vector<float> bf = CastTo(b, DType::kF32).Values<float>();
+  for (uint32_t i = 0; i < 65536; ++i) {
+    const float want_h = HalfToFloat(static_cast<uint16_t>(i)), want_b = Bf16ToFloat(static_cast<uint16_t>(i));
+    if (std::isnan(want_h)) {
+      EXPECT_TRUE(std::isnan(hf[i])) << i;
+    } else {
+      EXPECT_EQ(std::bit_cast<uint32_t>(hf[i]), std::bit_cast<uint32_t>(want_h)) << i;
+    }
+    if (std::isnan(want_b)) {
+      EXPECT_TRUE(std::isnan(bf[i])) << i;
+    } else {
+      EXPECT_EQ(std::bit_cast<uint32_t>(bf[i]), std::bit_cast<uint32_t>(want_b)) << i;
+    }
+  }
+  HostTensor q{DType::kI8, {256}, std::vector<uint8_t>(256)};
+  for (int i = 0; i < 256; ++i) q.bytes[static_cast<size_t>(i)] = static_cast<uint8_t>(i);
+  const std::vector<float> qf = CastTo(q, DType::kF32).Values<float>();
+  for (int i = 0; i < 256; ++i) EXPECT_EQ(qf[static_cast<size_t>(i)], static_cast<float>(static_cast<int8_t>(i))) << i;
 }
 
 TEST(CastTest, CastLikeTakesTheSecondInputsType) {
