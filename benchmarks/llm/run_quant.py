@@ -7,7 +7,8 @@ Usage: run_quant.py --tsc PATH --tsr PATH [--work DIR] [--iterations N] [--resul
 Writes a Llama-shaped checkpoint with random F16 weights (hidden 1024, intermediate 2816, 4
 layers, 16 heads, 4 key/value heads, vocabulary 8192: 61 M parameters, 244 MB as f32), compiles
 decoding-step plans (1 token per step, a key/value cache of 256 tokens) with f32, f16 and int8
-matrices, resident and at a budget of 25% of the f32 weight bytes plus the cache, and times one
+matrices, resident and at a budget of 40% of the f32 weight bytes plus the cache (at 25% the f32
+plan does not fit: its 33.5 MB embedding and lm_head set the minimum), and times one
 step of each with `tsr bench` (median of N runs; same machine, same run). The logit error is
 f16's and int8's against f32's on one window of 32 tokens. With --results, the table replaces the block
 between the "int8 weights" markers in that file.
@@ -53,13 +54,13 @@ def main():
         (CFG["hidden_size"] // CFG["num_attention_heads"]) * 4
     f32_weights = None
     for quant in ("none", "f16", "int8"):
-        for budget in ("resident", "25%"):
+        for budget in ("resident", "40%"):
             name = "%s_%s" % (quant, budget.replace("%", ""))
             plan, report = os.path.join(a.work, name + ".tsplan"), os.path.join(a.work, name + ".json")
             cmd = [a.tsc, "compile", d, "-o", plan, "--shape", "input_ids=1x1", "--max-seq-len", str(CACHE),
                    "--weight-quant", quant, "--report", report]
             if budget != "resident":
-                cmd += ["--vram", str(f32_weights // 4 + kv)]
+                cmd += ["--vram", str(f32_weights * 4 // 10 + kv)]
             run(cmd)
             r = json.load(open(report))
             if quant == "none" and budget == "resident":
