@@ -60,7 +60,7 @@ struct CompileArgs {
   std::string max_seq_len_text;  // --max-seq-len as given: "", an integer or "auto"
   int64_t max_seq_len = 0;  // checkpoints: a decoding step with a key/value cache of this many tokens
   int64_t max_seq_len_config = 0;  // with "auto": the config's max_position_embeddings
-  std::string weight_quant = "none";  // checkpoints: none or int8
+  std::string weight_quant = "auto";  // checkpoints: auto, f32 (or none), f16, bf16 or int8
 };
 
 StatusOr<std::map<std::string, std::vector<int64_t>>> ParseShapes(
@@ -158,10 +158,11 @@ Status WriteReport(const std::string& path, const CompileArgs& args, uint64_t bu
 }
 
 frontend::MatrixFormat MatrixFormatOf(const std::string& quant) {
+  if (quant == "f32") return frontend::MatrixFormat::kF32;
   if (quant == "f16") return frontend::MatrixFormat::kF16;
   if (quant == "bf16") return frontend::MatrixFormat::kBF16;
   if (quant == "int8") return frontend::MatrixFormat::kInt8;
-  return frontend::MatrixFormat::kF32;
+  return frontend::MatrixFormat::kAsStored;
 }
 
 // --max-seq-len auto under a budget: the most cache tokens (at most `most`) whose decoding-step
@@ -255,11 +256,12 @@ Status Compile(CompileArgs args) {
   popts.remat = !args.no_remat;
   popts.profile = &predict_on;
   popts.dump_after = args.dump_after;
-  if (args.weight_quant != "none" && args.weight_quant != "f16" && args.weight_quant != "bf16" &&
-      args.weight_quant != "int8") {
-    return UsageError("--weight-quant " + OneLine(args.weight_quant) + ": give none, f16, bf16 or int8");
+  if (args.weight_quant == "none") args.weight_quant = "f32";
+  if (args.weight_quant != "auto" && args.weight_quant != "f32" && args.weight_quant != "f16" &&
+      args.weight_quant != "bf16" && args.weight_quant != "int8") {
+    return UsageError("--weight-quant " + OneLine(args.weight_quant) + ": give auto, f32, f16, bf16 or int8");
   }
-  if (!checkpoint && args.weight_quant != "none") {
+  if (!checkpoint && args.weight_quant != "auto") {
     return UsageError("--weight-quant applies to checkpoint folders only");
   }
   if (checkpoint) {
@@ -352,7 +354,7 @@ Status Compile(CompileArgs args) {
                             {"profile", profile ? profile->name : "none"}};
   if (profile) meta.emplace_back("profile_hash", std::string("fnv1a64:") + profile_hash);
   if (args.max_seq_len > 0) meta.emplace_back("kv_cache_tokens", std::to_string(args.max_seq_len));
-  if (args.weight_quant != "none") meta.emplace_back("weight_quant", args.weight_quant);
+  if (checkpoint) meta.emplace_back("weight_quant", args.weight_quant);
   if (!eos_ids.empty()) {
     std::string list;
     for (int64_t id : eos_ids) list += (list.empty() ? "" : ",") + std::to_string(id);
@@ -619,7 +621,7 @@ int main(int argc, char** argv) {
   compile->add_flag("-v,--verbose", c.verbose, "Per-pass timing and detail");
   compile->add_flag("--no-spill", c.no_spill, "Never spill activations to storage to fit the budget");
   compile->add_flag("--no-remat", c.no_remat, "Never recompute activations to fit the budget");
-  compile->add_option("--weight-quant", c.weight_quant, "Checkpoints: how the linear layers' matrices are stored: none (default; f32), f16 or bf16 (widened to f32 before each product), int8 (one f32 scale per output row, dequantized before each product)");
+  compile->add_option("--weight-quant", c.weight_quant, "Checkpoints: how the linear layers' matrices are stored: auto (default: F16 and BF16 as the checkpoint has them, F32 as f32), f32, f16 or bf16 (narrow ones widened to f32 before each product), int8 (one f32 scale per output row)");
   compile->add_option("--max-seq-len", c.max_seq_len_text, "Checkpoints: compile one decoding step (--shape input_ids=1xT tokens per step) with a key/value cache of this many tokens, for tsr generate; auto: the config's max_position_embeddings, cut to what --vram leaves room for");
   compile->footer(ExitCodeHelp());
 

@@ -282,7 +282,8 @@ StatusOr<ir::Graph> BuildLlamaGraph(const std::string& dir, int64_t seq, int64_t
   // Reads a tensor of the expected shape as f32.
   std::map<int, int> row_scale;  // int8 matrices (widened) -> their row scales
   // A tensor's values as f32 bytes.
-  auto load = [&](const std::string& name, const std::vector<int64_t>& shape) -> StatusOr<std::vector<uint8_t>> {
+  // A tensor of the checkpoint, checked against the shape the config implies.
+  auto find = [&](const std::string& name, const std::vector<int64_t>& shape) -> StatusOr<const SafetensorsTensor*> {
     const SafetensorsTensor* t = ck.Find(name);
     if (!t) return BadInputError(dir + ": tensor '" + name + "' is missing from the checkpoint");
     if (t->shape != shape) {
@@ -291,6 +292,10 @@ StatusOr<ir::Graph> BuildLlamaGraph(const std::string& dir, int64_t seq, int64_t
       for (int64_t d : t->shape) have += (have.empty() ? "" : ",") + std::to_string(d);
       return BadInputError(dir + ": tensor '" + name + "' is [" + have + "], config.json implies [" + want + "]");
     }
+    return t;
+  };
+  auto load = [&](const std::string& name, const std::vector<int64_t>& shape) -> StatusOr<std::vector<uint8_t>> {
+    ASSIGN_OR_RETURN(const SafetensorsTensor* t, find(name, shape));
     ASSIGN_OR_RETURN(std::vector<uint8_t> raw, ReadSafetensorsTensor(dir, *t));
     const size_t n = raw.size() / static_cast<size_t>(SafetensorsDTypeSize(t->st_dtype));
     std::vector<uint8_t> out(n * sizeof(float));
@@ -318,19 +323,34 @@ StatusOr<ir::Graph> BuildLlamaGraph(const std::string& dir, int64_t seq, int64_t
   // A linear layer's [out, in] matrix, stored as `matrices` says and widened to f32 in the
   // program just before its product, so that only the stored bytes are kept and streamed.
   auto matrix = [&](const std::string& name, std::vector<int64_t> shape) -> StatusOr<int> {
-    if (matrices == MatrixFormat::kF32) return weight(name, std::move(shape));
+    ASSIGN_OR_RETURN(const SafetensorsTensor* t, find(name, shape));
+    MatrixFormat format = matrices;
+    if (format == MatrixFormat::kAsStored) {
+      format = t->st_dtype == SafetensorsDType::F16    ? MatrixFormat::kF16
+               : t->st_dtype == SafetensorsDType::BF16 ? MatrixFormat::kBF16
+                                                        : MatrixFormat::kF32;
+    }
+    if (format == MatrixFormat::kF32) return weight(name, std::move(shape));
+    if ((format == MatrixFormat::kF16 && t->st_dtype == SafetensorsDType::F16) ||
+        (format == MatrixFormat::kBF16 && t->st_dtype == SafetensorsDType::BF16)) {
+      // Already in the format asked for: the checkpoint's bytes as they are.
+      ASSIGN_OR_RETURN(std::vector<uint8_t> raw, ReadSafetensorsTensor(dir, *t));
+      ASSIGN_OR_RETURN(int hw, b.Weight(name, shape, std::move(raw),
+                                        format == MatrixFormat::kF16 ? DType::kF16 : DType::kBF16));
+      return b.Op("Cast", {hw}, {{"to", static_cast<int64_t>(DType::kF32)}});
+    }
     ASSIGN_OR_RETURN(std::vector<uint8_t> f32, load(name, shape));
-    if (matrices == MatrixFormat::kF16 || matrices == MatrixFormat::kBF16) {
+    if (format == MatrixFormat::kF16 || format == MatrixFormat::kBF16) {
       const size_t n = f32.size() / sizeof(float);
       std::vector<uint8_t> half(n * 2);
       for (size_t i = 0; i < n; ++i) {
         float v;
         std::memcpy(&v, f32.data() + 4 * i, 4);
-        const uint16_t h = matrices == MatrixFormat::kF16 ? ops::FloatToHalf(v) : ops::FloatToBf16(v);
+        const uint16_t h = format == MatrixFormat::kF16 ? ops::FloatToHalf(v) : ops::FloatToBf16(v);
         std::memcpy(half.data() + 2 * i, &h, 2);
       }
       ASSIGN_OR_RETURN(int hw, b.Weight(name, shape, std::move(half),
-                                        matrices == MatrixFormat::kF16 ? DType::kF16 : DType::kBF16));
+                                        format == MatrixFormat::kF16 ? DType::kF16 : DType::kBF16));
       return b.Op("Cast", {hw}, {{"to", static_cast<int64_t>(DType::kF32)}});
     }
     const int64_t rows = shape[0], cols = shape[1];

@@ -66,9 +66,11 @@ StatusOr<LlamaConfig> ParseLlamaConfig(const std::string& json_text, const std::
 // max |w| / 127, values rounded to nearest and clamped to [-127, 127]): Cast to f32 before the
 // product, whose output columns are then multiplied by the scales (tensor NAME.scale [out]).
 // Embeddings, norms and biases stay f32.
-enum class MatrixFormat { kF32, kF16, kBF16, kInt8 };
+// kAsStored keeps F16 and BF16 matrices as the checkpoint has them (their bytes, unconverted)
+// and converts the others to f32.
+enum class MatrixFormat { kAsStored, kF32, kF16, kBF16, kInt8 };
 StatusOr<ir::Graph> BuildLlamaGraph(const std::string& dir, int64_t seq_len, int64_t kv_tokens = 0,
-                                    MatrixFormat matrices = MatrixFormat::kF32);
+                                    MatrixFormat matrices = MatrixFormat::kAsStored);
 
 // The ids that end generation: eos_token_id (an integer or a list) of the folder's
 // generation_config.json where it has one, else of config.json; empty when neither says.

@@ -53,7 +53,7 @@ def main():
     kv = 2 * CFG["num_hidden_layers"] * CFG["num_key_value_heads"] * CACHE * \
         (CFG["hidden_size"] // CFG["num_attention_heads"]) * 4
     f32_weights = None
-    for quant in ("none", "f16", "int8"):
+    for quant in ("f32", "f16", "int8"):
         for budget in ("resident", "40%"):
             name = "%s_%s" % (quant, budget.replace("%", ""))
             plan, report = os.path.join(a.work, name + ".tsplan"), os.path.join(a.work, name + ".json")
@@ -63,7 +63,7 @@ def main():
                 cmd += ["--vram", str(f32_weights * 4 // 10 + kv)]
             run(cmd)
             r = json.load(open(report))
-            if quant == "none" and budget == "resident":
+            if quant == "f32" and budget == "resident":
                 f32_weights = r["resident_weight_bytes"] - kv
             bj = os.path.join(a.work, name + "_bench.json")
             run([a.tsr, "bench", plan, "--iterations", str(a.iterations), "--json", bj])
@@ -75,26 +75,26 @@ def main():
     ids = np.random.default_rng(2).integers(0, CFG["vocab_size"], size=(1, 32)).astype(np.int64)
     np.save(os.path.join(a.work, "ids.npy"), ids)
     logits = {}
-    for quant in ("none", "f16", "int8"):
+    for quant in ("f32", "f16", "int8"):
         plan = os.path.join(a.work, "window_%s.tsplan" % quant)
         run([a.tsc, "compile", d, "-o", plan, "--shape", "input_ids=1x32", "--weight-quant", quant])
         out = os.path.join(a.work, "out_" + quant)
         os.makedirs(out, exist_ok=True)
         run([a.tsr, "run", plan, "-q", "--input", "input_ids=@" + os.path.join(a.work, "ids.npy"), "--output-dir", out])
         logits[quant] = np.load(os.path.join(out, "logits.npy")).astype(np.float64)
-    scale = np.abs(logits["none"]).max()
+    scale = np.abs(logits["f32"]).max()
 
-    base = {(r["budget"]): r["median_ms"] for r in rows if r["weights"] == "none"}
+    base = {(r["budget"]): r["median_ms"] for r in rows if r["weights"] == "f32"}
     lines = ["| weights | budget | bundle | peak | streamed per step | step median | vs f32 at that budget |",
              "|---|---|---|---|---|---|---|"]
     for r in rows:
         lines.append("| %s | %s | %.1f MB | %.1f MB | %.1f MB | %.2f ms | %.2fx |" % (
-            "f32" if r["weights"] == "none" else r["weights"], r["budget"], r["bundle"] / 1e6, r["peak"] / 1e6,
+            r["weights"], r["budget"], r["bundle"] / 1e6, r["peak"] / 1e6,
             r["streamed"] / 1e6, r["median_ms"], r["median_ms"] / base[r["budget"]]))
     lines.append("")
     for quant in ("f16", "int8"):
-        err = np.abs(logits[quant] - logits["none"]).max()
-        agree = float((logits[quant][0].argmax(-1) == logits["none"][0].argmax(-1)).mean())
+        err = np.abs(logits[quant] - logits["f32"]).max()
+        agree = float((logits[quant][0].argmax(-1) == logits["f32"][0].argmax(-1)).mean())
         lines.append("Logits of a 32-token window, %s against f32: max abs error %.3g (%.2f%% of max |logit| %.3g), "
                      "top-1 agreement %.0f%%." % (quant, err, 100 * err / scale, scale, 100 * agree))
     lines.append("")

@@ -327,7 +327,7 @@ def main():
                 raise RuntimeError("int8 logits differ from numpy's with the dequantized weights by %.3g" % err8.max())
             qerr = np.abs(got8 - ref).max()
             agree = float((got8[0].argmax(-1) == ref[0].argmax(-1)).mean())
-            print("llm %-20s int8 weights: %d bytes (f32: %d); logits vs the f32 model: max abs err %.3g (%.2f%% of "
+            print("llm %-20s int8 weights: %d bytes (default plan: %d); logits vs the default plan: max abs err %.3g (%.2f%% of "
                   "max |logit|), top-1 agreement %.0f%%; vs the dequantized reference %.3g"
                   % (name, q8_weights, weights, qerr, 100 * qerr / scale, 100 * agree, err8.max()), flush=True)
             # f16 or bf16 matrices (the other of the two where the checkpoint has one of them).
