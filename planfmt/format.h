@@ -63,6 +63,11 @@
 //                a multiple of 4096), zero bytes between weights; used = end of the last weight
 // 6 tokenizer    optional, at most once, before the weights (since 2.2): the checkpoint's
 //                tokenizer.json, its bytes as they were (what `tsr generate --prompt` reads)
+// 7 prefill      optional, at most once, before the weights (since 2.3): a second program over
+//                the same weights section, encoded as sections 2, 3 and 4 one after the other
+//                (program, memory plan with its own weight table, kernels). Its weights need not
+//                ascend in file order: they share the bytes of the main program's weights where
+//                those are the same and use bytes laid after them otherwise.
 #ifndef TENSORSHUNT_PLANFMT_FORMAT_H_
 #define TENSORSHUNT_PLANFMT_FORMAT_H_
 
@@ -74,7 +79,7 @@ namespace ts::planfmt {
 
 inline constexpr uint8_t kMagic[8] = {0x89, 'T', 'S', 'P', '\r', '\n', 0x1A, '\n'};
 inline constexpr uint16_t kMajorVersion = 2;  // 2: steps carry attributes
-inline constexpr uint16_t kMinorVersion = 2;  // 1: spill and fill steps; 2: tokenizer section
+inline constexpr uint16_t kMinorVersion = 3;  // 1: spill and fill steps; 2: tokenizer; 3: prefill
 
 inline constexpr uint64_t kAlignment = 4096;
 inline constexpr size_t kPrefixSize = 64;
@@ -106,6 +111,7 @@ enum class SectionKind : uint32_t {
   kKernels = 4,
   kWeights = 5,
   kTokenizer = 6,  // optional
+  kPrefill = 7,    // optional
 };
 inline constexpr uint32_t kNumRequiredSections = 5;
 
@@ -124,6 +130,7 @@ constexpr std::string_view SectionName(uint32_t kind) {
     case 4: return "kernels";
     case 5: return "weights";
     case 6: return "tokenizer";
+    case 7: return "prefill";
   }
   return "unknown";
 }

@@ -8,6 +8,7 @@
 #define TENSORSHUNT_PLANFMT_PLAN_H_
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -127,6 +128,20 @@ struct WeightEntry {
   bool operator==(const WeightEntry&) const = default;
 };
 
+// A second program over the same weights section (since 2.3): a checkpoint's prefill, which
+// takes a prompt many tokens per run into the key/value cache that the main program (one
+// decoding step) then extends. Its weight entries point into the shared weights section: at
+// the main program's weights where the bytes are the same, else at bytes laid after them. Its
+// arena, steps and kernels are its own; the runtime runs one program at a time.
+struct SubPlan {
+  Program program;
+  MemoryPlan memory;
+  KernelModule kernels;
+  std::vector<WeightEntry> weights;  // in this program's read order; file offsets need not ascend
+
+  bool operator==(const SubPlan&) const = default;
+};
+
 // Sorted key/value strings: source_model_hash, tsc_version, target, profile, cpu_features, ...
 using Metadata = std::vector<std::pair<std::string, std::string>>;
 
@@ -138,6 +153,7 @@ struct PlanContents {
   KernelModule kernels;
   std::vector<WeightEntry> weights;  // in read order (first use); file offsets ascending
   std::string tokenizer;             // tokenizer.json's bytes; empty: the bundle has none
+  std::optional<SubPlan> prefill;    // a checkpoint's prefill program, when compiled with one
 
   bool operator==(const PlanContents&) const = default;
 };

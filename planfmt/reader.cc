@@ -154,7 +154,7 @@ Status ParseHeader(const uint8_t* region, const Prefix& pre, BundleLayout* layou
   layout->file_size = pre.file_size;
   layout->sections.clear();
   bool seen[kNumRequiredSections + 1] = {};
-  bool seen_tokenizer = false;
+  bool seen_tokenizer = false, seen_prefill = false;
   uint64_t expected = kHeaderRegionSize;
   for (uint32_t i = 0; i < pre.count; ++i) {
     const uint8_t* ent = region + kPrefixSize + uint64_t{i} * kSectionEntrySize;
@@ -194,11 +194,14 @@ Status ParseHeader(const uint8_t* region, const Prefix& pre, BundleLayout* layou
       }
       seen[s.kind] = true;
     }
-    if (s.kind == static_cast<uint32_t>(SectionKind::kTokenizer)) {
-      if (seen_tokenizer) {
-        return BadInputError(where + ": a second 'tokenizer' section; " + std::string(kCorrupt));
+    if (s.kind == static_cast<uint32_t>(SectionKind::kTokenizer) ||
+        s.kind == static_cast<uint32_t>(SectionKind::kPrefill)) {
+      bool& seen_it = s.kind == static_cast<uint32_t>(SectionKind::kTokenizer) ? seen_tokenizer : seen_prefill;
+      if (seen_it) {
+        return BadInputError(where + ": a second '" + std::string(SectionName(s.kind)) + "' section; " +
+                             std::string(kCorrupt));
       }
-      seen_tokenizer = true;
+      seen_it = true;
     }
     if (s.kind == static_cast<uint32_t>(SectionKind::kWeights)) {
       if (i + 1 != pre.count) {
@@ -384,7 +387,7 @@ Status ParseMetadata(Cursor& c, Metadata* m) {
   return c.Finish();
 }
 
-Status ParseProgram(Cursor& c, Program* p) {
+Status ParseProgram(Cursor& c, Program* p, bool finish = true) {
   RETURN_IF_ERROR(ParseRefs(c, &p->inputs, "input count"));
   RETURN_IF_ERROR(ParseRefs(c, &p->outputs, "output count"));
   uint32_t n;
@@ -462,10 +465,10 @@ Status ParseProgram(Cursor& c, Program* p) {
     }
     RETURN_IF_ERROR(ParseRefs(c, &s.args, "step arg count"));
   }
-  return c.Finish();
+  return finish ? c.Finish() : OkStatus();
 }
 
-Status ParseMemory(Cursor& c, MemoryPlan* m, std::vector<WeightEntry>* weights) {
+Status ParseMemory(Cursor& c, MemoryPlan* m, std::vector<WeightEntry>* weights, bool finish = true) {
   RETURN_IF_ERROR(c.U64(&m->arena_bytes, "arena_bytes"));
   RETURN_IF_ERROR(c.U64(&m->lower_bound_bytes, "lower_bound_bytes"));
   RETURN_IF_ERROR(c.U32(&m->peak_step, "peak_step"));
@@ -495,17 +498,17 @@ Status ParseMemory(Cursor& c, MemoryPlan* m, std::vector<WeightEntry>* weights) 
     w.streamed = streamed != 0;
     RETURN_IF_ERROR(c.U64(&w.checksum, "weight checksum"));
   }
-  return c.Finish();
+  return finish ? c.Finish() : OkStatus();
 }
 
-Status ParseKernels(Cursor& c, KernelModule* k) {
+Status ParseKernels(Cursor& c, KernelModule* k, bool finish = true) {
   RETURN_IF_ERROR(c.Str(&k->format, "kernel format"));
   uint32_t n;
   RETURN_IF_ERROR(c.Count(&n, 4, "symbol count"));
   k->symbols.resize(n);
   for (std::string& s : k->symbols) RETURN_IF_ERROR(c.Str(&s, "symbol"));
   RETURN_IF_ERROR(c.Blob(&k->code, "kernel code"));
-  return c.Finish();
+  return finish ? c.Finish() : OkStatus();
 }
 
 // Verifies and parses every section but the weights (verified only with verify_weights).
@@ -529,6 +532,14 @@ Status ParseSections(const uint8_t* base, uint64_t base_offset, const BundleLayo
       case SectionKind::kTokenizer:
         out->tokenizer.assign(reinterpret_cast<const char*>(base + (s.offset - base_offset)), s.used);
         break;
+      case SectionKind::kPrefill: {
+        SubPlan sp;
+        RETURN_IF_ERROR(ParseProgram(c, &sp.program, /*finish=*/false));
+        RETURN_IF_ERROR(ParseMemory(c, &sp.memory, &sp.weights, /*finish=*/false));
+        RETURN_IF_ERROR(ParseKernels(c, &sp.kernels));
+        out->prefill = std::move(sp);
+        break;
+      }
       default: break;  // weights are streamed by the runtime; unknown kinds are skipped
     }
   }
@@ -720,7 +731,11 @@ Status ValidateSpills(const PlanContents& c) {
 
 }  // namespace
 
-Status ValidateContents(const PlanContents& c, const BundleLayout& layout) {
+namespace {
+
+// One program's checks; `ascending`: its weights lie in file order (the main program's do; a
+// prefill's share the main program's bytes and need not).
+Status ValidateProgram(const PlanContents& c, const BundleLayout& layout, bool ascending) {
   const uint64_t arena = c.memory.arena_bytes;
   // Far above any real plan, far below 64-bit overflow when the runtime rounds and adds.
   if (arena > kMaxArenaBytes) {
@@ -830,7 +845,7 @@ Status ValidateContents(const PlanContents& c, const BundleLayout& layout) {
       return BadInputError(at + ": file_offset " + std::to_string(w.file_offset) +
                            " is not a multiple of 4096; " + std::string(kInconsistent));
     }
-    if (w.file_offset < prev_end) {
+    if (ascending && w.file_offset < prev_end) {
       return BadInputError(at + ": file_offset " + std::to_string(w.file_offset) +
                            " overlaps the previous weight, which ends at " +
                            std::to_string(prev_end) + " (weights must ascend); " +
@@ -851,6 +866,22 @@ Status ValidateContents(const PlanContents& c, const BundleLayout& layout) {
     }
   }
   return ValidateStreaming(c);
+}
+
+}  // namespace
+
+Status ValidateContents(const PlanContents& c, const BundleLayout& layout) {
+  RETURN_IF_ERROR(ValidateProgram(c, layout, /*ascending=*/true));
+  if (!c.prefill) return OkStatus();
+  // The prefill program, checked as a program of its own over the same weights section.
+  PlanContents p;
+  p.program = c.prefill->program;
+  p.memory = c.prefill->memory;
+  p.kernels = c.prefill->kernels;
+  p.weights = c.prefill->weights;
+  Status st = ValidateProgram(p, layout, /*ascending=*/false);
+  if (!st.ok()) return BadInputError("prefill program: " + st.message());
+  return OkStatus();
 }
 
 StatusOr<OpenedBundle> ParseBundle(const uint8_t* data, size_t size, bool verify_weights) {

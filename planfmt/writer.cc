@@ -10,6 +10,7 @@
 #include <cstring>
 #include <functional>
 #include <limits>
+#include <map>
 #include <string_view>
 
 #include "planfmt/format.h"
@@ -171,16 +172,21 @@ Status EmitZeros(const Sink& sink, uint64_t n) {
   return OkStatus();
 }
 
+// One blob of the weights section at its offset; pieces ascend and do not overlap.
+struct Piece {
+  uint64_t file_offset = 0;
+  WeightBlob blob;
+};
+
 // The weights section's bytes, in order: the used bytes, then (with_tail) the zero padding up
 // to the next 4096 boundary. Shared by hashing, SerializeBundle and WriteBundle so that the
 // three cannot disagree.
-Status EmitWeights(const PlanContents& c, const std::vector<WeightBlob>& blobs, bool with_tail,
-                   const Sink& sink) {
+Status EmitWeights(const std::vector<Piece>& pieces, bool with_tail, const Sink& sink) {
   uint64_t pos = 0;
-  for (size_t i = 0; i < blobs.size(); ++i) {
-    RETURN_IF_ERROR(EmitZeros(sink, c.weights[i].file_offset - pos));
-    RETURN_IF_ERROR(sink(blobs[i].data, blobs[i].bytes));
-    pos = c.weights[i].file_offset + blobs[i].bytes;
+  for (const Piece& p : pieces) {
+    RETURN_IF_ERROR(EmitZeros(sink, p.file_offset - pos));
+    RETURN_IF_ERROR(sink(p.blob.data, p.blob.bytes));
+    pos = p.file_offset + p.blob.bytes;
   }
   return with_tail ? EmitZeros(sink, AlignUp(pos) - pos) : OkStatus();
 }
@@ -190,27 +196,59 @@ Status EmitWeights(const PlanContents& c, const std::vector<WeightBlob>& blobs, 
 struct Head {
   std::vector<uint8_t> bytes;
   uint64_t file_size = 0;
+  std::vector<Piece> pieces;  // the weights section's blobs
 };
 
-StatusOr<Head> BuildHead(PlanContents& c, const std::vector<WeightBlob>& blobs) {
-  if (blobs.size() != c.weights.size()) {
-    return InternalError("SerializeBundle: " + std::to_string(blobs.size()) +
-                         " weight blobs for " + std::to_string(c.weights.size()) +
+StatusOr<Head> BuildHead(PlanContents& c, const std::vector<WeightBlob>& blobs,
+                         const std::vector<WeightBlob>& prefill_blobs) {
+  if (blobs.size() != c.weights.size() ||
+      prefill_blobs.size() != (c.prefill ? c.prefill->weights.size() : 0)) {
+    return InternalError("SerializeBundle: " + std::to_string(blobs.size()) + " + " +
+                         std::to_string(prefill_blobs.size()) + " weight blobs for " +
+                         std::to_string(c.weights.size()) + " + " +
+                         std::to_string(c.prefill ? c.prefill->weights.size() : 0) +
                          " weight entries; pass one blob per entry");
   }
+  Head head;
   uint64_t weights_used = 0;
-  for (size_t i = 0; i < blobs.size(); ++i) {
-    if (blobs[i].data == nullptr && blobs[i].bytes > 0) {
-      return InternalError("SerializeBundle: weight '" + c.weights[i].name +
-                           "' has no data pointer");
+  // Lays `blob` after what is there; returns its offset.
+  auto append = [&](const WeightBlob& blob, const std::string& name) -> StatusOr<uint64_t> {
+    if (blob.data == nullptr && blob.bytes > 0) {
+      return InternalError("SerializeBundle: weight '" + name + "' has no data pointer");
     }
     uint64_t start = AlignUp(weights_used);
-    if (start < weights_used || __builtin_add_overflow(start, blobs[i].bytes, &weights_used)) {
+    if (start < weights_used || __builtin_add_overflow(start, blob.bytes, &weights_used)) {
       return InternalError("SerializeBundle: weights section size overflows 64 bits");
     }
-    c.weights[i].file_offset = start;
+    head.pieces.push_back({start, blob});
+    return start;
+  };
+  std::multimap<std::pair<uint64_t, uint64_t>, size_t> by_content;  // (bytes, checksum) -> piece
+  for (size_t i = 0; i < blobs.size(); ++i) {
+    ASSIGN_OR_RETURN(c.weights[i].file_offset, append(blobs[i], c.weights[i].name));
     c.weights[i].checksum = XXH3_64bits(blobs[i].data, blobs[i].bytes);
     c.weights[i].bytes = blobs[i].bytes;
+    by_content.emplace(std::pair{blobs[i].bytes, c.weights[i].checksum}, head.pieces.size() - 1);
+  }
+  // The prefill's weights share the bytes of any weight with the same content, else follow.
+  for (size_t i = 0; i < prefill_blobs.size(); ++i) {
+    WeightEntry& w = c.prefill->weights[i];
+    const WeightBlob& blob = prefill_blobs[i];
+    w.bytes = blob.bytes;
+    w.checksum = XXH3_64bits(blob.data, blob.bytes);
+    bool shared = false;
+    auto [lo, hi] = by_content.equal_range({w.bytes, w.checksum});
+    for (auto it = lo; it != hi && !shared; ++it) {
+      const Piece& p = head.pieces[it->second];
+      if (blob.bytes == 0 || std::memcmp(p.blob.data, blob.data, blob.bytes) == 0) {
+        w.file_offset = p.file_offset;
+        shared = true;
+      }
+    }
+    if (!shared) {
+      ASSIGN_OR_RETURN(w.file_offset, append(blob, w.name));
+      by_content.emplace(std::pair{w.bytes, w.checksum}, head.pieces.size() - 1);
+    }
   }
 
   Encoder encoded[4];
@@ -226,9 +264,17 @@ StatusOr<Head> BuildHead(PlanContents& c, const std::vector<WeightBlob>& blobs) 
     sec.emplace_back(static_cast<uint32_t>(SectionKind::kTokenizer),
                      std::vector<uint8_t>(c.tokenizer.begin(), c.tokenizer.end()));
   }
+  if (c.prefill) {
+    Encoder e;
+    EncodeProgram(e, c.prefill->program);
+    EncodeMemory(e, c.prefill->memory, c.prefill->weights);
+    EncodeKernels(e, c.prefill->kernels);
+    RETURN_IF_ERROR_CTX(e.status(), "SerializeBundle");
+    sec.emplace_back(static_cast<uint32_t>(SectionKind::kPrefill), e.bytes());
+  }
 
   WeightsHasher hasher;
-  Status st = EmitWeights(c, blobs, /*with_tail=*/false, [&](const uint8_t* p, size_t n) {
+  Status st = EmitWeights(head.pieces, /*with_tail=*/false, [&](const uint8_t* p, size_t n) {
     hasher.Update(p, n);
     return OkStatus();
   });
@@ -265,7 +311,6 @@ StatusOr<Head> BuildHead(PlanContents& c, const std::vector<WeightBlob>& blobs) 
     return InternalError("refusing to write an invalid bundle: " + v.message());
   }
 
-  Head head;
   head.file_size = layout.file_size;
   std::vector<uint8_t>& out = head.bytes;
   out.reserve(layout.weights.offset);
@@ -309,10 +354,9 @@ Status WriteAll(int fd, const uint8_t* p, size_t n, const std::string& path) {
   return OkStatus();
 }
 
-Status WriteAndSync(int fd, const std::string& tmp, const Head& head, const PlanContents& c,
-                    const std::vector<WeightBlob>& blobs) {
+Status WriteAndSync(int fd, const std::string& tmp, const Head& head) {
   RETURN_IF_ERROR(WriteAll(fd, head.bytes.data(), head.bytes.size(), tmp));
-  RETURN_IF_ERROR(EmitWeights(c, blobs, /*with_tail=*/true, [&](const uint8_t* p, size_t n) {
+  RETURN_IF_ERROR(EmitWeights(head.pieces, /*with_tail=*/true, [&](const uint8_t* p, size_t n) {
     return WriteAll(fd, p, n, tmp);
   }));
   if (::fsync(fd) != 0) return ErrnoError(errno, "syncing " + tmp);
@@ -322,11 +366,12 @@ Status WriteAndSync(int fd, const std::string& tmp, const Head& head, const Plan
 }  // namespace
 
 StatusOr<std::vector<uint8_t>> SerializeBundle(PlanContents& contents,
-                                               const std::vector<WeightBlob>& blobs) {
-  ASSIGN_OR_RETURN(Head head, BuildHead(contents, blobs));
+                                               const std::vector<WeightBlob>& blobs,
+                                               const std::vector<WeightBlob>& prefill_blobs) {
+  ASSIGN_OR_RETURN(Head head, BuildHead(contents, blobs, prefill_blobs));
   std::vector<uint8_t> out = std::move(head.bytes);
   out.reserve(head.file_size);
-  RETURN_IF_ERROR(EmitWeights(contents, blobs, /*with_tail=*/true,
+  RETURN_IF_ERROR(EmitWeights(head.pieces, /*with_tail=*/true,
                               [&](const uint8_t* p, size_t n) {
                                 out.insert(out.end(), p, p + n);
                                 return OkStatus();
@@ -339,12 +384,12 @@ StatusOr<std::vector<uint8_t>> SerializeBundle(PlanContents& contents,
 }
 
 Status WriteBundle(const std::string& path, PlanContents& contents,
-                   const std::vector<WeightBlob>& blobs) {
-  ASSIGN_OR_RETURN(Head head, BuildHead(contents, blobs));
+                   const std::vector<WeightBlob>& blobs, const std::vector<WeightBlob>& prefill_blobs) {
+  ASSIGN_OR_RETURN(Head head, BuildHead(contents, blobs, prefill_blobs));
   const std::string tmp = path + ".tmp." + std::to_string(::getpid());
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) return ErrnoError(errno, "creating " + tmp);
-  Status st = WriteAndSync(fd, tmp, head, contents, blobs);
+  Status st = WriteAndSync(fd, tmp, head);
   if (::close(fd) != 0 && st.ok()) st = ErrnoError(errno, "closing " + tmp);
   if (st.ok() && ::rename(tmp.c_str(), path.c_str()) != 0) {
     st = ErrnoError(errno, "renaming " + tmp + " to " + path);

@@ -22,15 +22,18 @@ struct WeightBlob {
 };
 
 // Lays the weights out in the given order at 4096-aligned offsets of the weights section
-// (filling contents.weights[i].file_offset and .bytes) and returns the whole bundle.
+// (filling contents.weights[i].file_offset, .bytes and .checksum) and returns the whole
+// bundle. With a prefill program, prefill_blobs are parallel to contents.prefill->weights: each
+// shares the bytes of an earlier weight with the same content, or is laid after them.
 StatusOr<std::vector<uint8_t>> SerializeBundle(PlanContents& contents,
-                                               const std::vector<WeightBlob>& blobs);
+                                               const std::vector<WeightBlob>& blobs,
+                                               const std::vector<WeightBlob>& prefill_blobs = {});
 
 // Same, written to `path` atomically: PATH.tmp.<pid> is written, fsynced and renamed over PATH,
 // so a failure never leaves a partial bundle at PATH. Weights are streamed from the blobs, not
 // copied into one buffer.
 Status WriteBundle(const std::string& path, PlanContents& contents,
-                   const std::vector<WeightBlob>& blobs);
+                   const std::vector<WeightBlob>& blobs, const std::vector<WeightBlob>& prefill_blobs = {});
 
 }  // namespace ts::planfmt
 

@@ -56,7 +56,7 @@ TEST(WriterTest, RoundTripPreservesContents) {
   ASSERT_TRUE(b.ok()) << b.status().ToString();
   EXPECT_EQ(b->contents, s.contents);
   EXPECT_EQ(b->layout.major, 2);
-  EXPECT_EQ(b->layout.minor, 2);
+  EXPECT_EQ(b->layout.minor, 3);
   EXPECT_EQ(b->layout.file_size, bytes.size());
   ASSERT_EQ(b->layout.sections.size(), 5u);
   EXPECT_EQ(b->layout.weights, b->layout.sections.back());
@@ -86,6 +86,38 @@ TEST(WriterTest, TokenizerSectionRoundTripsBeforeTheWeights) {
   ASSERT_TRUE(p.ok()) << p.status().ToString();
   EXPECT_TRUE(p->contents.tokenizer.empty());
   EXPECT_EQ(p->layout.sections.size(), 5u);
+}
+
+TEST(WriterTest, APrefillProgramSharesWeightBytesAndAppendsTheRest) {
+  testing::SamplePlan s = MakeSamplePlan();
+  // The prefill: the same program over the same weights in another order, with W's bytes
+  // changed (a constant that differs between the two programs) and b's the same.
+  SubPlan p;
+  p.program = s.contents.program;
+  p.memory = s.contents.memory;
+  p.kernels = s.contents.kernels;
+  p.weights = {s.contents.weights[2], s.contents.weights[0], s.contents.weights[1]};
+  std::vector<uint8_t> other_w = s.weight_bytes[0];
+  other_w[5] ^= 0xFF;
+  s.contents.prefill = p;
+  const std::vector<WeightBlob> prefill_blobs = {
+      {s.weight_bytes[2].data(), s.weight_bytes[2].size()},
+      {other_w.data(), other_w.size()},
+      {s.weight_bytes[1].data(), s.weight_bytes[1].size()}};
+  StatusOr<std::vector<uint8_t>> bytes = SerializeBundle(s.contents, s.Blobs(), prefill_blobs);
+  ASSERT_TRUE(bytes.ok()) << bytes.status().ToString();
+  const auto& main_w = s.contents.weights;
+  const auto& pre_w = s.contents.prefill->weights;
+  EXPECT_EQ(pre_w[0].file_offset, main_w[2].file_offset) << "the same bytes are shared";
+  EXPECT_EQ(pre_w[2].file_offset, main_w[1].file_offset);
+  EXPECT_EQ(pre_w[1].file_offset, 16384u) << "changed bytes follow the main program's weights";
+  StatusOr<OpenedBundle> b = ParseBundle(bytes->data(), bytes->size());
+  ASSERT_TRUE(b.ok()) << b.status().ToString();
+  EXPECT_EQ(b->contents, s.contents);
+  ASSERT_EQ(b->layout.sections.size(), 6u);
+  EXPECT_EQ(b->layout.sections[4].kind, static_cast<uint32_t>(SectionKind::kPrefill));
+  EXPECT_EQ(b->layout.weights.used, 16384u + other_w.size());
+  EXPECT_TRUE(std::equal(other_w.begin(), other_w.end(), bytes->data() + b->layout.weights.offset + 16384));
 }
 
 TEST(WriterTest, EmptyPlanRoundTrips) {
@@ -123,7 +155,7 @@ TEST(WriterTest, RefusesBlobCountMismatch) {
   StatusOr<std::vector<uint8_t>> b = SerializeBundle(s.contents, blobs);
   ASSERT_FALSE(b.ok());
   EXPECT_EQ(b.status().code(), Code::kInternal);
-  EXPECT_NE(b.status().message().find("2 weight blobs for 3 weight entries"), std::string::npos);
+  EXPECT_NE(b.status().message().find("2 + 0 weight blobs for 3 + 0 weight entries"), std::string::npos);
 }
 
 class TempDir {
