@@ -60,6 +60,7 @@ struct CompileArgs {
   std::string max_seq_len_text;  // --max-seq-len as given: "", an integer or "auto"
   int64_t max_seq_len = 0;  // checkpoints: a decoding step with a key/value cache of this many tokens
   int64_t max_seq_len_config = 0;  // with "auto": the config's max_position_embeddings
+  int64_t prefill_tokens = 0;  // checkpoints with --max-seq-len: a prefill program of this many tokens
   std::string weight_quant = "auto";  // checkpoints: auto, f32 (or none), f16, bf16 or int8
 };
 
@@ -107,7 +108,7 @@ uint64_t WrittenWeightBytes(const passes::CompiledGraph& cg) {
 
 Status WriteReport(const std::string& path, const CompileArgs& args, uint64_t budget,
                    const passes::CompiledGraph& cg, const codegen::LoweredPlan& lowered,
-                   uint64_t bundle_bytes) {
+                   uint64_t bundle_bytes, const passes::CompiledGraph* prefill) {
   nlohmann::ordered_json j;
   j["tsc_version"] = kVersion;
   j["target"] = args.target;
@@ -134,6 +135,13 @@ Status WriteReport(const std::string& path, const CompileArgs& args, uint64_t bu
     }
   }
   j["weight_quant"] = args.weight_quant;
+  // The prefill program: its own arena (one program runs at a time) and streamed bytes per run.
+  if (prefill) {
+    j["prefill_tokens"] = args.prefill_tokens;
+    j["prefill_peak_bytes"] = prefill->offsets.arena_bytes;
+    j["prefill_streamed_bytes"] = prefill->streamed_bytes;
+    j["prefill_predicted_ms"] = prefill->predicted ? nlohmann::json(prefill->predicted->total_s * 1e3) : nlohmann::json(nullptr);
+  }
   j["spilled_activations"] = cg.spills;
   j["spilled_bytes"] = cg.spilled_bytes;
   j["recomputed_activations"] = cg.recomputed;
@@ -244,6 +252,13 @@ Status Compile(CompileArgs args) {
   }
   if (!checkpoint && !args.max_seq_len_text.empty()) {
     return UsageError("--max-seq-len applies to checkpoint folders only");
+  }
+  if (args.prefill_tokens != 0 && (args.prefill_tokens < 1 || args.max_seq_len_text.empty())) {
+    return UsageError("--prefill-tokens N (N >= 1) goes with --max-seq-len: it adds a program that takes the "
+                      "prompt N tokens per run into the decoding step's cache");
+  }
+  if (args.prefill_tokens != 0 && args.target == "cuda") {
+    return UsageError("--prefill-tokens is for the CPU target in this version");
   }
   // Predictions use the given profile, or the built-in cpu-host (h100-pcie5) one for the CPU
   // (CUDA) target; a CUDA plan is compiled for that profile's architecture.
@@ -379,18 +394,42 @@ Status Compile(CompileArgs args) {
     }
   }
   lowered.contents.tokenizer = std::move(tokenizer_json);
+  // The prefill program: the same checkpoint over --prefill-tokens tokens into the same cache,
+  // planned under the same budget; its weights share the main program's bytes in the bundle.
+  std::unique_ptr<passes::CompiledGraph> prefill_cg;
+  std::vector<planfmt::WeightBlob> prefill_blobs;
+  if (args.prefill_tokens > 0) {
+    ASSIGN_OR_RETURN(ir::Graph pg, frontend::BuildLlamaGraph(args.model, args.prefill_tokens, args.max_seq_len,
+                                                             MatrixFormatOf(args.weight_quant)));
+    passes::PipelineOptions quiet = popts;
+    quiet.dump_after.clear();
+    StatusOr<passes::CompiledGraph> pcg = passes::RunPipeline(std::move(pg), quiet);
+    if (!pcg.ok()) {
+      return pcg.status().code() == Code::kDoesNotFit
+                 ? DoesNotFitError("the prefill program of " + std::to_string(args.prefill_tokens) +
+                                   " tokens does not fit: " + pcg.status().message() + "; or give fewer --prefill-tokens")
+                 : pcg.status();
+    }
+    prefill_cg = std::make_unique<passes::CompiledGraph>(std::move(*pcg));
+    ASSIGN_OR_RETURN(codegen::LoweredPlan pl, codegen::LowerForCpu(*prefill_cg, {}));
+    lowered.contents.prefill = planfmt::SubPlan{std::move(pl.contents.program), std::move(pl.contents.memory),
+                                                std::move(pl.contents.kernels), std::move(pl.contents.weights)};
+    prefill_blobs = std::move(pl.blobs);
+  }
   if (!args.emit_llvm.empty()) {
     RETURN_IF_ERROR(WriteTextFile(args.emit_llvm, lowered.llvm_ir, "--emit-llvm"));
   }
   const std::string out = args.out.empty() ? DefaultOutput(args.model) : args.out;
-  RETURN_IF_ERROR(planfmt::WriteBundle(out, lowered.contents, lowered.blobs));
+  RETURN_IF_ERROR(planfmt::WriteBundle(out, lowered.contents, lowered.blobs, prefill_blobs));
   uint64_t bundle_bytes = 0;
   if (FILE* f = std::fopen(out.c_str(), "rb")) {
     std::fseek(f, 0, SEEK_END);
     bundle_bytes = static_cast<uint64_t>(std::ftell(f));
     std::fclose(f);
   }
-  if (!args.report.empty()) RETURN_IF_ERROR(WriteReport(args.report, args, budget, cg, lowered, bundle_bytes));
+  if (!args.report.empty()) {
+    RETURN_IF_ERROR(WriteReport(args.report, args, budget, cg, lowered, bundle_bytes, prefill_cg.get()));
+  }
 
   const auto& prog = lowered.contents.program;
   size_t jit = lowered.contents.kernels.symbols.size();
@@ -441,8 +480,15 @@ Status Compile(CompileArgs args) {
     }
     std::printf(")\n");
   }
-  if (args.max_peak_given && cg.offsets.arena_bytes > max_peak) {
-    return CheckFailedError("the plan's peak of " + std::to_string(cg.offsets.arena_bytes) +
+  if (prefill_cg) {
+    std::printf("  prefill      %lld tokens per run into the same cache: peak %s arena (one program runs at a "
+                "time)%s\n", static_cast<long long>(args.prefill_tokens),
+                FormatSize(prefill_cg->offsets.arena_bytes).c_str(),
+                prefill_cg->streamed_bytes ? ("; " + FormatSize(prefill_cg->streamed_bytes) + " streamed per run").c_str() : "");
+  }
+  const uint64_t peak = std::max<uint64_t>(cg.offsets.arena_bytes, prefill_cg ? prefill_cg->offsets.arena_bytes : 0);
+  if (args.max_peak_given && peak > max_peak) {
+    return CheckFailedError("the plan's peak of " + std::to_string(peak) +
                             " bytes exceeds --max-peak " + std::to_string(max_peak) +
                             " bytes; the bundle and report were written for inspection");
   }
@@ -622,6 +668,7 @@ int main(int argc, char** argv) {
   compile->add_flag("--no-spill", c.no_spill, "Never spill activations to storage to fit the budget");
   compile->add_flag("--no-remat", c.no_remat, "Never recompute activations to fit the budget");
   compile->add_option("--weight-quant", c.weight_quant, "Checkpoints: how the linear layers' matrices are stored: auto (default: F16 and BF16 as the checkpoint has them, F32 as f32), f32, f16 or bf16 (narrow ones widened to f32 before each product), int8 (one f32 scale per output row)");
+  compile->add_option("--prefill-tokens", c.prefill_tokens, "Checkpoints with --max-seq-len: also a prefill program that takes the prompt this many tokens per run into the same cache (tsr generate uses it)");
   compile->add_option("--max-seq-len", c.max_seq_len_text, "Checkpoints: compile one decoding step (--shape input_ids=1xT tokens per step) with a key/value cache of this many tokens, for tsr generate; auto: the config's max_position_embeddings, cut to what --vram leaves room for");
   compile->footer(ExitCodeHelp());
 

@@ -109,9 +109,10 @@ void FillSeeded(const planfmt::Program& prog, int64_t seed, std::map<std::string
 }
 
 StatusOr<std::unique_ptr<runtime::Executor>> LoadPlan(const std::string& plan,
-                                                       const runtime::JitCacheOptions& cache) {
+                                                       const runtime::JitCacheOptions& cache, bool prefill = false) {
   runtime::LoadOptions load_options;
   load_options.jit_cache = cache;
+  load_options.prefill = prefill;
   if (const char* faults = std::getenv("TSR_FAULTS")) {
     RETURN_IF_ERROR(runtime::ApplyFaultSpec(faults, &load_options.io));
   }
@@ -329,6 +330,7 @@ struct GenerateArgs {
   std::string tokenizer;
   bool print_ids = false;
   bool ignore_eos = false;
+  bool no_prefill = false;
   int64_t max_new_tokens = 32;
   double temperature = 0;
   int64_t top_k = 0;
@@ -394,9 +396,12 @@ Status Generate(const GenerateArgs& args) {
   if (args.temperature < 0 || args.top_k < 0 || !(args.top_p > 0 && args.top_p <= 1)) {
     return UsageError("--temperature must be >= 0, --top-k >= 0 and --top-p in (0, 1]");
   }
-  ASSIGN_OR_RETURN(auto ex, LoadPlan(args.plan, JitCache(args.cache, runtime::JitCacheOptions::Mode::kReadWrite)));
-  const planfmt::Program& prog = ex->plan().program;
-  const std::string kv = Metadata(ex->plan(), "kv_cache_tokens");
+  // The bundle's head first (no arena, no kernels): a prefill program, when there is one, runs
+  // before the decoding step's plan is loaded, so that one arena is allocated at a time.
+  ASSIGN_OR_RETURN(const planfmt::OpenedBundle head, planfmt::ReadBundle(args.plan));
+  const planfmt::PlanContents& plan = head.contents;
+  const planfmt::Program& prog = plan.program;
+  const std::string kv = Metadata(plan, "kv_cache_tokens");
   const bool cached = !kv.empty();
   if (prog.inputs.size() != (cached ? 2u : 1u) || prog.inputs[0].name != "input_ids" ||
       prog.inputs[0].dtype != DType::kI64 || prog.inputs[0].shape.size() != 2 || prog.inputs[0].shape[0] != 1 ||
@@ -408,6 +413,7 @@ Status Generate(const GenerateArgs& args) {
                       "f32[1,S,V]); compile a checkpoint folder with tsc compile DIR --shape input_ids=1xS");
   }
   const int64_t step_tokens = prog.inputs[0].shape[1], vocab = prog.outputs[0].shape[2];
+  std::unique_ptr<runtime::Executor> ex_holder;
   const int64_t window = cached ? std::strtoll(kv.c_str(), nullptr, 10) : step_tokens;
   if (window < step_tokens || window > (int64_t{1} << 24)) {
     return BadInputError(args.plan + ": metadata kv_cache_tokens '" + OneLine(kv) + "' is not a usable cache size");
@@ -416,8 +422,8 @@ Status Generate(const GenerateArgs& args) {
   std::unique_ptr<runtime::Tokenizer> tokenizer;
   if (!args.tokenizer.empty()) {
     ASSIGN_OR_RETURN(tokenizer, LoadTokenizer(args.tokenizer));
-  } else if (!ex->plan().tokenizer.empty()) {
-    ASSIGN_OR_RETURN(tokenizer, runtime::Tokenizer::Parse(ex->plan().tokenizer, args.plan + " (its tokenizer section)"));
+  } else if (!plan.tokenizer.empty()) {
+    ASSIGN_OR_RETURN(tokenizer, runtime::Tokenizer::Parse(plan.tokenizer, args.plan + " (its tokenizer section)"));
   }
   if (tokenizer && tokenizer->vocab_size() > vocab) {
     return UsageError("the tokenizer's ids run to " + std::to_string(tokenizer->vocab_size() - 1) +
@@ -439,7 +445,7 @@ Status Generate(const GenerateArgs& args) {
   }
   // Generation ends at the checkpoint's end-of-sequence ids too, unless --ignore-eos.
   std::vector<int64_t> stop_ids = args.stop_ids;
-  if (const std::string eos = Metadata(ex->plan(), "eos_token_ids"); !eos.empty() && !args.ignore_eos) {
+  if (const std::string eos = Metadata(plan, "eos_token_ids"); !eos.empty() && !args.ignore_eos) {
     ASSIGN_OR_RETURN(std::vector<int64_t> eos_ids, ParseIds(eos, vocab, args.plan + ": metadata eos_token_ids"));
     stop_ids.insert(stop_ids.end(), eos_ids.begin(), eos_ids.end());
   }
@@ -476,34 +482,72 @@ Status Generate(const GenerateArgs& args) {
   }
   cli::SamplingOptions sampling{args.temperature, args.top_k, args.top_p};
   std::mt19937_64 rng(args.seed);
-  runtime::HostTensor input{DType::kI64, {1, step_tokens}, std::vector<uint8_t>(static_cast<size_t>(step_tokens) * 8, 0)};
-  runtime::HostTensor position{DType::kI64, {1}, std::vector<uint8_t>(8, 0)};
-  // Runs the plan on ids[from, from + T) (padded with 0) and returns the logits row of ids[last].
-  auto logits_at = [&](size_t from, size_t last) -> StatusOr<std::vector<float>> {
-    std::fill(input.data.begin(), input.data.end(), 0);
-    const size_t n = std::min<size_t>(ids.size() - from, static_cast<size_t>(step_tokens));
+  // Runs `runner` (T tokens per run) on ids[from, from + T) (padded with 0) and returns the
+  // logits row of ids[last].
+  auto logits_at = [&](runtime::Executor& runner, size_t from, size_t last) -> StatusOr<std::vector<float>> {
+    const int64_t t = runner.plan().program.inputs[0].shape[1];
+    runtime::HostTensor input{DType::kI64, {1, t}, std::vector<uint8_t>(static_cast<size_t>(t) * 8, 0)};
+    runtime::HostTensor position{DType::kI64, {1}, std::vector<uint8_t>(8, 0)};
+    const size_t n = std::min<size_t>(ids.size() - from, static_cast<size_t>(t));
     std::memcpy(input.data.data(), ids.data() + from, n * 8);
     const int64_t at = static_cast<int64_t>(from);
     std::memcpy(position.data.data(), &at, 8);
     std::map<std::string, runtime::HostTensor> feeds = {{"input_ids", input}};
     if (cached) feeds["position"] = position;
-    ASSIGN_OR_RETURN(auto outputs, ex->Run(feeds));
+    ASSIGN_OR_RETURN(auto outputs, runner.Run(feeds));
     const float* row = reinterpret_cast<const float*>(outputs[0].data.data()) + (last - from) * vocab;
     return std::vector<float>(row, row + vocab);
   };
   std::vector<int64_t> generated;
-  double first_ms = 0, rest_ms = 0;
+  double first_ms = 0, rest_ms = 0, prefill_ms = 0;
   size_t done = 0;  // with the cache: tokens whose keys and values it holds
+  // The prefill program: the whole prompt, P tokens per run, into its cache; the cache then
+  // moves to the decoding step's plan, and the prompt's last logits give the first token.
+  std::optional<std::vector<float>> first_row;
+  if (plan.prefill && cached && budget > 0 && !args.no_prefill) {
+    ASSIGN_OR_RETURN(auto pre, LoadPlan(args.plan, JitCache(args.cache, runtime::JitCacheOptions::Mode::kReadWrite),
+                                        /*prefill=*/true));
+    const planfmt::Program& pp = pre->plan().program;
+    if (pp.inputs.size() != 2 || pp.inputs[0].name != "input_ids" || pp.inputs[0].dtype != DType::kI64 ||
+        pp.inputs[0].shape.size() != 2 || pp.inputs[0].shape[0] != 1 || pp.inputs[1].name != "position" ||
+        pp.outputs.size() != 1 || pp.outputs[0].dtype != DType::kF32 ||
+        pp.outputs[0].shape != std::vector<int64_t>{1, pp.inputs[0].shape[1], vocab}) {
+      return BadInputError(args.plan + ": its prefill program does not take input_ids [1,P] and position into "
+                           "logits [1,P," + std::to_string(vocab) + "]; recompile it");
+    }
+    const auto start = std::chrono::steady_clock::now();
+    const size_t p = static_cast<size_t>(pp.inputs[0].shape[1]);
+    while (done < ids.size()) {
+      const size_t last = std::min(ids.size(), done + p) - 1;
+      ASSIGN_OR_RETURN(first_row, logits_at(*pre, done, last));
+      done = last + 1;
+    }
+    prefill_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+    std::vector<std::pair<std::string, std::vector<uint8_t>>> caches;
+    for (const planfmt::WeightEntry& w : pre->plan().weights) {
+      if (w.name.rfind("kv_cache.", 0) != 0) continue;
+      ASSIGN_OR_RETURN(std::vector<uint8_t> bytes, pre->ReadWeight(w.name));
+      caches.emplace_back(w.name, std::move(bytes));
+    }
+    pre.reset();
+    ASSIGN_OR_RETURN(ex_holder, LoadPlan(args.plan, JitCache(args.cache, runtime::JitCacheOptions::Mode::kReadWrite)));
+    for (const auto& [name, bytes] : caches) RETURN_IF_ERROR(ex_holder->WriteWeight(name, bytes));
+  } else {
+    ASSIGN_OR_RETURN(ex_holder, LoadPlan(args.plan, JitCache(args.cache, runtime::JitCacheOptions::Mode::kReadWrite)));
+  }
+  runtime::Executor& ex = *ex_holder;
   for (int64_t step = 0; step < budget; ++step) {
     const auto start = std::chrono::steady_clock::now();
     std::vector<float> row;
-    if (!cached) {
-      ASSIGN_OR_RETURN(row, logits_at(0, ids.size() - 1));
+    if (step == 0 && first_row) {
+      row = std::move(*first_row);
+    } else if (!cached) {
+      ASSIGN_OR_RETURN(row, logits_at(ex, 0, ids.size() - 1));
     } else {
       // Feed what the cache lacks, T tokens at a time; the last step yields the next token.
       while (done < ids.size()) {
         const size_t last = std::min(ids.size(), done + static_cast<size_t>(step_tokens)) - 1;
-        ASSIGN_OR_RETURN(row, logits_at(done, last));
+        ASSIGN_OR_RETURN(row, logits_at(ex, done, last));
         done = last + 1;
       }
     }
@@ -523,9 +567,12 @@ Status Generate(const GenerateArgs& args) {
   if (text_out) stream_text(true);
   std::printf("\n");
   const size_t n = generated.size();
-  std::fprintf(stderr, "tsr: %zu tokens; prefill of %zu prompt tokens and the first token %.2f ms (%.1f tokens/s); "
-               "then %.2f tokens/s (%s)\n", n, prompt_tokens, first_ms,
-               first_ms > 0 ? static_cast<double>(prompt_tokens) / (first_ms / 1e3) : 0.0,
+  // With a prefill program the prompt's time is its runs (the decoding plan's load is not in it).
+  const double prompt_ms = first_row || prefill_ms > 0 ? prefill_ms : first_ms;
+  std::fprintf(stderr, "tsr: %zu tokens; prefill of %zu prompt tokens %.2f ms (%.1f tokens/s%s); "
+               "then %.2f tokens/s (%s)\n", n, prompt_tokens, prompt_ms,
+               prompt_ms > 0 ? static_cast<double>(prompt_tokens) / (prompt_ms / 1e3) : 0.0,
+               prefill_ms > 0 ? ", prefill program" : ", with the first token",
                n > 1 ? static_cast<double>(n - 1) / (rest_ms / 1e3) : 0.0,
                cached ? ("key/value cache of " + std::to_string(window) + " tokens").c_str()
                       : ("window " + std::to_string(window) + ", no key/value cache: each token runs the whole window").c_str());
@@ -714,6 +761,7 @@ int main(int argc, char** argv) {
   generate->add_option("--tokenizer", gen.tokenizer, "A tokenizer.json (or a checkpoint folder with one) instead of the bundle's own");
   generate->add_flag("--print-ids", gen.print_ids, "Print token ids even when a tokenizer could print text");
   generate->add_flag("--ignore-eos", gen.ignore_eos, "Do not stop at the checkpoint's eos_token_id");
+  generate->add_flag("--no-prefill", gen.no_prefill, "Take the prompt through the decoding step even when the bundle has a prefill program");
   generate->add_option("--max-new-tokens", gen.max_new_tokens, "Tokens to generate (default 32; at most the plan's window minus the prompt)");
   generate->add_option("--temperature", gen.temperature, "0 (default): greedy; else sample from softmax(logits / T)");
   generate->add_option("--top-k", gen.top_k, "Sample among the K likeliest tokens only (0: all)");

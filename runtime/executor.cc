@@ -269,6 +269,17 @@ StatusOr<std::unique_ptr<Executor>> Executor::Load(const std::string& path,
   std::unique_ptr<Executor> ex(new Executor());
   ex->impl_ = std::make_unique<Impl>();
   ASSIGN_OR_RETURN(ex->bundle_, planfmt::ReadBundle(path));
+  if (options.prefill) {
+    planfmt::PlanContents& c = ex->bundle_.contents;
+    if (!c.prefill) {
+      return UsageError(path + " has no prefill program; compile the checkpoint with --prefill-tokens N");
+    }
+    c.program = std::move(c.prefill->program);
+    c.memory = std::move(c.prefill->memory);
+    c.kernels = std::move(c.prefill->kernels);
+    c.weights = std::move(c.prefill->weights);
+    c.prefill.reset();
+  }
   const planfmt::MemoryPlan& mem = ex->bundle_.contents.memory;
 
   // The arena: allocated once, its size fixed by the plan. Checked against what the machine
@@ -334,7 +345,12 @@ Status Executor::LoadWeights(const std::string& path, const LoadOptions& options
   auto start = std::chrono::steady_clock::now();
   planfmt::WeightsHasher hasher;
   uint8_t* arena = impl_->arena.get();
-  size_t next = 0;  // first weight that may still overlap the incoming chunk (file order)
+  // The weights in file order (a prefill program's need not be; ties keep table order).
+  std::vector<size_t> order(weights.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::stable_sort(order.begin(), order.end(),
+                   [&](size_t a, size_t b) { return weights[a].file_offset < weights[b].file_offset; });
+  size_t next = 0;  // first position in `order` that may still overlap the incoming chunk
   auto sink = [&](uint64_t file_offset, const uint8_t* data, size_t n) -> Status {
     const uint64_t rel = file_offset - section.offset;  // offset within the section
     const uint64_t end = rel + n;
@@ -346,8 +362,11 @@ Status Executor::LoadWeights(const std::string& path, const LoadOptions& options
                              " is not zero; the bundle is corrupt, recompile or copy it again");
       }
     }
-    while (next < weights.size() && weights[next].file_offset + weights[next].bytes <= rel) ++next;
-    for (size_t w = next; w < weights.size() && weights[w].file_offset < end; ++w) {
+    // Weights may overlap (a prefill's share bytes), so `next` skips only those ended before
+    // this chunk and that every earlier one has also ended before it.
+    while (next < order.size() && weights[order[next]].file_offset + weights[order[next]].bytes <= rel) ++next;
+    for (size_t k = next; k < order.size() && weights[order[k]].file_offset < end; ++k) {
+      const size_t w = order[k];
       if (weights[w].streamed) continue;  // read by its load step, on every run
       const uint64_t lo = std::max(rel, weights[w].file_offset);
       const uint64_t hi = std::min(end, weights[w].file_offset + weights[w].bytes);
@@ -564,6 +583,38 @@ StatusOr<std::vector<HostTensor>> Executor::Run(const std::map<std::string, Host
     outputs.push_back(std::move(t));
   }
   return outputs;
+}
+
+namespace {
+
+// The resident weight `name` of a plan, or an error saying why its bytes cannot be handed over.
+StatusOr<const planfmt::WeightEntry*> ResidentWeight(const planfmt::PlanContents& c, const std::string& name) {
+  for (const planfmt::WeightEntry& w : c.weights) {
+    if (w.name != name) continue;
+    if (w.streamed) return UsageError("weight '" + name + "' is streamed: its arena bytes do not last between steps");
+    return &w;
+  }
+  return UsageError("the plan has no weight '" + name + "'");
+}
+
+}  // namespace
+
+StatusOr<std::vector<uint8_t>> Executor::ReadWeight(const std::string& name) const {
+  if (impl_->gpu) return UsageError("reading a weight back is not supported for GPU plans yet");
+  ASSIGN_OR_RETURN(const planfmt::WeightEntry* w, ResidentWeight(bundle_.contents, name));
+  const uint8_t* p = impl_->arena.get() + w->arena_offset;
+  return std::vector<uint8_t>(p, p + w->bytes);
+}
+
+Status Executor::WriteWeight(const std::string& name, const std::vector<uint8_t>& bytes) {
+  if (impl_->gpu) return UsageError("writing a weight is not supported for GPU plans yet");
+  ASSIGN_OR_RETURN(const planfmt::WeightEntry* w, ResidentWeight(bundle_.contents, name));
+  if (bytes.size() != w->bytes) {
+    return UsageError("weight '" + name + "' has " + std::to_string(w->bytes) + " bytes, not " +
+                      std::to_string(bytes.size()) + "; the two plans do not match");
+  }
+  std::memcpy(impl_->arena.get() + w->arena_offset, bytes.data(), bytes.size());
+  return OkStatus();
 }
 
 }  // namespace ts::runtime

@@ -28,6 +28,9 @@ std::optional<uint64_t> HostMemoryAvailable();
 struct LoadOptions {
   ReaderOptions io;  // chunk size and depth are taken from the plan; the rest from here
   JitCacheOptions jit_cache;
+  // Load the bundle's prefill program (planfmt::SubPlan) instead of its main program: plan()
+  // then shows the prefill's program, memory plan, kernels and weights.
+  bool prefill = false;
 };
 
 struct LoadReport {
@@ -84,6 +87,11 @@ class Executor {
   // run_ms (issue to last byte); a plan that streams nothing returns zeros. Between runs only:
   // the weights land in their arena bytes, which no resident weight shares.
   StatusOr<RunStats> ReadStreamedAlone();
+
+  // The arena bytes of a resident weight (a key/value cache the program updates in place, say),
+  // and writing them: how a prefill program's cache is handed to the decoding step's.
+  StatusOr<std::vector<uint8_t>> ReadWeight(const std::string& name) const;
+  Status WriteWeight(const std::string& name, const std::vector<uint8_t>& bytes);
 
  private:
   Executor() = default;

@@ -10,7 +10,9 @@ saved in F16, a Llama 3 with llama3 rope scaling) and writes it with save_pretra
 (rope_parameters) and model.safetensors. The reference is the saved model loaded back and
 computed in float32. Then `tsc compile CHECKPOINT_DIR` makes three plans: a window of prompt +
 new tokens, a decoding step of one token with a key/value cache (--max-seq-len), and the same at
-a budget of half the weight bytes (the weights stream, the cache stays). Each must give exactly
+a budget of half the weight bytes (the weights stream, the cache stays), and the last two again
+with a prefill program (`--prefill-tokens 4`: the prompt goes through 4 tokens per run into the
+cache the decoding step then extends). Each must give exactly
 the token ids of `model.generate(do_sample=False)`; the window plan's logits are also compared
 with the model's (max abs error printed, must be under 1e-3 x max |logit|). The Llama's folder
 also holds a tokenizer.json (a byte-level BPE with Llama 3's split and BOS template, trained
@@ -170,6 +172,17 @@ def main():
             if streamed == 0:
                 raise RuntimeError("at half the weight bytes nothing streams")
             plans.append(("cache, half the weights (%d bytes streamed per token)" % streamed, half))
+            # A prefill program of 4 tokens per run (the prompt in two runs, the last padded)
+            # beside the decoding step, unbudgeted and at half the weight bytes.
+            for label, extra in (("prefill program", []), ("prefill program, half the weights",
+                                                           ["--vram", str(weights // 2 + cache)])):
+                pre = os.path.join(a.work, "%s_prefill%s.tsplan" % (name, "_half" if extra else ""))
+                run([a.tsc, "compile", d, "-o", pre, "--shape", "input_ids=1x1", "--max-seq-len", str(total),
+                     "--prefill-tokens", "4", "--report", report] + extra)
+                r = json.load(open(report))
+                if r.get("prefill_tokens") != 4 or (extra and r["prefill_peak_bytes"] > int(extra[1])):
+                    raise RuntimeError("%s: report %s" % (label, {k: v for k, v in r.items() if "prefill" in k}))
+                plans.append(("%s (peak %d bytes)" % (label, max(r["peak_bytes"], r["prefill_peak_bytes"])), pre))
             if name == "llama_gqa_f32":
                 # --max-seq-len auto: the config's max_position_embeddings, cut to what the budget
                 # leaves room for; one token more must not fit.
