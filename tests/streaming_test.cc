@@ -121,6 +121,78 @@ class ScopedEnv {
 
 // y = copy(x) by way of the spill file: x is spilled, the arena bytes are scribbled over by a
 // copy, and the fill brings x back before the copy to y.
+// y = copy(w), w resident; and a prefill program y = copy(v) over weights {v, w} where v's
+// bytes differ (laid after w's) and w's are shared: listed out of file order.
+TEST(StreamingTest, PrefillProgramSharesWeightsAndWeightsCanBeHandedOver) {
+  const float w[4] = {1, 2, 3, 4}, v[4] = {-5, 6.5f, -7, 8};
+  planfmt::PlanContents c;
+  c.metadata = {{"target", "cpu"}};
+  planfmt::Step copy;
+  copy.kind = planfmt::StepKind::kBuiltin;
+  copy.builtin = planfmt::Builtin::kCopy;
+  copy.node = "copy";
+  copy.num_inputs = 1;
+  copy.args = {F32Ref("w", 0), F32Ref("y", 64)};
+  c.program.steps = {copy};
+  c.program.outputs = {F32Ref("y", 64)};
+  c.memory.arena_bytes = 128;
+  c.memory.io_chunk_bytes = 4096;
+  c.memory.io_queue_depth = 1;
+  c.kernels.format = "llvm-bc";
+  planfmt::WeightEntry entry;
+  entry.name = "w";
+  entry.bytes = 16;
+  c.weights = {entry};
+  planfmt::SubPlan p;
+  p.program = c.program;
+  p.program.steps[0].args[0] = F32Ref("v", 16);
+  p.memory = c.memory;
+  p.kernels = c.kernels;
+  planfmt::WeightEntry pv = entry, pw = entry;
+  pv.name = "v";
+  pv.arena_offset = 16;
+  p.weights = {pv, pw};
+  c.prefill = p;
+  const std::string dir = std::getenv("TEST_TMPDIR") ? std::getenv("TEST_TMPDIR") : "/tmp";
+  const std::string path = dir + "/prefill.tsplan";
+  const auto* wb = reinterpret_cast<const uint8_t*>(w);
+  const auto* vb = reinterpret_cast<const uint8_t*>(v);
+  Status st = planfmt::WriteBundle(path, c, {{wb, 16}}, {{vb, 16}, {wb, 16}});
+  ASSERT_TRUE(st.ok()) << st.ToString();
+  EXPECT_EQ(c.prefill->weights[1].file_offset, c.weights[0].file_offset);
+  EXPECT_GT(c.prefill->weights[0].file_offset, c.weights[0].file_offset);
+
+  auto main = runtime::Executor::Load(path);
+  ASSERT_TRUE(main.ok()) << main.status().ToString();
+  auto out = (*main)->Run({});
+  ASSERT_TRUE(out.ok()) << out.status().ToString();
+  EXPECT_EQ(std::memcmp((*out)[0].data.data(), w, 16), 0);
+  runtime::LoadOptions options;
+  options.prefill = true;
+  auto pre = runtime::Executor::Load(path, options);
+  ASSERT_TRUE(pre.ok()) << pre.status().ToString();
+  auto pre_out = (*pre)->Run({});
+  ASSERT_TRUE(pre_out.ok()) << pre_out.status().ToString();
+  EXPECT_EQ(std::memcmp((*pre_out)[0].data.data(), v, 16), 0);
+
+  // Handing a weight's bytes from one program to the other.
+  auto bytes = (*pre)->ReadWeight("v");
+  ASSERT_TRUE(bytes.ok()) << bytes.status().ToString();
+  ASSERT_TRUE((*main)->WriteWeight("w", *bytes).ok());
+  auto after = (*main)->Run({});
+  ASSERT_TRUE(after.ok());
+  EXPECT_EQ(std::memcmp((*after)[0].data.data(), v, 16), 0);
+  EXPECT_FALSE((*main)->WriteWeight("w", std::vector<uint8_t>(8)).ok()) << "the size must match";
+  EXPECT_FALSE((*main)->ReadWeight("nope").ok());
+
+  // A bundle without a prefill program says so.
+  c.prefill.reset();
+  ASSERT_TRUE(planfmt::WriteBundle(path, c, {{wb, 16}}).ok());
+  auto none = runtime::Executor::Load(path, options);
+  ASSERT_FALSE(none.ok());
+  EXPECT_NE(none.status().message().find("has no prefill program"), std::string::npos);
+}
+
 TEST(StreamingTest, SpilledActivationComesBackBitForBit) {
   planfmt::PlanContents c;
   c.metadata = {{"target", "cpu"}};
