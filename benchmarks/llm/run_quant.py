@@ -10,12 +10,14 @@ decoding-step plans (1 token per step, a key/value cache of 256 tokens) with f32
 matrices, resident and at a budget of 40% of the f32 weight bytes plus the cache (at 25% the f32
 plan does not fit: its 33.5 MB embedding and lm_head set the minimum), and times one
 step of each with `tsr bench` (median of N runs; same machine, same run). The logit error is
-f16's and int8's against f32's on one window of 32 tokens. With --results, the table replaces the block
+f16's and int8's against f32's on one window of 32 tokens. Last, a 96-token prompt through a
+prefill program (`--prefill-tokens 32`) against the same prompt one token per decoding step. With --results, the table replaces the block
 between the "int8 weights" markers in that file.
 """
 import argparse
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -92,11 +94,33 @@ def main():
             r["weights"], r["budget"], r["bundle"] / 1e6, r["peak"] / 1e6,
             r["streamed"] / 1e6, r["median_ms"], r["median_ms"] / base[r["budget"]]))
     lines.append("")
+    # Prefill: a 96-token prompt through a prefill program of 32 tokens per run, against the same
+    # prompt one token per decoding step (--no-prefill), f16 matrices, resident; median of 3.
+    pre_plan = os.path.join(a.work, "prefill.tsplan")
+    pre_cmd = [a.tsc, "compile", d, "-o", pre_plan, "--shape", "input_ids=1x1", "--max-seq-len", str(CACHE),
+               "--prefill-tokens", "32", "--weight-quant", "f16"]
+    run(pre_cmd)
+    prompt = ",".join(str(t) for t in np.random.default_rng(3).integers(0, CFG["vocab_size"], size=96))
+    rates = {}
+    for mode in ("prefill program", "decoding step"):
+        got = []
+        for _ in range(3):
+            p = run([a.tsr, "generate", pre_plan, "--prompt-ids", prompt, "--max-new-tokens", "4", "--print-ids"]
+                    + ([] if mode == "prefill program" else ["--no-prefill"]))
+            m = re.search(r"prefill of (\d+) prompt tokens ([0-9.]+) ms", p.stderr)
+            got.append(float(m.group(2)))
+        rates[mode] = sorted(got)[1]
     for quant in ("f16", "int8"):
         err = np.abs(logits[quant] - logits["f32"]).max()
         agree = float((logits[quant][0].argmax(-1) == logits["f32"][0].argmax(-1)).mean())
         lines.append("Logits of a 32-token window, %s against f32: max abs error %.3g (%.2f%% of max |logit| %.3g), "
                      "top-1 agreement %.0f%%." % (quant, err, 100 * err / scale, scale, 100 * agree))
+    lines.append("")
+    lines.append("Prompt of 96 tokens (f16, resident): %.1f ms through the prefill program (32 tokens per run), "
+                 "%.1f ms one token per decoding step: %.1fx faster (`tsc %s`, then `tsr generate PLAN "
+                 "--prompt-ids ... --max-new-tokens 4 [--no-prefill]`, median of 3)." % (
+                     rates["prefill program"], rates["decoding step"], rates["decoding step"] / rates["prefill program"],
+                     " ".join(pre_cmd[1:])))
     lines.append("")
     lines.append("Commands (from the checkpoint folder's parent): " + "; ".join("`tsc %s`" % r["cmd"] for r in rows[:2])
                  + "; the other rows add `--weight-quant f16` or `int8`; each plan timed with `tsr bench PLAN --iterations %d`."
