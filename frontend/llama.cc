@@ -37,7 +37,7 @@ class Builder {
     v.dtype = dtype;
     v.shape = std::move(shape);
     v.kind = ir::ValueKind::kWeight;
-    v.data = std::make_shared<const std::vector<uint8_t>>(std::move(bytes));
+    v.data = ir::MakeBytes(std::move(bytes));
     return g_.AddValue(std::move(v));
   }
   // A constant of f32 (float) or i64 (int64_t) values.
@@ -51,7 +51,7 @@ class Builder {
     v.dtype = std::is_same_v<T, float> ? DType::kF32 : DType::kI64;
     v.shape = std::move(shape);
     v.kind = ir::ValueKind::kConstant;
-    v.data = std::make_shared<const std::vector<uint8_t>>(std::move(bytes));
+    v.data = ir::MakeBytes(std::move(bytes));
     return g_.AddValue(std::move(v));
   }
   // A node with one output, shape left to inference.

@@ -147,7 +147,7 @@ StatusOr<ir::Value> Importer::TensorToValue(const onnx::TensorProto& t, ir::Valu
   }
   const int64_t bytes = *bytes_opt;
   const int64_t count = *CheckedElementCount(v.shape);
-  auto data = std::make_shared<std::vector<uint8_t>>();
+  auto data = std::make_unique<std::vector<uint8_t>>();
 
   if (t.data_location() == onnx::TensorProto::EXTERNAL) {
     std::string location;
@@ -221,7 +221,7 @@ StatusOr<ir::Value> Importer::TensorToValue(const onnx::TensorProto& t, ir::Valu
       }
     }
   }
-  v.data = std::move(data);
+  v.data = ir::MakeBytes(std::move(*data));
   return v;
 }
 
@@ -254,7 +254,7 @@ Status Importer::AddGraphInput(const onnx::ValueInfoProto& vi) {
     }
     v.kind = ir::ValueKind::kConstant;
     v.shape = b.shape;
-    v.data = std::make_shared<const std::vector<uint8_t>>(b.bytes);
+    v.data = ir::MakeBytes(b.bytes);
     return g_.AddValue(std::move(v)).status();
   }
   auto fixed = options_.input_shapes.find(vi.name());

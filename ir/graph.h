@@ -9,6 +9,7 @@
 #define TENSORSHUNT_IR_GRAPH_H_
 
 #include <cstdint>
+#include <cstring>
 #include <map>
 #include <memory>
 #include <optional>
@@ -33,7 +34,38 @@ enum class ValueKind : uint8_t {
 
 std::string_view ValueKindName(ValueKind k);
 
-using Bytes = std::shared_ptr<const std::vector<uint8_t>>;
+// A tensor's immutable bytes: owned here, or a view of memory that `keep` holds alive (a
+// checkpoint file mapped into memory, so that its tensors reach the bundle without a copy).
+class TensorBytes {
+ public:
+  explicit TensorBytes(std::vector<uint8_t> owned)
+      : owned_(std::move(owned)), p_(owned_.data()), n_(owned_.size()) {}
+  TensorBytes(std::shared_ptr<const void> keep, const uint8_t* p, size_t n) : keep_(std::move(keep)), p_(p), n_(n) {}
+  TensorBytes(const TensorBytes&) = delete;
+  TensorBytes& operator=(const TensorBytes&) = delete;
+
+  const uint8_t* data() const { return p_; }
+  size_t size() const { return n_; }
+  const uint8_t* begin() const { return p_; }
+  const uint8_t* end() const { return p_ + n_; }
+  bool empty() const { return n_ == 0; }
+  std::vector<uint8_t> ToVector() const { return std::vector<uint8_t>(begin(), end()); }
+  friend bool operator==(const TensorBytes& a, const TensorBytes& b) {
+    return a.n_ == b.n_ && (a.n_ == 0 || std::memcmp(a.p_, b.p_, a.n_) == 0);
+  }
+  friend bool operator==(const TensorBytes& a, const std::vector<uint8_t>& b) {
+    return a.n_ == b.size() && (a.n_ == 0 || std::memcmp(a.p_, b.data(), a.n_) == 0);
+  }
+
+ private:
+  std::vector<uint8_t> owned_;
+  std::shared_ptr<const void> keep_;
+  const uint8_t* p_;
+  size_t n_;
+};
+
+using Bytes = std::shared_ptr<const TensorBytes>;
+inline Bytes MakeBytes(std::vector<uint8_t> owned) { return std::make_shared<const TensorBytes>(std::move(owned)); }
 
 struct Value {
   std::string name;

@@ -511,7 +511,7 @@ Status Parser::ParseValue(Line& line, ValueKind kind) {
     if (enc != "hex") return line.ErrorAt(enc_pos, "found '" + enc + "'", "'hex' after 'data='");
     RETURN_IF_ERROR(line.Expect(':', "':' after 'data=hex'"));
     ASSIGN_OR_RETURN(std::vector<uint8_t> bytes, line.HexBytes());
-    v.data = std::make_shared<const std::vector<uint8_t>>(std::move(bytes));
+    v.data = ir::MakeBytes(std::move(bytes));
   }
   RETURN_IF_ERROR(line.ExpectEnd("end of line after the value"));
   if (g_.values.size() >= static_cast<size_t>(INT_MAX)) {

@@ -18,9 +18,6 @@ namespace {
 #define EXPECT_CONTAINS(text, part) \
   EXPECT_NE(std::string(text).find(part), std::string::npos) << "in: " << (text) << "\n"
 
-Bytes MakeBytes(std::vector<uint8_t> b) {
-  return std::make_shared<const std::vector<uint8_t>>(std::move(b));
-}
 
 int Add(Graph& g, std::string name, ValueKind kind, DType dtype, std::vector<int64_t> shape,
         Bytes data = nullptr, bool shape_known = true) {

@@ -8,7 +8,7 @@
 namespace ts::ir {
 namespace {
 
-Bytes MakeBytes(size_t n) { return std::make_shared<const std::vector<uint8_t>>(n, 0); }
+Bytes ZeroBytes(size_t n) { return ir::MakeBytes(std::vector<uint8_t>(n, 0)); }
 
 int Add(Graph& g, std::string name, ValueKind kind, std::vector<int64_t> shape,
         Bytes data = nullptr, DType dtype = DType::kF32) {
@@ -39,8 +39,8 @@ Graph Valid() {
   Graph g;
   g.opset = 17;
   Add(g, "x", ValueKind::kInput, {2, 2});
-  Add(g, "w", ValueKind::kWeight, {2}, MakeBytes(8));
-  Add(g, "m", ValueKind::kConstant, {}, MakeBytes(8), DType::kI64);
+  Add(g, "w", ValueKind::kWeight, {2}, ZeroBytes(8));
+  Add(g, "m", ValueKind::kConstant, {}, ZeroBytes(8), DType::kI64);
   Add(g, "y", ValueKind::kActivation, {2, 2});
   Add(g, "z", ValueKind::kOutput, {2, 2});
   AddNode(g, "add", "Add", {kX, kW}, {kY});
@@ -140,10 +140,10 @@ TEST(VerifyTest, WeightWithoutData) {
 
 TEST(VerifyTest, DataSizeMismatch) {
   Graph g = Valid();
-  g.values[kW].data = MakeBytes(4);
+  g.values[kW].data = ZeroBytes(4);
   ExpectInvalid(g, "value 'w' (weight): has 4 bytes of data but f32[2] needs 8");
   g = Valid();
-  g.values[kM].data = MakeBytes(0);
+  g.values[kM].data = ZeroBytes(0);
   ExpectInvalid(g, "value 'm' (const): has 0 bytes of data but i64[] needs 8");
 }
 
@@ -155,13 +155,13 @@ TEST(VerifyTest, DataSizeOverflow) {
 
 TEST(VerifyTest, ActivationOutputOrInputWithData) {
   Graph g = Valid();
-  g.values[kY].data = MakeBytes(16);
+  g.values[kY].data = ZeroBytes(16);
   ExpectInvalid(g, "value 'y' (act): has data; only weights and constants carry data");
   g = Valid();
-  g.values[kZ].data = MakeBytes(16);
+  g.values[kZ].data = ZeroBytes(16);
   ExpectInvalid(g, "value 'z' (output): has data");
   g = Valid();
-  g.values[kX].data = MakeBytes(16);
+  g.values[kX].data = ZeroBytes(16);
   ExpectInvalid(g, "value 'x' (input): has data");
 }
 

@@ -93,9 +93,9 @@ StatusOr<int> AddWeight(ir::Graph& g, const ir::Value& like, const std::string& 
   v.dtype = DType::kF32;
   v.shape = std::move(shape);
   v.kind = like.kind == ir::ValueKind::kConstant ? ir::ValueKind::kConstant : ir::ValueKind::kWeight;
-  auto bytes = std::make_shared<std::vector<uint8_t>>(values.size() * 4);
-  std::memcpy(bytes->data(), values.data(), bytes->size());
-  v.data = std::move(bytes);
+  std::vector<uint8_t> bytes(values.size() * 4);
+  std::memcpy(bytes.data(), values.data(), bytes.size());
+  v.data = ir::MakeBytes(std::move(bytes));
   for (int i = 0;; ++i) {
     v.name = base + (i ? "." + std::to_string(i) : "");
     if (auto id = g.AddValue(v); id.ok()) return *id;

@@ -352,9 +352,9 @@ int AddF32(ConvBnGraph& c, const std::string& name, std::vector<int64_t> shape, 
     for (float& x : values) x = std::uniform_real_distribution<float>(lo, hi)(rng);
     c.data[name] = values;
     if (kind == ir::ValueKind::kWeight) {
-      auto bytes = std::make_shared<std::vector<uint8_t>>(values.size() * 4);
-      std::memcpy(bytes->data(), values.data(), bytes->size());
-      v.data = bytes;
+      std::vector<uint8_t> bytes(values.size() * 4);
+      std::memcpy(bytes.data(), values.data(), bytes.size());
+      v.data = ir::MakeBytes(std::move(bytes));
     }
   }
   return *c.g.AddValue(v);

@@ -225,7 +225,7 @@ Status Inferrer::Fold(ir::Node& n, const ops::OpDef& def) {
     const ir::Value& x = g_.values[v];
     ops::HostTensor t{x.dtype, x.shape, {}};
     if (x.HasData()) {
-      t.bytes = *x.data;
+      t.bytes = x.data->ToVector();
     } else {
       t.bytes.assign(static_cast<size_t>(x.ByteSize()), 0);  // types_only: bytes unread
     }
@@ -235,7 +235,7 @@ Status Inferrer::Fold(ir::Node& n, const ops::OpDef& def) {
   if (!out.ok()) return FromLibrary(n, out.status());
   for (size_t i = 0; i < n.outputs.size(); ++i) {
     ir::Value& v = g_.values[n.outputs[i]];
-    v.data = std::make_shared<const std::vector<uint8_t>>(std::move((*out)[i].bytes));
+    v.data = ir::MakeBytes(std::move((*out)[i].bytes));
     v.kind = ir::ValueKind::kConstant;
   }
   folded[&n - g_.nodes.data()] = true;
