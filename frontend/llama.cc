@@ -32,12 +32,15 @@ class Builder {
 
   StatusOr<int> Weight(const std::string& name, std::vector<int64_t> shape, std::vector<uint8_t> bytes,
                        DType dtype = DType::kF32) {
+    return Weight(name, std::move(shape), ir::MakeBytes(std::move(bytes)), dtype);
+  }
+  StatusOr<int> Weight(const std::string& name, std::vector<int64_t> shape, ir::Bytes bytes, DType dtype) {
     ir::Value v;
     v.name = name;
     v.dtype = dtype;
     v.shape = std::move(shape);
     v.kind = ir::ValueKind::kWeight;
-    v.data = ir::MakeBytes(std::move(bytes));
+    v.data = std::move(bytes);
     return g_.AddValue(std::move(v));
   }
   // A constant of f32 (float) or i64 (int64_t) values.
@@ -316,7 +319,19 @@ StatusOr<ir::Graph> BuildLlamaGraph(const std::string& dir, int64_t seq, int64_t
     }
     return out;
   };
+  // Tensors whose stored bytes are what the graph takes are viewed in the mapped files, not
+  // copied: they reach the bundle writer straight from the checkpoint.
+  SafetensorsMapper mapper(dir);
+  auto in_place = [&](const SafetensorsTensor& t) -> StatusOr<ir::Bytes> {
+    ASSIGN_OR_RETURN(SafetensorsMapper::View view, mapper.Map(t));
+    return std::make_shared<const ir::TensorBytes>(std::move(view.keep), view.data, static_cast<size_t>(view.bytes));
+  };
   auto weight = [&](const std::string& name, std::vector<int64_t> shape) -> StatusOr<int> {
+    ASSIGN_OR_RETURN(const SafetensorsTensor* t, find(name, shape));
+    if (t->st_dtype == SafetensorsDType::F32) {
+      ASSIGN_OR_RETURN(ir::Bytes bytes, in_place(*t));
+      return b.Weight(name, std::move(shape), std::move(bytes), DType::kF32);
+    }
     ASSIGN_OR_RETURN(std::vector<uint8_t> f32, load(name, shape));
     return b.Weight(name, std::move(shape), std::move(f32));
   };
@@ -333,8 +348,8 @@ StatusOr<ir::Graph> BuildLlamaGraph(const std::string& dir, int64_t seq, int64_t
     if (format == MatrixFormat::kF32) return weight(name, std::move(shape));
     if ((format == MatrixFormat::kF16 && t->st_dtype == SafetensorsDType::F16) ||
         (format == MatrixFormat::kBF16 && t->st_dtype == SafetensorsDType::BF16)) {
-      // Already in the format asked for: the checkpoint's bytes as they are.
-      ASSIGN_OR_RETURN(std::vector<uint8_t> raw, ReadSafetensorsTensor(dir, *t));
+      // Already in the format asked for: the checkpoint's bytes, in place.
+      ASSIGN_OR_RETURN(ir::Bytes raw, in_place(*t));
       ASSIGN_OR_RETURN(int hw, b.Weight(name, shape, std::move(raw),
                                         format == MatrixFormat::kF16 ? DType::kF16 : DType::kBF16));
       return b.Op("Cast", {hw}, {{"to", static_cast<int64_t>(DType::kF32)}});

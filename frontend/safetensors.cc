@@ -1,5 +1,6 @@
 #include "frontend/safetensors.h"
 
+#include <sys/mman.h>
 #include <sys/stat.h>
 
 #include <algorithm>
@@ -548,6 +549,39 @@ StatusOr<std::vector<uint8_t>> ReadSafetensorsTensor(const std::string& dir,
   auto bytes = reader.Read(t.file, static_cast<int64_t>(t.offset), static_cast<int64_t>(t.bytes));
   if (!bytes.ok()) return bytes.status().Annotate(where);
   return bytes;
+}
+
+struct SafetensorsMapper::Impl {
+  explicit Impl(std::string d) : dir(d), reader(std::move(d)) {}
+  std::string dir;
+  ExternalDataReader reader;
+  std::map<std::string, std::pair<std::shared_ptr<const void>, uint64_t>> maps;  // file -> (mapping, size)
+};
+
+SafetensorsMapper::SafetensorsMapper(std::string dir) : impl_(std::make_unique<Impl>(std::move(dir))) {}
+SafetensorsMapper::~SafetensorsMapper() = default;
+
+StatusOr<SafetensorsMapper::View> SafetensorsMapper::Map(const SafetensorsTensor& t) {
+  const std::string where = impl_->dir + "/" + t.file + ": tensor " + Quote(t.name);
+  auto it = impl_->maps.find(t.file);
+  if (it == impl_->maps.end()) {
+    ASSIGN_OR_RETURN(const int fd, impl_->reader.OpenConfined(t.file));
+    struct stat st;
+    if (::fstat(fd, &st) != 0) return ErrnoError(errno, "stat of " + impl_->dir + "/" + t.file);
+    const auto size = static_cast<uint64_t>(st.st_size);
+    void* p = size == 0 ? nullptr : ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
+    if (p == MAP_FAILED) return ErrnoError(errno, "mapping " + impl_->dir + "/" + t.file);
+    std::shared_ptr<const void> mapping(p, [size](const void* q) {
+      if (q != nullptr) ::munmap(const_cast<void*>(q), size);
+    });
+    it = impl_->maps.emplace(t.file, std::pair{std::move(mapping), size}).first;
+  }
+  const auto& [mapping, size] = it->second;
+  if (t.offset > size || t.bytes > size - t.offset) {
+    return Bad(where, "bytes [" + std::to_string(t.offset) + ", +" + std::to_string(t.bytes) +
+                          ") run past the file's " + std::to_string(size) + " bytes; it changed since it was opened");
+  }
+  return View{mapping, static_cast<const uint8_t*>(mapping.get()) + t.offset, t.bytes};
 }
 
 }  // namespace ts::frontend

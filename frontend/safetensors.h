@@ -31,6 +31,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -87,6 +88,28 @@ StatusOr<SafetensorsCheckpoint> OpenSafetensorsCheckpoint(const std::string& dir
 // Reads one tensor's bytes, confined to `dir` like the shards. For tests and small tensors.
 StatusOr<std::vector<uint8_t>> ReadSafetensorsTensor(const std::string& dir,
                                                      const SafetensorsTensor& t);
+
+// Tensors in place: each shard file of `dir` mapped into memory once (read-only, confined like
+// ReadSafetensorsTensor), and views of its bytes that keep the mapping alive. The checkpoint
+// must not change while the views live (a file truncated under a mapping faults on access).
+class SafetensorsMapper {
+ public:
+  struct View {
+    std::shared_ptr<const void> keep;  // the mapping
+    const uint8_t* data = nullptr;
+    uint64_t bytes = 0;
+  };
+  explicit SafetensorsMapper(std::string dir);
+  ~SafetensorsMapper();
+  SafetensorsMapper(const SafetensorsMapper&) = delete;
+  SafetensorsMapper& operator=(const SafetensorsMapper&) = delete;
+
+  StatusOr<View> Map(const SafetensorsTensor& t);
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
 
 }  // namespace ts::frontend
 

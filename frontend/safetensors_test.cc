@@ -325,6 +325,26 @@ TEST(SafetensorsCheckpointTest, SingleFileRoundTrip) {
   auto z = ReadSafetensorsTensor(dir, *ckpt->Find("z"));
   ASSERT_TRUE(z.ok());
   EXPECT_TRUE(z->empty());
+
+  // The same bytes viewed in place; the views outlive the mapper that made them.
+  SafetensorsMapper::View wv, sv;
+  {
+    SafetensorsMapper mapper(dir);
+    auto m = mapper.Map(*w);
+    ASSERT_TRUE(m.ok()) << m.status().ToString();
+    wv = *m;
+    auto ms = mapper.Map(*ckpt->Find("s"));
+    ASSERT_TRUE(ms.ok());
+    sv = *ms;
+    EXPECT_EQ(wv.keep.get(), sv.keep.get()) << "one mapping per file";
+    SafetensorsTensor past = *w;
+    past.offset = file.size() - 8;
+    auto bad = mapper.Map(past);
+    ASSERT_FALSE(bad.ok());
+    EXPECT_NE(bad.status().message().find("run past the file"), std::string::npos) << bad.status().message();
+  }
+  EXPECT_EQ(std::string(reinterpret_cast<const char*>(wv.data), wv.bytes), Pattern(24, 0));
+  EXPECT_EQ(std::string(reinterpret_cast<const char*>(sv.data), sv.bytes), Pattern(2, 1));
 }
 
 const char kShard1[] = "model-00001-of-00002.safetensors";
