@@ -135,7 +135,10 @@ void RotaryTables(const LlamaConfig& c, int64_t seq, std::vector<float>* cos_t, 
 
 }  // namespace
 
-StatusOr<LlamaConfig> ParseLlamaConfig(const std::string& text, const std::string& where) {
+namespace {
+
+// A JSON object from a file's text; `where` names the file in messages.
+StatusOr<json> ParseObject(const std::string& text, const std::string& where) {
   json j;
   try {
     j = json::parse(text);
@@ -143,6 +146,13 @@ StatusOr<LlamaConfig> ParseLlamaConfig(const std::string& text, const std::strin
     return BadInputError(where + ": not valid JSON (" + std::string(e.what()) + ")");
   }
   if (!j.is_object()) return BadInputError(where + ": not a JSON object");
+  return j;
+}
+
+}  // namespace
+
+StatusOr<LlamaConfig> ParseLlamaConfig(const std::string& text, const std::string& where) {
+  ASSIGN_OR_RETURN(const json j, ParseObject(text, where));
   LlamaConfig c;
   if (!j.contains("model_type") || !j["model_type"].is_string()) {
     return BadInputError(where + ": \"model_type\" is missing; expected llama, mistral or qwen2");
@@ -227,13 +237,8 @@ StatusOr<std::vector<int64_t>> ReadEosTokenIds(const std::string& dir) {
     if (!f) continue;
     std::stringstream text;
     text << f.rdbuf();
-    json j;
-    try {
-      j = json::parse(text.str());
-    } catch (const json::exception& e) {
-      return BadInputError(path + ": not valid JSON (" + std::string(e.what()) + ")");
-    }
-    if (!j.is_object() || !j.contains("eos_token_id") || j["eos_token_id"].is_null()) continue;
+    ASSIGN_OR_RETURN(const json j, ParseObject(text.str(), path));
+    if (!j.contains("eos_token_id") || j["eos_token_id"].is_null()) continue;
     const json& e = j["eos_token_id"];
     std::vector<int64_t> ids;
     for (const json& v : e.is_array() ? e : json::array({e})) {

@@ -18,26 +18,18 @@ import argparse
 import json
 import os
 import re
-import subprocess
 import sys
 
 import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tests", "llm"))
-from run_llm import make_checkpoint  # noqa: E402  (the checked-in safetensors writer)
+from run_llm import make_checkpoint, run  # noqa: E402  (the checked-in safetensors writer)
 
 CFG = {"model_type": "llama", "hidden_size": 1024, "intermediate_size": 2816, "num_hidden_layers": 4,
        "num_attention_heads": 16, "num_key_value_heads": 4, "vocab_size": 8192, "rms_norm_eps": 1e-5,
        "rope_theta": 10000.0, "tie_word_embeddings": False}
 CACHE = 256
 BEGIN, END = "<!-- int8 weights: begin -->", "<!-- int8 weights: end -->"
-
-
-def run(cmd):
-    p = subprocess.run(cmd, capture_output=True, text=True)
-    if p.returncode != 0:
-        raise SystemExit("%s exited %d: %s" % (" ".join(cmd[:2]), p.returncode, (p.stderr or p.stdout).strip()[-800:]))
-    return p
 
 
 def main():
