@@ -204,17 +204,18 @@ Status Inferrer::LibraryOp(ir::Node& n, const ops::OpDef& def) {
   RETURN_IF_ERROR(SetOuts(n, *out));
 
   bool known = true;
-  int64_t bytes = 0, weight_bytes = 0, out_bytes = 0;
+  int64_t bytes = 0;
   for (int v : n.inputs) {
     known &= g_.values[v].HasData();
     bytes += g_.values[v].ByteSize();
-    if (g_.values[v].kind == ir::ValueKind::kWeight) weight_bytes += g_.values[v].ByteSize();
   }
-  for (int v : n.outputs) out_bytes += g_.values[v].ByteSize();
-  bytes += out_bytes;
-  // A weight that a node widens (a Cast of int8 or f16 weights to f32) stays as it is stored:
-  // folding would store and stream the wide copy instead.
-  if (weight_bytes > 0 && out_bytes > weight_bytes) known = false;
+  for (int v : n.outputs) bytes += g_.values[v].ByteSize();
+  // A weight that a Cast widens (int8 or f16 weights to f32) stays as it is stored: folding
+  // would store and stream the wide copy instead.
+  if (n.op == "Cast" && n.inputs.size() == 1 && g_.values[n.inputs[0]].kind == ir::ValueKind::kWeight &&
+      DTypeSize(g_.values[n.outputs[0]].dtype) > DTypeSize(g_.values[n.inputs[0]].dtype)) {
+    known = false;
+  }
   if ((known || def.types_only) && bytes <= kMaxFoldBytes) return Fold(n, def);
   return OkStatus();
 }
