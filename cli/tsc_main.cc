@@ -60,6 +60,7 @@ struct CompileArgs {
   std::string max_seq_len_text;  // --max-seq-len as given: "", an integer or "auto"
   int64_t max_seq_len = 0;  // checkpoints: a decoding step with a key/value cache of this many tokens
   int64_t max_seq_len_config = 0;  // with "auto": the config's max_position_embeddings
+  int64_t max_seq_len_most = 0;    // with "auto": that, cut to what the graph builder and sliding window take
   int64_t prefill_tokens = 0;  // checkpoints with --max-seq-len: a prefill program of this many tokens
   std::string weight_quant = "auto";  // checkpoints: auto, f32 (or none), f16, bf16 or int8
 };
@@ -131,7 +132,7 @@ Status WriteReport(const std::string& path, const CompileArgs& args, uint64_t bu
     // --max-seq-len auto: the config's length, and whether the budget cut it.
     if (args.max_seq_len_config > 0) {
       j["kv_cache_tokens_config"] = args.max_seq_len_config;
-      j["kv_cache_tokens_capped_by_budget"] = args.max_seq_len < std::min<int64_t>(args.max_seq_len_config, int64_t{1} << 20);
+      j["kv_cache_tokens_capped_by_budget"] = args.max_seq_len < args.max_seq_len_most;
     }
   }
   j["weight_quant"] = args.weight_quant;
@@ -308,7 +309,7 @@ Status Compile(CompileArgs args) {
       int64_t most = std::min<int64_t>(config.max_positions, int64_t{1} << 20);
       if (config.sliding_window > 0) most = std::min(most, config.sliding_window);
       most = std::max(most, it->second[1]);
-      args.max_seq_len = most;
+      args.max_seq_len = args.max_seq_len_most = most;
       if (budget) {
         ASSIGN_OR_RETURN(args.max_seq_len, LargestFittingCache(args, it->second[1], most, popts));
       }
@@ -466,6 +467,9 @@ Status Compile(CompileArgs args) {
                 args.max_seq_len_config == 0 ? ""
                 : args.max_seq_len == args.max_seq_len_config
                     ? "; --max-seq-len auto: the config's max_position_embeddings"
+                : args.max_seq_len == args.max_seq_len_most
+                    ? ("; --max-seq-len auto: the config says " + std::to_string(args.max_seq_len_config) +
+                       ", cut to the sliding window or this version's limit").c_str()
                     : ("; --max-seq-len auto: the config says " + std::to_string(args.max_seq_len_config) +
                        ", the budget leaves room for this many").c_str());
   }

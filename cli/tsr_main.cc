@@ -21,6 +21,7 @@
 #include "cli/bench_stats.h"
 #include "cli/common.h"
 #include "cli/sampling.h"
+#include "cli/text_stream.h"
 #include "cli/trace.h"
 #include "planfmt/cuda_module.h"
 #include "planfmt/format.h"
@@ -372,8 +373,9 @@ StatusOr<std::unique_ptr<runtime::Tokenizer>> LoadTokenizer(const std::string& s
   const std::string path = S_ISDIR(st.st_mode) ? source + "/tokenizer.json" : source;
   std::ifstream f(path, std::ios::binary);
   if (!f) return IoError("cannot read " + path + ": " + std::strerror(errno));
-  std::string text((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
-  if (text.size() >= sizeof(planfmt::kMagic) && std::memcmp(text.data(), planfmt::kMagic, sizeof(planfmt::kMagic)) == 0) {
+  char magic[sizeof(planfmt::kMagic)] = {};
+  f.read(magic, sizeof magic);
+  if (f.gcount() == sizeof magic && std::memcmp(magic, planfmt::kMagic, sizeof magic) == 0) {
     ASSIGN_OR_RETURN(planfmt::OpenedBundle b, planfmt::ReadBundle(path));
     if (b.contents.tokenizer.empty()) {
       return UsageError(path + " carries no tokenizer (its checkpoint folder had no tokenizer.json); give the "
@@ -381,6 +383,9 @@ StatusOr<std::unique_ptr<runtime::Tokenizer>> LoadTokenizer(const std::string& s
     }
     return runtime::Tokenizer::Parse(b.contents.tokenizer, path + " (its tokenizer section)");
   }
+  f.clear();
+  f.seekg(0);
+  std::string text((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
   return runtime::Tokenizer::Parse(text, path);
 }
 
@@ -413,6 +418,10 @@ Status Generate(const GenerateArgs& args) {
                       "f32[1,S,V]); compile a checkpoint folder with tsc compile DIR --shape input_ids=1xS");
   }
   const int64_t step_tokens = prog.inputs[0].shape[1], vocab = prog.outputs[0].shape[2];
+  if (step_tokens < 1 || vocab < 1) {
+    return BadInputError(args.plan + ": its program takes " + std::to_string(step_tokens) + " tokens into " +
+                         std::to_string(vocab) + " logits per token; recompile it");
+  }
   std::unique_ptr<runtime::Executor> ex_holder;
   const int64_t window = cached ? std::strtoll(kv.c_str(), nullptr, 10) : step_tokens;
   if (window < step_tokens || window > (int64_t{1} << 24)) {
@@ -440,6 +449,12 @@ Status Generate(const GenerateArgs& args) {
     }
     ASSIGN_OR_RETURN(ids, tokenizer->Encode(args.prompt, /*add_special_tokens=*/true));
     if (ids.empty()) return UsageError("--prompt: the text has no tokens");
+    for (int64_t id : ids) {
+      if (id < 0 || id >= vocab) {
+        return UsageError("--prompt: the tokenizer gave token " + std::to_string(id) + ", outside the plan's " +
+                          std::to_string(vocab) + "-token vocabulary; give the model's own tokenizer");
+      }
+    }
   } else {
     ASSIGN_OR_RETURN(ids, ParseIds(args.prompt_ids, vocab));
   }
@@ -453,22 +468,10 @@ Status Generate(const GenerateArgs& args) {
   const size_t prompt_tokens = ids.size();
   // Text streams out as it becomes final: the decoding of prompt + generated tokens, less the
   // prompt's own, up to where a character may still be incomplete (U+FFFD at the end).
-  const std::string prompt_text = text_out ? tokenizer->Decode(ids, /*skip_special_tokens=*/true) : "";
-  size_t printed = 0;  // bytes of the generated text written so far
+  cli::TextStreamer streamer(text_out ? tokenizer->Decode(ids, /*skip_special_tokens=*/true) : "");
   auto stream_text = [&](bool last) {
-    const std::string all = tokenizer->Decode(ids, /*skip_special_tokens=*/true);
-    if (all.compare(0, prompt_text.size(), prompt_text) != 0) {
-      if (!last) return;  // the prompt's decoding changed (a character across the boundary): wait
-      const std::string tail = tokenizer->Decode(std::span(ids).subspan(prompt_tokens), true);
-      if (tail.size() > printed) std::fwrite(tail.data() + printed, 1, tail.size() - printed, stdout);
-      return;
-    }
-    std::string_view fresh = std::string_view(all).substr(prompt_text.size());
-    if (!last && fresh.size() >= 3 && fresh.substr(fresh.size() - 3) == "\xEF\xBF\xBD") fresh.remove_suffix(3);
-    if (fresh.size() > printed) {
-      std::fwrite(fresh.data() + printed, 1, fresh.size() - printed, stdout);
-      printed = fresh.size();
-    }
+    const std::string out = streamer.Update(tokenizer->Decode(ids, /*skip_special_tokens=*/true), last);
+    std::fwrite(out.data(), 1, out.size(), stdout);
     std::fflush(stdout);
   };
   if (static_cast<int64_t>(ids.size()) > window) {
@@ -509,7 +512,8 @@ Status Generate(const GenerateArgs& args) {
                                         /*prefill=*/true));
     const planfmt::Program& pp = pre->plan().program;
     if (pp.inputs.size() != 2 || pp.inputs[0].name != "input_ids" || pp.inputs[0].dtype != DType::kI64 ||
-        pp.inputs[0].shape.size() != 2 || pp.inputs[0].shape[0] != 1 || pp.inputs[1].name != "position" ||
+        pp.inputs[0].shape.size() != 2 || pp.inputs[0].shape[0] != 1 || pp.inputs[0].shape[1] < 1 ||
+        pp.inputs[1].name != "position" ||
         pp.outputs.size() != 1 || pp.outputs[0].dtype != DType::kF32 ||
         pp.outputs[0].shape != std::vector<int64_t>{1, pp.inputs[0].shape[1], vocab}) {
       return BadInputError(args.plan + ": its prefill program does not take input_ids [1,P] and position into "

@@ -379,7 +379,14 @@ StatusOr<ir::Graph> BuildLlamaGraph(const std::string& dir, int64_t seq, int64_t
     std::vector<float> scales(static_cast<size_t>(rows));
     for (int64_t r = 0; r < rows; ++r) {
       float amax = 0;
-      for (int64_t k = 0; k < cols; ++k) amax = std::max(amax, std::fabs(w[r * cols + k]));
+      for (int64_t k = 0; k < cols; ++k) {
+        if (!std::isfinite(w[r * cols + k])) {
+          return BadInputError(dir + ": tensor '" + name + "' holds " + (std::isnan(w[r * cols + k]) ? "NaN" : "infinity") +
+                               " at row " + std::to_string(r) + ", column " + std::to_string(k) +
+                               ", which int8 cannot hold; compile without --weight-quant int8");
+        }
+        amax = std::max(amax, std::fabs(w[r * cols + k]));
+      }
       const float s = amax > 0 ? amax / 127.0f : 1.0f;
       scales[static_cast<size_t>(r)] = s;
       for (int64_t k = 0; k < cols; ++k) {

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cstdio>
 #include <cstring>
 #include <map>
 #include <optional>
@@ -19,6 +20,7 @@ namespace {
 using json = nlohmann::json;
 
 constexpr size_t kMaxVocab = size_t{1} << 24;
+constexpr int kMaxDepth = 16;  // Sequence nesting in a tokenizer.json
 constexpr char kReplacementChar[] = "\xEF\xBF\xBD";  // U+FFFD
 
 template <size_t N>
@@ -341,7 +343,26 @@ StatusOr<std::string> Type(const json& j, const std::string& where) {
   if (!j.is_object()) return BadInputError(where + " must be an object or null");
   return Str(j, "type", where);
 }
-std::string Short(const std::string& s) { return s.size() > 48 ? s.substr(0, 48) + "..." : s; }
+// At most 48 characters of `s` for a message, control characters and bytes that are not
+// UTF-8 escaped, so that the message stays one line.
+std::string Short(const std::string& s) {
+  std::string out;
+  size_t at = 0;
+  for (int n = 0; at < s.size() && n < 48; ++n) {
+    const size_t from = at;
+    const int32_t cp = NextCodePoint(s, &at);
+    if (cp < 0x20 || cp == 0x7F) {
+      for (size_t k = from; k < at; ++k) {
+        char buf[8];
+        std::snprintf(buf, sizeof buf, "\\x%02x", static_cast<uint8_t>(s[k]));
+        out += buf;
+      }
+    } else {
+      out.append(s, from, at - from);
+    }
+  }
+  return at < s.size() ? out + "..." : out;
+}
 
 }  // namespace
 
@@ -419,8 +440,9 @@ struct Tokenizer::Impl {
     int64_t id = 0;
     bool special = false, normalized = false, lstrip = false, rstrip = false, single_word = false;
   };
-  std::vector<Added> added;
-  std::vector<bool> special;  // by id
+  std::vector<Added> added;                          // longest first
+  std::array<std::vector<size_t>, 256> added_by_byte;  // indices into `added`, by first byte
+  std::vector<bool> special;                         // by id
 
   // ---- pipeline stages, each a list of steps
   struct Normalize {
@@ -450,10 +472,10 @@ struct Tokenizer::Impl {
 
   Status ParseModel(const json& m);
   Status ParseAddedTokens(const json& a);
-  Status ParseNormalizer(const json& n, const std::string& at);
-  Status ParsePreTokenizer(const json& p, const std::string& at);
-  Status ParsePostProcessor(const json& p, const std::string& at);
-  Status ParseDecoder(const json& d, const std::string& at);
+  Status ParseNormalizer(const json& n, const std::string& at, int depth = 0);
+  Status ParsePreTokenizer(const json& p, const std::string& at, int depth = 0);
+  Status ParsePostProcessor(const json& p, const std::string& at, int depth = 0);
+  Status ParseDecoder(const json& d, const std::string& at, int depth = 0);
 
   void Bpe(const std::string& word, std::vector<int64_t>* ids) const;
   Status EncodePiece(std::string_view piece, bool at_start, std::vector<int64_t>* ids) const;
@@ -472,10 +494,13 @@ Status Tokenizer::Impl::ParseModel(const json& m) {
   }
   if (!m.contains("vocab") || !m["vocab"].is_object()) return BadInputError(at + ": \"vocab\" must be an object");
   if (m["vocab"].size() > kMaxVocab) return BadInputError(at + ": more than 2^24 tokens in \"vocab\"");
+  // Ids are dense in real files; a bound on them keeps a small file from claiming a huge table.
+  const int64_t max_id = std::min<int64_t>(kMaxVocab, 2 * static_cast<int64_t>(m["vocab"].size()) + 65536);
   for (const auto& [token, id] : m["vocab"].items()) {
-    if (!id.is_number_integer() || id.get<int64_t>() < 0 || id.get<int64_t>() >= static_cast<int64_t>(kMaxVocab)) {
+    if (!id.is_number_integer() || id.get<int64_t>() < 0 || id.get<int64_t>() >= max_id) {
       return BadInputError(at + ": vocab \"" + Short(token) + "\" has id " + Short(id.dump()) +
-                           "; ids are integers from 0 to 2^24");
+                           "; ids are integers from 0 to twice the number of tokens + 65536 (" +
+                           std::to_string(max_id) + ")");
     }
     const int64_t v = id.get<int64_t>();
     vocab[token] = v;
@@ -514,8 +539,12 @@ Status Tokenizer::Impl::ParseModel(const json& m) {
     } else {
       return BadInputError(at + ": merge " + std::to_string(rank) + " is neither \"a b\" nor [\"a\", \"b\"]");
     }
-    auto ia = vocab.find(a), ib = vocab.find(b), ic = vocab.find(a + b);
-    for (const auto& [it, name] : {std::pair{ia, a}, std::pair{ib, b}, std::pair{ic, a + b}}) {
+    // With a continuing-subword prefix ("##"), the merged token drops the right part's prefix.
+    const std::string merged =
+        !subword_prefix.empty() && b.compare(0, subword_prefix.size(), subword_prefix) == 0 ? a + b.substr(subword_prefix.size())
+                                                                                             : a + b;
+    auto ia = vocab.find(a), ib = vocab.find(b), ic = vocab.find(merged);
+    for (const auto& [it, name] : {std::pair{ia, a}, std::pair{ib, b}, std::pair{ic, merged}}) {
       if (it == vocab.end()) {
         return BadInputError(at + ": merge " + std::to_string(rank) + " names \"" + Short(name) +
                              "\", which is not in the vocab");
@@ -538,9 +567,12 @@ Status Tokenizer::Impl::ParseAddedTokens(const json& a) {
     Added x;
     ASSIGN_OR_RETURN(x.content, Str(t, "content", here));
     if (x.content.empty()) return BadInputError(here + ": \"content\" is empty");
+    const int64_t max_id =
+        std::min<int64_t>(kMaxVocab, 2 * static_cast<int64_t>(vocab.size() + a.size()) + 65536);
     if (!t.contains("id") || !t["id"].is_number_integer() || t["id"].get<int64_t>() < 0 ||
-        t["id"].get<int64_t>() >= static_cast<int64_t>(kMaxVocab)) {
-      return BadInputError(here + ": \"id\" must be an integer from 0 to 2^24");
+        t["id"].get<int64_t>() >= max_id) {
+      return BadInputError(here + ": \"id\" must be an integer from 0 to twice the number of tokens + 65536 (" +
+                           std::to_string(max_id) + ")");
     }
     x.id = t["id"].get<int64_t>();
     ASSIGN_OR_RETURN(x.special, Bool(t, "special", here, false));
@@ -557,15 +589,16 @@ Status Tokenizer::Impl::ParseAddedTokens(const json& a) {
   return OkStatus();
 }
 
-Status Tokenizer::Impl::ParseNormalizer(const json& n, const std::string& at) {
+Status Tokenizer::Impl::ParseNormalizer(const json& n, const std::string& at, int depth) {
   if (n.is_null()) return OkStatus();
+  if (depth > kMaxDepth) return BadInputError(at + ": Sequences nested more than 16 deep");
   ASSIGN_OR_RETURN(const std::string type, Type(n, at));
   if (type == "Sequence") {
     if (!n.contains("normalizers") || !n["normalizers"].is_array()) {
       return BadInputError(at + ": a Sequence needs a \"normalizers\" array");
     }
     for (size_t i = 0; i < n["normalizers"].size(); ++i) {
-      RETURN_IF_ERROR(ParseNormalizer(n["normalizers"][i], at + "[" + std::to_string(i) + "]"));
+      RETURN_IF_ERROR(ParseNormalizer(n["normalizers"][i], at + "[" + std::to_string(i) + "]", depth + 1));
     }
   } else if (type == "NFC") {
     normalizers.push_back({Normalize::kNfc, "", ""});
@@ -586,8 +619,9 @@ Status Tokenizer::Impl::ParseNormalizer(const json& n, const std::string& at) {
   return OkStatus();
 }
 
-Status Tokenizer::Impl::ParsePreTokenizer(const json& p, const std::string& at) {
+Status Tokenizer::Impl::ParsePreTokenizer(const json& p, const std::string& at, int depth) {
   if (p.is_null()) return OkStatus();
+  if (depth > kMaxDepth) return BadInputError(at + ": Sequences nested more than 16 deep");
   ASSIGN_OR_RETURN(const std::string type, Type(p, at));
   PreTokenize t;
   if (type == "Sequence") {
@@ -595,7 +629,7 @@ Status Tokenizer::Impl::ParsePreTokenizer(const json& p, const std::string& at) 
       return BadInputError(at + ": a Sequence needs a \"pretokenizers\" array");
     }
     for (size_t i = 0; i < p["pretokenizers"].size(); ++i) {
-      RETURN_IF_ERROR(ParsePreTokenizer(p["pretokenizers"][i], at + "[" + std::to_string(i) + "]"));
+      RETURN_IF_ERROR(ParsePreTokenizer(p["pretokenizers"][i], at + "[" + std::to_string(i) + "]", depth + 1));
     }
     return OkStatus();
   } else if (type == "ByteLevel") {
@@ -648,15 +682,16 @@ Status Tokenizer::Impl::ParsePreTokenizer(const json& p, const std::string& at) 
   return OkStatus();
 }
 
-Status Tokenizer::Impl::ParsePostProcessor(const json& p, const std::string& at) {
+Status Tokenizer::Impl::ParsePostProcessor(const json& p, const std::string& at, int depth) {
   if (p.is_null()) return OkStatus();
+  if (depth > kMaxDepth) return BadInputError(at + ": Sequences nested more than 16 deep");
   ASSIGN_OR_RETURN(const std::string type, Type(p, at));
   if (type == "Sequence") {
     if (!p.contains("processors") || !p["processors"].is_array()) {
       return BadInputError(at + ": a Sequence needs a \"processors\" array");
     }
     for (size_t i = 0; i < p["processors"].size(); ++i) {
-      RETURN_IF_ERROR(ParsePostProcessor(p["processors"][i], at + "[" + std::to_string(i) + "]"));
+      RETURN_IF_ERROR(ParsePostProcessor(p["processors"][i], at + "[" + std::to_string(i) + "]", depth + 1));
     }
     return OkStatus();
   }
@@ -699,15 +734,16 @@ Status Tokenizer::Impl::ParsePostProcessor(const json& p, const std::string& at)
   return OkStatus();
 }
 
-Status Tokenizer::Impl::ParseDecoder(const json& d, const std::string& at) {
+Status Tokenizer::Impl::ParseDecoder(const json& d, const std::string& at, int depth) {
   if (d.is_null()) return OkStatus();
+  if (depth > kMaxDepth) return BadInputError(at + ": Sequences nested more than 16 deep");
   has_decoder = true;
   ASSIGN_OR_RETURN(const std::string type, Type(d, at));
   DecodeStep s{};
   if (type == "Sequence") {
     if (!d.contains("decoders") || !d["decoders"].is_array()) return BadInputError(at + ": a Sequence needs \"decoders\"");
     for (size_t i = 0; i < d["decoders"].size(); ++i) {
-      RETURN_IF_ERROR(ParseDecoder(d["decoders"][i], at + "[" + std::to_string(i) + "]"));
+      RETURN_IF_ERROR(ParseDecoder(d["decoders"][i], at + "[" + std::to_string(i) + "]", depth + 1));
     }
     return OkStatus();
   } else if (type == "ByteLevel") {
@@ -976,14 +1012,28 @@ StatusOr<std::unique_ptr<Tokenizer>> Tokenizer::Parse(std::string_view text, con
   impl->where = where;
   if (!j.contains("model")) return BadInputError(where + ": \"model\" is missing");
   RETURN_IF_ERROR(impl->ParseModel(j["model"]));
-  RETURN_IF_ERROR(impl->ParseAddedTokens(j.value("added_tokens", json())));
-  RETURN_IF_ERROR(impl->ParseNormalizer(j.value("normalizer", json()), where + " normalizer"));
-  RETURN_IF_ERROR(impl->ParsePreTokenizer(j.value("pre_tokenizer", json()), where + " pre_tokenizer"));
-  RETURN_IF_ERROR(impl->ParsePostProcessor(j.value("post_processor", json()), where + " post_processor"));
-  RETURN_IF_ERROR(impl->ParseDecoder(j.value("decoder", json()), where + " decoder"));
+  static const json kNull;
+  auto field = [&](const char* key) -> const json& { return j.contains(key) ? j[key] : kNull; };
+  RETURN_IF_ERROR(impl->ParseAddedTokens(field("added_tokens")));
+  RETURN_IF_ERROR(impl->ParseNormalizer(field("normalizer"), where + " normalizer"));
+  RETURN_IF_ERROR(impl->ParsePreTokenizer(field("pre_tokenizer"), where + " pre_tokenizer"));
+  RETURN_IF_ERROR(impl->ParsePostProcessor(field("post_processor"), where + " post_processor"));
+  RETURN_IF_ERROR(impl->ParseDecoder(field("decoder"), where + " decoder"));
+  // The template's special tokens must be tokens of this tokenizer.
+  for (const std::vector<int64_t>& part : impl->template_parts) {
+    for (int64_t id : part) {
+      if (static_cast<size_t>(id) >= impl->id_to_token.size() || impl->id_to_token[static_cast<size_t>(id)].empty()) {
+        return BadInputError(where + " post_processor: the template's special token id " + std::to_string(id) +
+                             " is not a token of this tokenizer");
+      }
+    }
+  }
   // Longest first, so that the first match found at a position is the longest.
   std::stable_sort(impl->added.begin(), impl->added.end(),
                    [](const Impl::Added& a, const Impl::Added& b) { return a.content.size() > b.content.size(); });
+  for (size_t k = 0; k < impl->added.size(); ++k) {
+    impl->added_by_byte[static_cast<uint8_t>(impl->added[k].content[0])].push_back(k);
+  }
   impl->special.resize(impl->id_to_token.size());
   return std::unique_ptr<Tokenizer>(new Tokenizer(std::move(impl)));
 }
@@ -1015,7 +1065,8 @@ StatusOr<std::vector<int64_t>> Tokenizer::Encode(std::string_view text, bool add
     };
     while (i < s.size()) {
       const Impl::Added* hit = nullptr;
-      for (const Impl::Added& t : m.added) {
+      for (const size_t k : m.added_by_byte[static_cast<uint8_t>(s[i])]) {
+        const Impl::Added& t = m.added[k];
         if (t.normalized != normalized_tokens || s.compare(i, t.content.size(), t.content) != 0) continue;
         if (t.single_word) {
           size_t k = i;
@@ -1040,11 +1091,17 @@ StatusOr<std::vector<int64_t>> Tokenizer::Encode(std::string_view text, bool add
         continue;
       }
       size_t start = i, end = i + hit->content.size();
-      if (hit->lstrip) {
-        while (start > gap && IsSpace(static_cast<unsigned char>(s[start - 1]))) --start;
+      while (hit->lstrip && start > gap) {  // whole white-space characters before the match
+        size_t b = start - 1;
+        while (b > gap && (static_cast<uint8_t>(s[b]) & 0xC0) == 0x80) --b;
+        size_t q = b;
+        if (!IsSpace(NextCodePoint(s, &q)) || q != start) break;
+        start = b;
       }
-      if (hit->rstrip) {
-        while (end < s.size() && IsSpace(static_cast<unsigned char>(s[end]))) ++end;
+      while (hit->rstrip && end < s.size()) {  // and after it
+        size_t q = end;
+        if (!IsSpace(NextCodePoint(s, &q))) break;
+        end = q;
       }
       emit_text(gap, start);
       first = false;
@@ -1072,6 +1129,10 @@ StatusOr<std::vector<int64_t>> Tokenizer::Encode(std::string_view text, bool add
         case Impl::Normalize::kReplace:
           p.text = Replace(p.text, n.a, n.b);
           break;
+      }
+      if (p.text.size() > 16 * text.size() + 4096) {
+        return BadInputError("the tokenizer's normalizers grow a " + std::to_string(text.size()) + "-byte text to " +
+                             std::to_string(p.text.size()) + " bytes; is the tokenizer.json damaged?");
       }
     }
     p.normalized = true;

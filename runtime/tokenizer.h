@@ -58,7 +58,7 @@ class Tokenizer {
 };
 
 // UTF-8 helpers, exposed for tests. Decodes one scalar value at text[*at], advancing *at; -1
-// (and *at past one byte) where the bytes are not UTF-8.
+// where the bytes are not UTF-8, *at then past the maximal invalid subpart (at least one byte).
 int32_t NextCodePoint(std::string_view text, size_t* at);
 // Bytes to text as Rust's String::from_utf8_lossy does it: each maximal invalid subpart becomes
 // one U+FFFD.

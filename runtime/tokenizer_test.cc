@@ -177,7 +177,21 @@ TEST(TokenizerTest, BadFilesAndTextNameWhatIsWrong) {
   bad_model["model"]["type"] = "WordPiece";
   json bad_id = base;
   bad_id["model"]["vocab"]["x"] = -3;
+  json huge_id = base;
+  huge_id["model"]["vocab"]["a\nb"] = 16777215;  // a small file claiming a 2^24-entry table
+  json deep = base;
+  json seq = {{"type", "NFC"}};
+  for (int i = 0; i < 20; ++i) seq = {{"type", "Sequence"}, {"normalizers", {seq}}};
+  deep["normalizer"] = seq;
+  json unknown_template = base;
+  unknown_template["post_processor"] = {
+      {"type", "TemplateProcessing"},
+      {"single", {{{"SpecialToken", {{"id", "<s>"}}}}, {{"Sequence", {{"id", "A"}}}}}},
+      {"special_tokens", {{"<s>", {{"ids", {200000}}}}}}};
   const Case cases[] = {
+      {huge_id, "vocab \"a\\x0ab\" has id 16777215; ids are integers from 0 to twice the number of tokens"},
+      {deep, "Sequences nested more than 16 deep"},
+      {unknown_template, "special token id 200000 is not a token of this tokenizer"},
       {bad_merge, "merge 0 names \"zz\", which is not in the vocab"},
       {bad_pre, "is not one this version knows"},
       {bad_norm, "normalizer \"NFKC\" is not supported"},
@@ -189,6 +203,7 @@ TEST(TokenizerTest, BadFilesAndTextNameWhatIsWrong) {
     ASSERT_FALSE(t.ok()) << c.fragment;
     EXPECT_EQ(t.status().code(), Code::kBadInput);
     EXPECT_NE(t.status().message().find(c.fragment), std::string::npos) << t.status().message();
+    EXPECT_EQ(t.status().message().find('\n'), std::string::npos) << t.status().message();
   }
   auto truncated = Tokenizer::Parse("{\"model\": {\"vocab\"", "tokenizer.json");
   ASSERT_FALSE(truncated.ok());
@@ -200,6 +215,17 @@ TEST(TokenizerTest, BadFilesAndTextNameWhatIsWrong) {
   ASSERT_FALSE(not_utf8.ok());
   EXPECT_EQ(not_utf8.status().code(), Code::kUsage);
   EXPECT_NE(not_utf8.status().message().find("byte 2"), std::string::npos);
+
+  // Normalizers that grow the text without bound (a Replace chain doubling it) are refused.
+  json grow = base;
+  json doubling = json::array();
+  for (int i = 0; i < 40; ++i) doubling.push_back({{"type", "Replace"}, {"pattern", {{"String", "a"}}}, {"content", "aa"}});
+  grow["normalizer"] = {{"type", "Sequence"}, {"normalizers", doubling}};
+  auto tg = MustParse(grow);
+  ASSERT_NE(tg, nullptr);
+  auto grown = tg->Encode("aaaa", false);
+  ASSERT_FALSE(grown.ok());
+  EXPECT_NE(grown.status().message().find("normalizers grow"), std::string::npos);
 
   json nfc = base;
   nfc["normalizer"] = {{"type", "NFC"}};
@@ -233,6 +259,21 @@ TEST(TokenizerTest, NfcComposesDecomposedText) {
   EXPECT_EQ(bytes("a\xCC\xA3\xCC\x82"), "\xE1\xBA\xAD");
   // A singleton: U+212B ANGSTROM SIGN -> U+00C5.
   EXPECT_EQ(bytes("\xE2\x84\xAB"), "\xC3\x85");
+}
+
+TEST(TokenizerTest, AddedTokensStripWholeWhiteSpaceCharacters) {
+  json j = ByteLevelJson({}, nullptr);
+  j["added_tokens"] = {{{"id", 300}, {"content", "<mask>"}, {"special", true}, {"lstrip", true}, {"rstrip", true}}};
+  j["model"]["vocab"]["<mask>"] = 300;
+  auto t = MustParse(j);
+  ASSERT_NE(t, nullptr);
+  // U+00E0 (C3 A0) before the token: its second byte is not a space; U+00A0 (C2 A0) after it is.
+  auto ids = t->Encode("\xC3\xA0<mask>\xC2\xA0x", false);
+  ASSERT_TRUE(ids.ok());
+  EXPECT_EQ(*ids, (Ids{0xE0, 300, 'x'})) << "no pre-tokenizer: the model sees characters";
+  auto spaced = t->Encode("a \xE3\x80\x80<mask>", false);  // an ideographic space, stripped whole
+  ASSERT_TRUE(spaced.ok());
+  EXPECT_EQ(*spaced, (Ids{'a', 300}));
 }
 
 TEST(Utf8Test, MaximalSubpartsBecomeOneReplacementEach) {
