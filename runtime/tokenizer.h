@@ -14,8 +14,7 @@
 //                  always / first / never, split), Split with one of the patterns of GPT-2,
 //                  Llama 3 and Qwen2 (behavior isolated), Sequence. These patterns are matched
 //                  by hand-written scanners, not a regex engine; letters, numbers and white
-//                  space, and NFC's decompositions, classes and compositions, are Unicode
-//                  14's (tables generated from Python's unicodedata, runtime/unicode_tables.inc).
+//                  space, and NFC, are Unicode 14's (runtime/unicode.h).
 //   post_processor null, ByteLevel, TemplateProcessing (its single-sequence template), Sequence.
 //   decoder        null, ByteLevel, Metaspace, Replace, ByteFallback, Fuse, Strip, Sequence.
 //                  Bytes that are not UTF-8 decode to U+FFFD, one per maximal invalid run.
@@ -30,6 +29,7 @@
 #include <vector>
 
 #include "ir/status.h"
+#include "runtime/unicode.h"
 
 namespace ts::runtime {
 
@@ -56,13 +56,6 @@ class Tokenizer {
   explicit Tokenizer(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };
-
-// UTF-8 helpers, exposed for tests. Decodes one scalar value at text[*at], advancing *at; -1
-// where the bytes are not UTF-8, *at then past the maximal invalid subpart (at least one byte).
-int32_t NextCodePoint(std::string_view text, size_t* at);
-// Bytes to text as Rust's String::from_utf8_lossy does it: each maximal invalid subpart becomes
-// one U+FFFD.
-std::string Utf8Lossy(std::string_view bytes);
 
 }  // namespace ts::runtime
 

@@ -23,7 +23,7 @@ SOURCES=()
 for src in ir/*.cc frontend/*.cc passes/*.cc planfmt/*.cc runtime/ops/*.cc; do
   case $src in *_test.cc) ;; *) SOURCES+=("$src") ;; esac
 done
-SOURCES+=(runtime/tensor_io.cc runtime/tensor_values.cc runtime/tokenizer.cc cli/args.cc "$out/shipped_profiles.cc")
+SOURCES+=(runtime/tensor_io.cc runtime/tensor_values.cc runtime/tokenizer.cc runtime/unicode.cc cli/args.cc "$out/shipped_profiles.cc")
 
 # The shipped hardware profiles, embedded as Bazel does it (rewritten only when they change).
 bash examples/profiles/embed_profiles.sh examples/profiles/*.yaml > "$out/shipped_profiles.cc.new"
