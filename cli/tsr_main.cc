@@ -667,6 +667,18 @@ Status Inspect(const std::string& path, bool show_buffers) {
               c.memory.io_queue_depth, FormatSize(c.memory.io_chunk_bytes).c_str());
   std::printf("  kernels: %s, %zu symbols, %s\n", OneLine(c.kernels.format).c_str(), c.kernels.symbols.size(),
               FormatSize(c.kernels.code.size()).c_str());
+  if (c.prefill) {
+    // The prefill program: its own arena and steps; its weights mostly the main program's bytes.
+    std::set<uint64_t> main_offsets;
+    for (const auto& w : c.weights) main_offsets.insert(w.file_offset);
+    size_t shared = 0;
+    for (const auto& w : c.prefill->weights) shared += main_offsets.count(w.file_offset);
+    const auto& in = c.prefill->program.inputs;
+    std::printf("  prefill: %s tokens per run, %zu steps, arena %s, %zu weights (%zu sharing the main program's bytes)\n",
+                in.empty() || in[0].shape.size() != 2 ? "?" : std::to_string(in[0].shape[1]).c_str(),
+                c.prefill->program.steps.size(), FormatSize(c.prefill->memory.arena_bytes).c_str(),
+                c.prefill->weights.size(), shared);
+  }
   if (c.kernels.format == "cuda") {
     // What the GPU will load: the cubin on its own architecture, the PTX (JIT) on newer ones.
     ASSIGN_OR_RETURN(planfmt::CudaModuleImage cu, planfmt::DecodeCudaModule(c.kernels.code));
