@@ -422,7 +422,6 @@ Status Generate(const GenerateArgs& args) {
     return BadInputError(args.plan + ": its program takes " + std::to_string(step_tokens) + " tokens into " +
                          std::to_string(vocab) + " logits per token; recompile it");
   }
-  std::unique_ptr<runtime::Executor> ex_holder;
   const int64_t window = cached ? std::strtoll(kv.c_str(), nullptr, 10) : step_tokens;
   if (window < step_tokens || window > (int64_t{1} << 24)) {
     return BadInputError(args.plan + ": metadata kv_cache_tokens '" + OneLine(kv) + "' is not a usable cache size");
@@ -507,9 +506,10 @@ Status Generate(const GenerateArgs& args) {
   // The prefill program: the whole prompt, P tokens per run, into its cache; the cache then
   // moves to the decoding step's plan, and the prompt's last logits give the first token.
   std::optional<std::vector<float>> first_row;
+  const runtime::JitCacheOptions jit = JitCache(args.cache, runtime::JitCacheOptions::Mode::kReadWrite);
+  std::vector<std::pair<std::string, std::vector<uint8_t>>> caches;  // handed from prefill to decoding
   if (plan.prefill && cached && budget > 0 && !args.no_prefill) {
-    ASSIGN_OR_RETURN(auto pre, LoadPlan(args.plan, JitCache(args.cache, runtime::JitCacheOptions::Mode::kReadWrite),
-                                        /*prefill=*/true));
+    ASSIGN_OR_RETURN(auto pre, LoadPlan(args.plan, jit, /*prefill=*/true));
     const planfmt::Program& pp = pre->plan().program;
     if (pp.inputs.size() != 2 || pp.inputs[0].name != "input_ids" || pp.inputs[0].dtype != DType::kI64 ||
         pp.inputs[0].shape.size() != 2 || pp.inputs[0].shape[0] != 1 || pp.inputs[0].shape[1] < 1 ||
@@ -527,18 +527,14 @@ Status Generate(const GenerateArgs& args) {
       done = last + 1;
     }
     prefill_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
-    std::vector<std::pair<std::string, std::vector<uint8_t>>> caches;
     for (const planfmt::WeightEntry& w : pre->plan().weights) {
       if (w.name.rfind("kv_cache.", 0) != 0) continue;
       ASSIGN_OR_RETURN(std::vector<uint8_t> bytes, pre->ReadWeight(w.name));
       caches.emplace_back(w.name, std::move(bytes));
     }
-    pre.reset();
-    ASSIGN_OR_RETURN(ex_holder, LoadPlan(args.plan, JitCache(args.cache, runtime::JitCacheOptions::Mode::kReadWrite)));
-    for (const auto& [name, bytes] : caches) RETURN_IF_ERROR(ex_holder->WriteWeight(name, bytes));
-  } else {
-    ASSIGN_OR_RETURN(ex_holder, LoadPlan(args.plan, JitCache(args.cache, runtime::JitCacheOptions::Mode::kReadWrite)));
-  }
+  }  // the prefill executor is freed here, before the decoding step's arena is allocated
+  ASSIGN_OR_RETURN(const std::unique_ptr<runtime::Executor> ex_holder, LoadPlan(args.plan, jit));
+  for (const auto& [name, bytes] : caches) RETURN_IF_ERROR(ex_holder->WriteWeight(name, bytes));
   runtime::Executor& ex = *ex_holder;
   for (int64_t step = 0; step < budget; ++step) {
     const auto start = std::chrono::steady_clock::now();
