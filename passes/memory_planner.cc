@@ -1,6 +1,7 @@
 #include "passes/memory_planner.h"
 
 #include <algorithm>
+#include <climits>
 #include <cstdio>
 #include <map>
 #include <numeric>
@@ -24,19 +25,62 @@ bool Overlaps(const Interval& a, const Interval& b) {
 }
 }  // namespace
 
-OffsetPlan PlanOffsets(const std::vector<Interval>& intervals, uint64_t alignment) {
-  const size_t n = intervals.size();
-  std::vector<size_t> by_size(n);
-  std::iota(by_size.begin(), by_size.end(), 0);
-  std::stable_sort(by_size.begin(), by_size.end(), [&](size_t a, size_t b) {
+std::vector<size_t> LargestFirst(const std::vector<Interval>& intervals) {
+  std::vector<size_t> order(intervals.size());
+  std::iota(order.begin(), order.end(), 0);
+  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) {
     if (intervals[a].bytes != intervals[b].bytes) return intervals[a].bytes > intervals[b].bytes;
     return intervals[a].first < intervals[b].first;
   });
+  return order;
+}
+
+std::vector<size_t> BusiestStepFirst(const std::vector<Interval>& intervals, uint64_t alignment) {
+  std::vector<size_t> order = LargestFirst(intervals);
+  if (intervals.empty()) return order;
+  int64_t lo = INT64_MAX, hi = INT64_MIN;
+  for (const Interval& iv : intervals) {
+    lo = std::min(lo, iv.first);
+    hi = std::max(hi, iv.last);
+  }
+  if (hi < lo) return order;
+  // Bytes live per step (a difference array, then its running sum) ...
+  std::vector<uint64_t> live(static_cast<size_t>(hi - lo) + 2, 0);
+  for (const Interval& iv : intervals) {
+    if (iv.last < iv.first) continue;
+    live[static_cast<size_t>(iv.first - lo)] += AlignUp(iv.bytes, alignment);
+    live[static_cast<size_t>(iv.last - lo) + 1] -= AlignUp(iv.bytes, alignment);
+  }
+  for (size_t st = 1; st < live.size(); ++st) live[st] += live[st - 1];
+  // ... and per buffer the most live at any of its steps, found with a sparse table.
+  const size_t steps = live.size() - 1;
+  std::vector<std::vector<uint64_t>> table{std::vector<uint64_t>(live.begin(), live.end() - 1)};
+  for (size_t w = 1; 2 * w <= steps; w *= 2) {
+    const std::vector<uint64_t>& prev = table.back();
+    std::vector<uint64_t> next(steps - 2 * w + 1);
+    for (size_t st = 0; st < next.size(); ++st) next[st] = std::max(prev[st], prev[st + w]);
+    table.push_back(std::move(next));
+  }
+  auto busiest = [&](const Interval& iv) -> uint64_t {
+    if (iv.last < iv.first) return 0;
+    const size_t a = static_cast<size_t>(iv.first - lo), b = static_cast<size_t>(iv.last - lo) + 1;
+    size_t level = 0;
+    while ((size_t{2} << level) <= b - a) ++level;
+    return std::max(table[level][a], table[level][b - (size_t{1} << level)]);
+  };
+  std::vector<uint64_t> key(intervals.size());
+  for (size_t i = 0; i < intervals.size(); ++i) key[i] = busiest(intervals[i]);
+  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return key[a] > key[b]; });
+  return order;
+}
+
+OffsetPlan PlanOffsetsInOrder(const std::vector<Interval>& intervals, const std::vector<size_t>& order,
+                              uint64_t alignment) {
   OffsetPlan plan;
-  plan.offsets.assign(n, 0);
+  plan.offsets.assign(intervals.size(), 0);
   std::vector<size_t> placed;
   std::vector<std::pair<uint64_t, uint64_t>> busy;  // [offset, end) of time-overlapping buffers
-  for (size_t i : by_size) {
+  for (size_t i : order) {
     const uint64_t size = AlignUp(intervals[i].bytes, alignment);
     busy.clear();
     for (size_t j : placed) {
@@ -58,6 +102,23 @@ OffsetPlan PlanOffsets(const std::vector<Interval>& intervals, uint64_t alignmen
     placed.push_back(i);
   }
   return plan;
+}
+
+std::vector<size_t> LongestLivedFirst(const std::vector<Interval>& intervals) {
+  std::vector<size_t> order = LargestFirst(intervals);
+  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+    return intervals[a].last - intervals[a].first > intervals[b].last - intervals[b].first;
+  });
+  return order;
+}
+
+OffsetPlan PlanOffsets(const std::vector<Interval>& intervals, uint64_t alignment) {
+  OffsetPlan best = PlanOffsetsInOrder(intervals, LargestFirst(intervals), alignment);
+  for (const std::vector<size_t>& order : {BusiestStepFirst(intervals, alignment), LongestLivedFirst(intervals)}) {
+    OffsetPlan p = PlanOffsetsInOrder(intervals, order, alignment);
+    if (p.arena_bytes < best.arena_bytes) best = std::move(p);
+  }
+  return best;
 }
 
 LiveBound LiveBytesLowerBound(const std::vector<Interval>& intervals, uint64_t alignment) {

@@ -1,10 +1,11 @@
 // Offset assignment for one arena over plain live intervals (TFLite Micro style: the planner
 // knows nothing about graphs).
 //
-// Greedy by size, best fit: buffers are placed largest first (ties: earlier first use, then
-// lower index). For each, the already-placed buffers whose intervals overlap it in time are
-// taken in offset order and the smallest gap between them that fits is chosen; with no gap it
-// goes above the highest of them. Offsets are multiples of `alignment`. The arena is the
+// Greedy best fit: buffers are placed one by one in a chosen order. For each, the
+// already-placed buffers whose intervals overlap it in time are taken in offset order and the
+// smallest gap between them that fits is chosen; with no gap it goes above the highest of them.
+// Three orders are tried (largest first, busiest step first, longest lived first) and the
+// smallest arena is kept. Offsets are multiples of `alignment`. The arena is the
 // highest end. Lower bound: the largest sum of aligned sizes live at one step, which no
 // placement can beat; the ratio arena/lower bound measures packing.
 #ifndef TENSORSHUNT_PASSES_MEMORY_PLANNER_H_
@@ -36,6 +37,23 @@ uint64_t AlignUp(uint64_t x, uint64_t alignment);
 // "12345 bytes (0.01 MiB)": byte counts in the planner's messages.
 std::string BytesString(uint64_t bytes);
 
+// Offsets for buffers live over `intervals` such that buffers live at a common step do not
+// overlap: each buffer in turn, in `order`, goes into the smallest gap between the buffers
+// already placed that overlap it in time (the lowest such gap on ties), or above them all.
+OffsetPlan PlanOffsetsInOrder(const std::vector<Interval>& intervals, const std::vector<size_t>& order,
+                              uint64_t alignment = kArenaAlignment);
+
+// Placement orders for PlanOffsetsInOrder; ties go as LargestFirst.
+// LargestFirst: by size, larger first, then by first step.
+// BusiestStepFirst: by the most bytes live at any step of the buffer's interval, busier first
+//   (so the buffers of the peak step are packed together before anything else).
+// LongestLivedFirst: by the number of steps the buffer is live, more first.
+std::vector<size_t> LargestFirst(const std::vector<Interval>& intervals);
+std::vector<size_t> BusiestStepFirst(const std::vector<Interval>& intervals,
+                                     uint64_t alignment = kArenaAlignment);
+std::vector<size_t> LongestLivedFirst(const std::vector<Interval>& intervals);
+
+// The smallest arena of the three orders' packings (the earlier order above on a tie).
 OffsetPlan PlanOffsets(const std::vector<Interval>& intervals,
                        uint64_t alignment = kArenaAlignment);
 

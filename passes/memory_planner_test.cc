@@ -84,6 +84,60 @@ TEST(PlanOffsetsTest, TooSmallGapIsSkipped) {
   EXPECT_EQ(LiveBytesLowerBound(intervals).bytes, 448u);
 }
 
+// The orders PlanOffsets tries, each checked like PlanAndCheck.
+OffsetPlan InOrderAndCheck(const std::vector<Interval>& intervals, const std::vector<size_t>& order) {
+  OffsetPlan plan = PlanOffsetsInOrder(intervals, order);
+  Status st = CheckNoOverlap(intervals, plan, kArenaAlignment);
+  EXPECT_TRUE(st.ok()) << st.ToString() << "\n" << DrawPlan(intervals, plan);
+  return plan;
+}
+
+TEST(PlanOffsetsTest, BusiestStepFirstPacksThePeakStepTogether) {
+  const std::vector<Interval> intervals = {
+      {0, 3, 128},  // 0
+      {4, 4, 256},  // 1
+      {3, 3, 192},  // 2
+      {2, 2, 128},  // 3
+      {2, 2, 128},  // 4
+  };
+  // Live per step: 128, 128, 384 (0, 3, 4), 320 (0, 2), 256 (1).
+  EXPECT_EQ(LiveBytesLowerBound(intervals).bytes, 384u);
+  // Largest first: 1 -> 0, 2 -> 0, 0 -> 192 (above 2), 3 -> 0 (below 0), and 4 finds only the
+  // 64-byte gap [128,192) below 0 -> 320: arena 448.
+  EXPECT_EQ(LargestFirst(intervals), (std::vector<size_t>{1, 2, 0, 3, 4}));
+  OffsetPlan by_size = InOrderAndCheck(intervals, LargestFirst(intervals));
+  EXPECT_EQ(by_size.offsets, (std::vector<uint64_t>{192, 0, 0, 0, 320}));
+  EXPECT_EQ(by_size.arena_bytes, 448u);
+  // Busiest step first: the buffers of step 2 (busiest at 384: 0, 3, 4) stack from 0, then 2
+  // (busiest at 320) above 0, then 1: arena 384, the bound.
+  EXPECT_EQ(BusiestStepFirst(intervals), (std::vector<size_t>{0, 3, 4, 2, 1}));
+  OffsetPlan by_step = InOrderAndCheck(intervals, BusiestStepFirst(intervals));
+  EXPECT_EQ(by_step.offsets, (std::vector<uint64_t>{0, 0, 128, 128, 256}));
+  EXPECT_EQ(by_step.arena_bytes, 384u);
+  // PlanOffsets keeps the smaller.
+  EXPECT_EQ(PlanAndCheck(intervals).offsets, by_step.offsets);
+}
+
+TEST(PlanOffsetsTest, LongestLivedFirstWinsWhereTheOthersFragment) {
+  const std::vector<Interval> intervals = {
+      {0, 3, 128},  // 0
+      {2, 4, 128},  // 1
+      {1, 1, 256},  // 2
+      {4, 4, 192},  // 3
+  };
+  EXPECT_EQ(LongestLivedFirst(intervals), (std::vector<size_t>{0, 1, 2, 3}));
+  EXPECT_EQ(InOrderAndCheck(intervals, LargestFirst(intervals)).arena_bytes, 512u);
+  EXPECT_EQ(InOrderAndCheck(intervals, BusiestStepFirst(intervals)).arena_bytes, 512u);
+  // 0 -> 0, 1 -> 128 (above 0), 2 -> 128 (above 0), 3 -> 256 (above 1; the 128 bytes below
+  // it are too few): arena 448.
+  OffsetPlan by_life = InOrderAndCheck(intervals, LongestLivedFirst(intervals));
+  EXPECT_EQ(by_life.offsets, (std::vector<uint64_t>{0, 128, 128, 256}));
+  EXPECT_EQ(by_life.arena_bytes, 448u);
+  EXPECT_EQ(PlanAndCheck(intervals).arena_bytes, 448u);
+  // Still above the bound (384 at step 1: 0 and 2): greedy orders are heuristics.
+  EXPECT_EQ(LiveBytesLowerBound(intervals).bytes, 384u);
+}
+
 TEST(PlanOffsetsTest, EqualSizesArePlacedByFirstUseThenIndex) {
   // All live together, so each goes above the previous one; the order shows in the offsets.
   const std::vector<Interval> intervals = {{2, 5, 64}, {0, 5, 64}, {2, 5, 64}};

@@ -11,8 +11,11 @@ namespace {
 constexpr uint64_t kPage = 4096;
 // Tight read-ahead fills the arena up to this factor of the plan's live-bytes lower bound ...
 constexpr double kPackingSlack = 1.02;
-// ... and is kept unless filling the whole budget is predicted faster by more than this share.
-constexpr double kLooseGain = 0.02;
+// ... or, read ahead filling the budget (and packed within that factor too), when that is
+// predicted faster by more than this share.
+constexpr double kLooseGain = 0.0;
+// Rounds of read-ahead under a lower arena limit that a loosely packed plan gets.
+constexpr int kLooseRounds = 6;
 
 // Staging configurations from the most to the least read bandwidth.
 std::vector<Staging> StagingCandidates(uint64_t weight_file_bytes) {
@@ -26,6 +29,11 @@ std::vector<Staging> StagingCandidates(uint64_t weight_file_bytes) {
     if (out.empty() || s.Bytes() < out.back().Bytes()) out.push_back(s);
   }
   return out;
+}
+
+// Whether the plan's arena is within kPackingSlack x the bytes its buffers keep live at one step.
+bool Packed(const Placement& p) {
+  return static_cast<double>(p.offsets.arena_bytes) <= static_cast<double>(p.bound.bytes) * kPackingSlack;
 }
 
 class Placer {
@@ -204,21 +212,29 @@ Placement Fastest(const Placer& placer, Placement fits, int k, uint64_t budget,
   auto predict = [&](const Placement& p) {
     return PredictPlacement(lv, p.streamed, p.load_step, staging, *timing).total_s;
   };
-  // Read ahead within a tightly packed arena, unless filling the budget looser is predicted
-  // more than kLooseGain faster.
-  auto ahead = [&](Placement p) {
+  // Read ahead within a tightly packed arena, or fill the budget looser where that is predicted
+  // more than kLooseGain faster. Filling gap by gap fragments the arena; a loose plan packed
+  // worse than kPackingSlack x its own live-bytes bound is read ahead again under an arena
+  // limit of that much (a few rounds, each limit lower), and kept only once it packs that well.
+  auto ahead = [&](const Placement& p) {
     Placement tight = placer.LoadEarly(p, budget, /*tight=*/true);
-    Placement loose = placer.LoadEarly(std::move(p), budget, /*tight=*/false);
-    const double t_tight = predict(tight), t_loose = predict(loose);
+    const double t_tight = predict(tight);
+    Placement loose = placer.LoadEarly(p, budget, /*tight=*/false);
+    for (int round = 0; round < kLooseRounds && !Packed(loose); ++round) {
+      const auto limit = static_cast<uint64_t>(static_cast<double>(loose.bound.bytes) * kPackingSlack);
+      if (limit >= loose.offsets.arena_bytes) break;
+      loose = placer.LoadEarly(p, staging.Bytes() + limit, /*tight=*/false);
+      }
+    const double t_loose = Packed(loose) ? predict(loose) : t_tight * 2;
     return t_tight <= t_loose * (1 + kLooseGain) ? std::make_pair(std::move(tight), t_tight)
                                                 : std::make_pair(std::move(loose), t_loose);
   };
   // (Not a structured binding: clang before 16 cannot capture one in the lambda below.)
-  std::pair<Placement, double> first = ahead(std::move(fits));
+  std::pair<Placement, double> first = ahead(fits);
   Placement best = std::move(first.first);
   double best_s = first.second;
   auto consider = [&](Placement p) {
-    auto [q, t] = ahead(std::move(p));
+    auto [q, t] = ahead(p);
     if (t < best_s) {
       best_s = t;
       best = std::move(q);
