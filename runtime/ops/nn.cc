@@ -769,16 +769,30 @@ void AveragePoolKernel(const PoolGeom& g, bool count_include_pad, const T* x, T*
 // The common case (2-D f32, no Indices output): the window's rows and columns inside the image
 // are found once per output row and column instead of per element. Same results as
 // MaxPoolKernel, NaN handling included.
+// The larger of best and v where NaN loses to any number (as std::fmax). Written so the
+// unpredictable comparison is a select (maxss: best when v is NaN) and the only branch, best
+// being NaN (every value so far NaN), is almost never taken.
+inline float MaxIgnoringNan(float best, float v) {
+  const float m = v > best ? v : best;
+  return best != best ? v : m;
+}
+
 void MaxPool2dF32(const PoolGeom& g, const float* x, float* y) {
   const Window& w = g.win;
   const int64_t in_h = w.image[0], in_w = w.image[1];
   const int64_t out_h = w.windows[0], out_w = w.windows[1];
+  const int64_t sw = w.stride[1], dh = w.dilation[0], dw = w.dilation[1];
   std::vector<int64_t> col_lo(out_w), col_hi(out_w), col_start(out_w);
+  // Columns whose whole window lies inside the image: [full_begin, full_end).
+  int64_t full_begin = out_w, full_end = out_w;
   for (int64_t ow = 0; ow < out_w; ++ow) {
     w.Inside(1, ow, &col_lo[ow], &col_hi[ow]);
-    col_start[ow] = ow * w.stride[1] - w.pad_begin[1];
+    col_start[ow] = ow * sw - w.pad_begin[1];
+    if (col_lo[ow] == 0 && col_hi[ow] == w.kernel[1]) {
+      if (full_begin == out_w) full_begin = ow;
+      full_end = ow + 1;
+    }
   }
-  const int64_t dh = w.dilation[0], dw = w.dilation[1];
   auto plane = [&](int64_t p) {
     const float* xp = x + p * in_h * in_w;
     float* yp = y + p * out_h * out_w;
@@ -786,18 +800,39 @@ void MaxPool2dF32(const PoolGeom& g, const float* x, float* y) {
       int64_t r_lo, r_hi;
       w.Inside(0, oh, &r_lo, &r_hi);
       const int64_t r_start = oh * w.stride[0] - w.pad_begin[0];
-      for (int64_t ow = 0; ow < out_w; ++ow) {
+      float* yrow = yp + oh * out_w;
+      // Border columns (and an empty window): element by element.
+      auto general = [&](int64_t ow) {
         float best = -std::numeric_limits<float>::infinity();
         bool any = false;
         for (int64_t kh = r_lo; kh < r_hi; ++kh) {
           const float* row = xp + (r_start + kh * dh) * in_w + col_start[ow];
           for (int64_t kw = col_lo[ow]; kw < col_hi[ow]; ++kw) {
-            const float v = row[kw * dw];
-            if (!any || v > best || (best != best && v == v)) best = v;
+            best = any ? MaxIgnoringNan(best, row[kw * dw]) : row[kw * dw];
             any = true;
           }
         }
-        yp[oh * out_w + ow] = best;
+        yrow[ow] = best;
+      };
+      for (int64_t ow = 0; ow < out_w; ++ow) {
+        if (ow == full_begin && r_hi > r_lo) ow = full_end;
+        if (ow < out_w) general(ow);
+      }
+      if (r_hi <= r_lo || full_begin >= full_end) continue;
+      // Full columns: one kernel offset at a time across the row, so the inner loop is a
+      // strided load and a select per output.
+      float* out = yrow + full_begin;
+      const int64_t n = full_end - full_begin;
+      for (int64_t kh = r_lo; kh < r_hi; ++kh) {
+        const float* row = xp + (r_start + kh * dh) * in_w + col_start[full_begin];
+        for (int64_t kw = 0; kw < w.kernel[1]; ++kw) {
+          const float* in = row + kw * dw;
+          if (kh == r_lo && kw == 0) {
+            for (int64_t i = 0; i < n; ++i) out[i] = in[i * sw];
+          } else {
+            for (int64_t i = 0; i < n; ++i) out[i] = MaxIgnoringNan(out[i], in[i * sw]);
+          }
+        }
       }
     }
   };
