@@ -11,10 +11,12 @@
 #include <climits>
 #include <cmath>
 #include <limits>
+#include <optional>
 #include <string>
 #include <type_traits>
 #include <vector>
 
+#include "runtime/ops/conv_direct.h"
 #include "runtime/ops/families.h"
 #include "runtime/ops/parallel.h"
 
@@ -465,6 +467,30 @@ void FillBias(const F* b, int64_t batch, int64_t channels, int64_t size, F* y) {
 // runs im2col and a one-thread GEMM on it, so im2col runs on every core too. Channels are split
 // only when positions alone leave a thread idle (late CNN layers with 7x7 outputs), at the cost
 // of each part building the same columns.
+// The geometry of one image of a 2-D, one-group f32 convolution for the direct kernel, or none
+// where that kernel does not run it (see conv_direct.h).
+std::optional<DirectConv2d> DirectGeometry(const ConvGeom& g) {
+  const Window& win = g.win;
+  if (win.rank() != 2 || g.group != 1 || !DirectConvAvailable()) return std::nullopt;
+  DirectConv2d d;
+  d.in_channels = g.in_channels;
+  d.height = win.image[0];
+  d.width = win.image[1];
+  d.out_channels = g.out_channels;
+  d.out_height = win.windows[0];
+  d.out_width = win.windows[1];
+  d.kernel_h = win.kernel[0];
+  d.kernel_w = win.kernel[1];
+  d.stride_h = win.stride[0];
+  d.stride_w = win.stride[1];
+  d.dilation_h = win.dilation[0];
+  d.dilation_w = win.dilation[1];
+  d.pad_top = win.pad_begin[0];
+  d.pad_left = win.pad_begin[1];
+  if (!DirectConvApplies(d)) return std::nullopt;
+  return d;
+}
+
 template <typename F>
 void ConvForward(const ConvGeom& g, const F* x, const F* w, const F* b, F* y) {
   const Window& win = g.win;
@@ -474,6 +500,14 @@ void ConvForward(const ConvGeom& g, const F* x, const F* w, const F* b, F* y) {
   if (out_size == 0 || mg == 0 || kdim == 0) {
     FillBias(b, g.batch, g.out_channels, out_size, y);
     return;
+  }
+  if constexpr (std::is_same_v<F, float>) {
+    if (std::optional<DirectConv2d> d = DirectGeometry(g)) {
+      for (int64_t n = 0; n < g.batch; ++n) {
+        DirectConvF32(*d, x + n * g.in_channels * image_size, w, b, y + n * g.out_channels * out_size);
+      }
+      return;
+    }
   }
   const bool pointwise = win.Pointwise();
   const int64_t threads = NumThreads();

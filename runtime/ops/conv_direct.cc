@@ -1,0 +1,258 @@
+#include "runtime/ops/conv_direct.h"
+
+#include <immintrin.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+#include <vector>
+
+#include "runtime/ops/parallel.h"
+
+namespace ts::ops {
+namespace {
+
+constexpr int kRows = 6;       // output channels per register tile
+constexpr int kVectors = 4;    // 16-float vectors of virtual positions per tile
+constexpr int kLanes = 16;
+constexpr int64_t kTileQ = kVectors * kLanes;
+constexpr int kRowGroup = 8;   // register tiles of channels per work item (48 channels)
+// 1x1 kernels over more input channels than this stay on im2col + GEMM.
+constexpr int64_t kMaxPointwiseChannels = 256;
+// Image floats per channel pass: about 16 KiB, half the first-level data cache.
+constexpr int64_t kChannelFloats = 4096;
+
+int64_t CeilDiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
+// Where the taps read: the phase images, their sizes and one offset per (kh, kw).
+struct Source {
+  const float* data = nullptr;
+  int64_t channel_stride = 0;  // floats between input channels within one phase image
+  int64_t wq = 0;              // virtual row pitch
+  std::vector<int64_t> taps;   // kernel_h * kernel_w offsets, row-major over (kh, kw)
+};
+
+int64_t Needed(int64_t out, int64_t kernel, int64_t stride, int64_t dilation) {
+  return (out - 1) * stride + (kernel - 1) * dilation + 1;
+}
+
+// Copies the padded input into the phase images the taps use, in a buffer kept per thread.
+Source Prepare(const DirectConv2d& g, const float* x) {
+  Source src;
+  const int64_t taps = g.kernel_h * g.kernel_w;
+  if (taps == 1 && g.stride_h == 1 && g.stride_w == 1 && g.pad_top == 0 && g.pad_left == 0 &&
+      g.out_width == g.width && g.out_height <= g.height) {
+    // 1x1, stride 1, unpadded: the virtual positions are the input's own.
+    src.data = x;
+    src.channel_stride = g.height * g.width;
+    src.wq = g.width;
+    src.taps = {0};
+    return src;
+  }
+  const int64_t sh = g.stride_h, sw = g.stride_w;
+  const int64_t hq = CeilDiv(Needed(g.out_height, g.kernel_h, sh, g.dilation_h), sh);
+  const int64_t wq = CeilDiv(Needed(g.out_width, g.kernel_w, sw, g.dilation_w), sw);
+  const int64_t plane = hq * wq, image = g.in_channels * plane;
+  // Phase (a, b) holds padded rows a, a + sh, ... and columns b, b + sw, ...; only the phases
+  // some tap reads are built.
+  int slot_of[4] = {-1, -1, -1, -1};
+  int slots = 0;
+  src.taps.resize(static_cast<size_t>(taps));
+  for (int64_t kh = 0; kh < g.kernel_h; ++kh) {
+    for (int64_t kw = 0; kw < g.kernel_w; ++kw) {
+      const int64_t rh = kh * g.dilation_h, rw = kw * g.dilation_w;
+      const int phase = static_cast<int>((rh % sh) * sw + rw % sw);
+      if (slot_of[phase] < 0) slot_of[phase] = slots++;
+      src.taps[static_cast<size_t>(kh * g.kernel_w + kw)] = slot_of[phase] * image + (rh / sh) * wq + rw / sw;
+    }
+  }
+  // Slack past the last image: junk virtual positions of the last rows read up to one row and
+  // one kernel width beyond a plane.
+  const int64_t total = slots * image + wq + g.kernel_w * g.dilation_w + kTileQ;
+  thread_local std::vector<float> buffer;
+  if (static_cast<int64_t>(buffer.size()) < total) buffer.resize(static_cast<size_t>(total));
+  float* out = buffer.data();
+  std::fill(out + slots * image, out + total, 0.0f);
+  const int64_t h = g.height, w = g.width;
+  ParallelFor(slots * g.in_channels, 8, [&](int64_t begin, int64_t end) {
+    for (int64_t item = begin; item < end; ++item) {
+      const int64_t c = item % g.in_channels;
+      const int slot = static_cast<int>(item / g.in_channels);
+      int phase = 0;
+      while (slot_of[phase] != slot) ++phase;
+      const int64_t a = phase / sw, b = phase % sw;
+      const float* xc = x + c * h * w;
+      float* dst = out + slot * image + c * plane;
+      // Columns j with 0 <= j * sw + b - pad_left < w: [j_lo, j_hi).
+      const int64_t j_lo = std::clamp<int64_t>(CeilDiv(g.pad_left - b, sw), 0, wq);
+      const int64_t j_hi = std::clamp<int64_t>(CeilDiv(w + g.pad_left - b, sw), j_lo, wq);
+      for (int64_t i = 0; i < hq; ++i) {
+        float* row = dst + i * wq;
+        const int64_t r = i * sh + a - g.pad_top;
+        if (r < 0 || r >= h) {
+          std::fill(row, row + wq, 0.0f);
+          continue;
+        }
+        std::fill(row, row + j_lo, 0.0f);
+        const float* in = xc + r * w + j_lo * sw + b - g.pad_left;
+        if (sw == 1) {
+          std::memcpy(row + j_lo, in, static_cast<size_t>(j_hi - j_lo) * sizeof(float));
+        } else {
+          for (int64_t j = j_lo; j < j_hi; ++j) row[j] = in[(j - j_lo) * sw];
+        }
+        std::fill(row + j_hi, row + wq, 0.0f);
+      }
+    }
+  });
+  src.data = out;
+  src.channel_stride = plane;
+  src.wq = wq;
+  return src;
+}
+
+// Adds to tile[r][0, 16 * V) the sums over input channels [c0, c1) and every tap of w[r] times
+// the source at virtual positions q0 .. q0 + 16 * V - 1; with `first`, the tile starts from
+// bias[r] (or 0) instead of its contents. Lanes at or past `count` read nothing.
+template <int R, int V>
+__attribute__((target("avx512f"))) void Tile(const Source& src, int64_t c0, int64_t c1, const float* w,
+                                             int64_t k, const float* bias, bool first, int64_t q0,
+                                             int64_t count, float* tile) {
+  __mmask16 mask[V];
+  for (int v = 0; v < V; ++v) {
+    const int64_t n = std::clamp<int64_t>(count - v * kLanes, 0, kLanes);
+    mask[v] = static_cast<__mmask16>((1u << n) - 1u);
+  }
+  __m512 acc[R][V];
+#pragma GCC unroll 8
+  for (int r = 0; r < R; ++r) {
+    const __m512 b = _mm512_set1_ps(bias ? bias[r] : 0.0f);
+#pragma GCC unroll 4
+    for (int v = 0; v < V; ++v) acc[r][v] = first ? b : _mm512_loadu_ps(tile + r * kTileQ + v * kLanes);
+  }
+  const int taps = static_cast<int>(src.taps.size());
+  const int64_t* tap = src.taps.data();
+  for (int64_t c = c0; c < c1; ++c) {
+    const float* xc = src.data + c * src.channel_stride + q0;
+    const float* wc = w + c * taps;
+    for (int t = 0; t < taps; ++t) {
+      const float* xp = xc + tap[t];
+      __m512 x[V];
+#pragma GCC unroll 4
+      for (int v = 0; v < V; ++v) x[v] = _mm512_maskz_loadu_ps(mask[v], xp + v * kLanes);
+#pragma GCC unroll 8
+      for (int r = 0; r < R; ++r) {
+        const __m512 wv = _mm512_set1_ps(wc[r * k + t]);
+#pragma GCC unroll 4
+        for (int v = 0; v < V; ++v) acc[r][v] = _mm512_fmadd_ps(wv, x[v], acc[r][v]);
+      }
+    }
+  }
+#pragma GCC unroll 8
+  for (int r = 0; r < R; ++r) {
+#pragma GCC unroll 4
+    for (int v = 0; v < V; ++v) _mm512_storeu_ps(tile + r * kTileQ + v * kLanes, acc[r][v]);
+  }
+}
+
+using TileFn = void (*)(const Source&, int64_t, int64_t, const float*, int64_t, const float*, bool,
+                        int64_t, int64_t, float*);
+template <int V>
+constexpr TileFn kTilesOf[kRows + 1] = {nullptr, Tile<1, V>, Tile<2, V>, Tile<3, V>,
+                                        Tile<4, V>, Tile<5, V>, Tile<6, V>};
+// By vectors (1 to 4) and rows (1 to 6).
+constexpr const TileFn* kTiles[kVectors + 1] = {nullptr, kTilesOf<1>, kTilesOf<2>, kTilesOf<3>,
+                                                kTilesOf<4>};
+
+// Copies the tile's rows at virtual positions q0 .. q0 + count - 1 that are real outputs
+// (column below out_width) into y's channels m0 .. m0 + rows - 1.
+void Scatter(const DirectConv2d& g, int64_t wq, const float* tile, int rows, int64_t m0, int64_t q0,
+             int64_t count, float* y) {
+  const int64_t out_plane = g.out_height * g.out_width;
+  for (int64_t q = q0; q < q0 + count;) {
+    const int64_t oh = q / wq, ow = q % wq;
+    if (ow >= g.out_width) {
+      q += wq - ow;
+      continue;
+    }
+    const int64_t len = std::min(g.out_width - ow, q0 + count - q);
+    for (int r = 0; r < rows; ++r) {
+      std::memcpy(y + (m0 + r) * out_plane + oh * g.out_width + ow, tile + r * kTileQ + (q - q0),
+                  static_cast<size_t>(len) * sizeof(float));
+    }
+    q += len;
+  }
+}
+
+}  // namespace
+
+bool DirectConvAvailable() {
+  static const bool available = [] {
+    const char* mode = std::getenv("TSR_CONV");
+    if (mode && std::strcmp(mode, "im2col") == 0) return false;
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx512f") != 0;
+  }();
+  return available;
+}
+
+bool DirectConvApplies(const DirectConv2d& g) {
+  if (g.in_channels <= 0 || g.height <= 0 || g.width <= 0 || g.out_channels <= 0 ||
+      g.out_height <= 0 || g.out_width <= 0 || g.kernel_h <= 0 || g.kernel_w <= 0 ||
+      g.dilation_h <= 0 || g.dilation_w <= 0 || g.pad_top < 0 || g.pad_left < 0) {
+    return false;
+  }
+  if (g.stride_h < 1 || g.stride_h > 2 || g.stride_w < 1 || g.stride_w > 2) return false;
+  // A 1x1 kernel over many input channels is a plain matrix product that OpenBLAS runs faster
+  // (benchmarks/conv: 512 and 1024 channels 10-20% slower here, 64 and 256 faster).
+  if (g.kernel_h * g.kernel_w == 1 && g.in_channels > kMaxPointwiseChannels) return false;
+  const int64_t limit = int64_t{1} << 28;  // floats: 1 GiB of phase images
+  const int64_t hq = CeilDiv(Needed(g.out_height, g.kernel_h, g.stride_h, g.dilation_h), g.stride_h);
+  const int64_t wq = CeilDiv(Needed(g.out_width, g.kernel_w, g.stride_w, g.dilation_w), g.stride_w);
+  if (hq > limit || wq > limit || hq * wq > limit / 4) return false;
+  return g.in_channels * hq * wq * 4 <= limit && g.kernel_h * g.kernel_w <= limit;
+}
+
+void DirectConvF32(const DirectConv2d& g, const float* x, const float* w, const float* bias,
+                   float* y) {
+  const Source src = Prepare(g, x);
+  const int64_t taps = static_cast<int64_t>(src.taps.size());
+  const int64_t k = g.in_channels * taps;
+  const int64_t positions = g.out_height * src.wq;
+  // Position blocks of whole vectors, as even as blocks of at most four vectors allow (13
+  // vectors: 4 + 3 + 3 + 3, not 4 + 4 + 4 + 1), so the threads' shares of work stay even.
+  const int64_t vectors_total = CeilDiv(positions, kLanes);
+  const int64_t q_blocks = CeilDiv(vectors_total, kVectors);
+  auto block_start = [&](int64_t qb) { return qb * vectors_total / q_blocks * kLanes; };
+  const int64_t row_tiles = CeilDiv(g.out_channels, kRows);
+  const int64_t groups = CeilDiv(row_tiles, kRowGroup);
+  // Input channels per pass, so a pass's image stretch (channels x a tile's positions and
+  // taps) stays in the first-level cache while the group's row tiles run over it.
+  const int64_t chunk = std::max<int64_t>(1, kChannelFloats / (taps * kTileQ));
+  // Items run position block by position block, so one thread's consecutive items reuse the
+  // same stretch of the phase images from cache.
+  ParallelFor(q_blocks * groups, 1, [&](int64_t begin, int64_t end) {
+    alignas(64) float tile[kRowGroup][kRows * kTileQ];
+    for (int64_t item = begin; item < end; ++item) {
+      const int64_t qb = item / groups, group = item % groups;
+      const int64_t q0 = block_start(qb), count = std::min(block_start(qb + 1), positions) - q0;
+      const int vectors = static_cast<int>(CeilDiv(count, kLanes));
+      const int64_t t0 = group * kRowGroup, t1 = std::min(row_tiles, t0 + kRowGroup);
+      for (int64_t c0 = 0; c0 < g.in_channels; c0 += chunk) {
+        const int64_t c1 = std::min(g.in_channels, c0 + chunk);
+        for (int64_t t = t0; t < t1; ++t) {
+          const int64_t m0 = t * kRows;
+          const int rows = static_cast<int>(std::min<int64_t>(kRows, g.out_channels - m0));
+          kTiles[vectors][rows](src, c0, c1, w + m0 * k, k, bias ? bias + m0 : nullptr, c0 == 0, q0,
+                                count, tile[t - t0]);
+        }
+      }
+      for (int64_t t = t0; t < t1; ++t) {
+        const int64_t m0 = t * kRows;
+        const int rows = static_cast<int>(std::min<int64_t>(kRows, g.out_channels - m0));
+        Scatter(g, src.wq, tile[t - t0], rows, m0, q0, count, y);
+      }
+    }
+  });
+}
+
+}  // namespace ts::ops

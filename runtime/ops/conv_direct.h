@@ -1,0 +1,49 @@
+// A direct 2-D convolution for f32 on CPUs with AVX-512F: no im2col matrix and no GEMM packing.
+//
+// The padded input is copied once into s_h x s_w phase images (the rows and columns of each
+// residue modulo the stride; for stride 1, one padded image), so every kernel tap becomes a fixed
+// offset into them and output positions become contiguous "virtual" positions q = oh * Wq + ow
+// (ow < Wq, the phase width; columns ow >= out_width are computed and dropped). A register tile
+// of 6 output channels x 64 virtual positions (24 AVX-512 accumulators) runs over every input
+// channel and tap: per step four vector loads of the image and six broadcast weights. A 1x1,
+// stride-1, unpadded convolution reads the input in place.
+//
+// Thread-safety: DirectConvF32 may be called from any thread; it splits its work with
+// ParallelFor and keeps its phase images in a per-thread buffer.
+#ifndef TENSORSHUNT_RUNTIME_OPS_CONV_DIRECT_H_
+#define TENSORSHUNT_RUNTIME_OPS_CONV_DIRECT_H_
+
+#include <cstdint>
+
+namespace ts::ops {
+
+// One image and one group of a 2-D convolution, NCHW. Weights are [out_channels, in_channels,
+// kernel_h, kernel_w] as ONNX stores them.
+struct DirectConv2d {
+  int64_t in_channels = 0, height = 0, width = 0;
+  int64_t out_channels = 0, out_height = 0, out_width = 0;
+  int64_t kernel_h = 1, kernel_w = 1;
+  int64_t stride_h = 1, stride_w = 1;
+  int64_t dilation_h = 1, dilation_w = 1;
+  int64_t pad_top = 0, pad_left = 0;  // the bottom and right pads follow from the output size
+};
+
+// Whether this CPU runs the direct kernel (AVX-512F) and TSR_CONV is not "im2col" (which keeps
+// every convolution on im2col + GEMM, for comparisons). Read once.
+bool DirectConvAvailable();
+
+// Whether the geometry is one the direct kernel takes and runs faster than im2col + GEMM:
+// strides 1 or 2, every size positive, the phase images under 1 GiB, and not a 1x1 kernel over
+// more than 256 input channels (a plain matrix product, which OpenBLAS runs faster).
+bool DirectConvApplies(const DirectConv2d& g);
+
+// y[out_channels, out_height, out_width] = conv(x[in_channels, height, width], w) + bias (bias
+// may be null). Requires DirectConvAvailable() and DirectConvApplies(g). Plane strides are dense:
+// x channel c starts at x + c * height * width, y channel m at y + m * out_height * out_width,
+// weight row m at w + m * in_channels * kernel_h * kernel_w.
+void DirectConvF32(const DirectConv2d& g, const float* x, const float* w, const float* bias,
+                   float* y);
+
+}  // namespace ts::ops
+
+#endif  // TENSORSHUNT_RUNTIME_OPS_CONV_DIRECT_H_

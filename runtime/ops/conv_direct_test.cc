@@ -1,0 +1,130 @@
+#include "runtime/ops/conv_direct.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <random>
+#include <vector>
+
+namespace ts::ops {
+namespace {
+
+int64_t OutSize(int64_t in, int64_t kernel, int64_t stride, int64_t dilation, int64_t pads) {
+  return (in + pads - (kernel - 1) * dilation - 1) / stride + 1;
+}
+
+// The definition, one output at a time; also the sum of |w * x| over each output's terms, which
+// bounds the rounding error of any order of summation.
+void Reference(const DirectConv2d& g, const std::vector<float>& x, const std::vector<float>& w,
+               const float* bias, std::vector<double>* y, std::vector<double>* magnitude) {
+  y->assign(static_cast<size_t>(g.out_channels * g.out_height * g.out_width), 0);
+  magnitude->assign(y->size(), 0);
+  for (int64_t m = 0; m < g.out_channels; ++m) {
+    for (int64_t oh = 0; oh < g.out_height; ++oh) {
+      for (int64_t ow = 0; ow < g.out_width; ++ow) {
+        double sum = bias ? bias[m] : 0, mag = bias ? std::fabs(bias[m]) : 0;
+        for (int64_t c = 0; c < g.in_channels; ++c) {
+          for (int64_t kh = 0; kh < g.kernel_h; ++kh) {
+            for (int64_t kw = 0; kw < g.kernel_w; ++kw) {
+              const int64_t r = oh * g.stride_h - g.pad_top + kh * g.dilation_h;
+              const int64_t col = ow * g.stride_w - g.pad_left + kw * g.dilation_w;
+              if (r < 0 || r >= g.height || col < 0 || col >= g.width) continue;
+              const double term = double(w[static_cast<size_t>(((m * g.in_channels + c) * g.kernel_h + kh) * g.kernel_w + kw)]) *
+                                  x[static_cast<size_t>((c * g.height + r) * g.width + col)];
+              sum += term;
+              mag += std::fabs(term);
+            }
+          }
+        }
+        const size_t i = static_cast<size_t>((m * g.out_height + oh) * g.out_width + ow);
+        (*y)[i] = sum;
+        (*magnitude)[i] = mag;
+      }
+    }
+  }
+}
+
+TEST(DirectConvTest, RandomGeometriesMatchTheDefinition) {
+  if (!DirectConvAvailable()) GTEST_SKIP() << "this CPU has no AVX-512F (or TSR_CONV=im2col)";
+  std::mt19937 rng(20261123);
+  auto pick = [&](int64_t lo, int64_t hi) { return std::uniform_int_distribution<int64_t>(lo, hi)(rng); };
+  std::normal_distribution<float> normal;
+  int ran = 0;
+  for (int trial = 0; trial < 300; ++trial) {
+    DirectConv2d g;
+    g.in_channels = pick(1, 20);
+    g.out_channels = pick(1, 60);  // up to two groups of 48 channels, and partial tiles of 6
+    g.kernel_h = pick(1, 7);
+    g.kernel_w = trial % 5 == 0 ? g.kernel_h : pick(1, 7);
+    g.stride_h = pick(1, 2);
+    g.stride_w = pick(1, 2);
+    g.dilation_h = pick(1, 2);
+    g.dilation_w = pick(1, 2);
+    g.pad_top = pick(0, g.kernel_h - 1);
+    g.pad_left = pick(0, g.kernel_w - 1);
+    const int64_t pad_bottom = pick(0, g.kernel_h - 1), pad_right = pick(0, g.kernel_w - 1);
+    g.height = pick(1, 24);
+    g.width = pick(1, trial % 7 == 0 ? 90 : 24);  // rows wider than one 64-position tile
+    g.out_height = OutSize(g.height, g.kernel_h, g.stride_h, g.dilation_h, g.pad_top + pad_bottom);
+    g.out_width = OutSize(g.width, g.kernel_w, g.stride_w, g.dilation_w, g.pad_left + pad_right);
+    if (g.out_height <= 0 || g.out_width <= 0) continue;
+    ASSERT_TRUE(DirectConvApplies(g)) << "trial " << trial;
+    std::vector<float> x(static_cast<size_t>(g.in_channels * g.height * g.width));
+    std::vector<float> w(static_cast<size_t>(g.out_channels * g.in_channels * g.kernel_h * g.kernel_w));
+    std::vector<float> bias(static_cast<size_t>(g.out_channels));
+    for (float& v : x) v = normal(rng);
+    for (float& v : w) v = normal(rng);
+    for (float& v : bias) v = normal(rng);
+    const bool with_bias = trial % 3 != 0;
+    // Surround y with canaries: the kernel writes exactly the outputs.
+    const size_t outputs = static_cast<size_t>(g.out_channels * g.out_height * g.out_width);
+    std::vector<float> y(outputs + 32, 12345.0f);
+    DirectConvF32(g, x.data(), w.data(), with_bias ? bias.data() : nullptr, y.data() + 16);
+    std::vector<double> want, magnitude;
+    Reference(g, x, w, with_bias ? bias.data() : nullptr, &want, &magnitude);
+    for (size_t i = 0; i < 16; ++i) {
+      ASSERT_EQ(y[i], 12345.0f) << "trial " << trial << ": wrote before the output";
+      ASSERT_EQ(y[outputs + 16 + i], 12345.0f) << "trial " << trial << ": wrote past the output";
+    }
+    for (size_t i = 0; i < outputs; ++i) {
+      // fp32 accumulation over at most 20 * 49 terms: well within 1e-5 of their magnitudes.
+      ASSERT_NEAR(y[16 + i], want[i], 1e-5 * magnitude[i] + 1e-6)
+          << "trial " << trial << " output " << i << " (" << g.in_channels << "->" << g.out_channels
+          << " channels, kernel " << g.kernel_h << "x" << g.kernel_w << ", stride " << g.stride_h << "x"
+          << g.stride_w << ", dilation " << g.dilation_h << "x" << g.dilation_w << ", image "
+          << g.height << "x" << g.width << ")";
+    }
+    ++ran;
+  }
+  EXPECT_GT(ran, 200);
+}
+
+TEST(DirectConvTest, GeometriesItDoesNotTake) {
+  DirectConv2d g;
+  g.in_channels = 8;
+  g.height = g.width = 10;
+  g.out_channels = 4;
+  g.out_height = g.out_width = 10;
+  g.kernel_h = g.kernel_w = 3;
+  g.pad_top = g.pad_left = 1;
+  EXPECT_TRUE(DirectConvApplies(g));
+  DirectConv2d s = g;
+  s.stride_w = 3;
+  EXPECT_FALSE(DirectConvApplies(s)) << "stride 3";
+  DirectConv2d p = g;
+  p.kernel_h = p.kernel_w = 1;
+  p.pad_top = p.pad_left = 0;
+  p.in_channels = 256;
+  EXPECT_TRUE(DirectConvApplies(p));
+  p.in_channels = 257;
+  EXPECT_FALSE(DirectConvApplies(p)) << "1x1 over many channels stays on GEMM";
+  DirectConv2d e = g;
+  e.out_height = 0;
+  EXPECT_FALSE(DirectConvApplies(e)) << "no outputs";
+  DirectConv2d huge = g;
+  huge.height = huge.width = huge.out_height = huge.out_width = int64_t{1} << 20;
+  EXPECT_FALSE(DirectConvApplies(huge)) << "phase images over 1 GiB";
+}
+
+}  // namespace
+}  // namespace ts::ops
