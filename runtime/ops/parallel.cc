@@ -28,6 +28,9 @@ int ReadNumThreads() {
 
 thread_local bool in_region = false;
 
+// Chunks per thread that ParallelFor cuts a range into (fewer when the grain allows fewer).
+constexpr int64_t kChunksPerThread = 4;
+
 // Matrix products are split by the callers (one pool for everything), so OpenBLAS runs each
 // call on the calling thread: set once, before any kernel runs, whatever the pool's size.
 const bool kBlasSingleThreaded = [] {
@@ -127,10 +130,16 @@ void ParallelFor(int64_t n, int64_t grain, const std::function<void(int64_t, int
   }
   Pool& pool = ThePool();
   const int p = static_cast<int>(std::min<int64_t>(parts, pool.size()));
+  // Even chunks, up to kChunksPerThread per thread, handed out in order to whichever thread
+  // asks next: a thread slowed by other work (the weight reader, another process) takes fewer.
+  const int64_t chunks = std::min<int64_t>(n / grain, int64_t{p} * kChunksPerThread);
+  std::atomic<int64_t> next{0};
   in_region = true;
-  pool.Run(p, [&](int i) {
-    const int64_t begin = n * i / p, end = n * (i + 1) / p;
-    if (begin < end) fn(begin, end);
+  pool.Run(p, [&](int) {
+    for (int64_t c = next.fetch_add(1, std::memory_order_relaxed); c < chunks;
+         c = next.fetch_add(1, std::memory_order_relaxed)) {
+      fn(n * c / chunks, n * (c + 1) / chunks);
+    }
   });
   in_region = false;
 }

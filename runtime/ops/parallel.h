@@ -19,9 +19,11 @@ namespace ts::ops {
 // run on (sched_getaffinity). Read once.
 int NumThreads();
 
-// Calls fn(begin, end) on contiguous ranges that cover [0, n) exactly once, at most NumThreads()
-// of them and none smaller than `grain` items (so small loops stay on one thread); the caller
-// runs one range itself. Returns when every range is done.
+// Calls fn(begin, end) on contiguous ranges that cover [0, n) exactly once, none smaller than
+// `grain` items (so small loops stay on one thread) and at most 4 x NumThreads() of them. The
+// ranges' bounds depend only on n, grain and NumThreads(); they are handed out in order to the
+// threads (the caller is one) as each asks for more, so a thread slowed by other work runs fewer.
+// A thread's calls run one after another. Returns when every range is done.
 void ParallelFor(int64_t n, int64_t grain, const std::function<void(int64_t, int64_t)>& fn);
 
 }  // namespace ts::ops

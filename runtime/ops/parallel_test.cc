@@ -1,6 +1,9 @@
 #include "runtime/ops/parallel.h"
 
 #include <atomic>
+#include <chrono>
+#include <map>
+#include <mutex>
 #include <thread>
 #include <vector>
 
@@ -20,7 +23,7 @@ TEST(ParallelForTest, CoversEveryIndexExactlyOnce) {
         for (int64_t i = b; i < e; ++i) ++hits[static_cast<size_t>(i)];
       });
       for (int64_t i = 0; i < n; ++i) ASSERT_EQ(hits[static_cast<size_t>(i)].load(), 1) << n << " " << i;
-      EXPECT_LE(ranges.load(), NumThreads());
+      EXPECT_LE(ranges.load(), 4 * NumThreads());
       if (n < 2 * grain) EXPECT_EQ(ranges.load(), 1) << "n " << n << " grain " << grain;
     }
   }
@@ -45,6 +48,31 @@ TEST(ParallelForTest, NestedAndConcurrentCallsComplete) {
   }
   for (auto& c : callers) c.join();
   EXPECT_EQ(total.load(), 4 * 200 * 1000);
+}
+
+// Ranges go to whichever thread asks next: while one thread is held up in its first range, the
+// other threads run the rest (with an even static split, the held thread would own half).
+TEST(ParallelForTest, AThreadHeldUpRunsFewerIndices) {
+  if (NumThreads() < 2) GTEST_SKIP() << "one thread";
+  constexpr int64_t n = 1000;
+  std::mutex mu;
+  std::map<std::thread::id, int64_t> indices_of;
+  std::atomic<bool> first{true};
+  std::thread::id held;
+  ParallelFor(n, 1, [&](int64_t b, int64_t e) {
+    bool expected = true;
+    const bool hold = first.compare_exchange_strong(expected, false);
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      if (hold) held = std::this_thread::get_id();
+      indices_of[std::this_thread::get_id()] += e - b;
+    }
+    if (hold) std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  });
+  int64_t total = 0;
+  for (const auto& [id, count] : indices_of) total += count;
+  EXPECT_EQ(total, n);
+  EXPECT_LE(indices_of[held], n / 4) << "the held thread ran " << indices_of[held] << " of " << n;
 }
 
 TEST(ParallelForTest, EmptyRangeCallsNothing) {
