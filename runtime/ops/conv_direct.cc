@@ -3,6 +3,8 @@
 #include <immintrin.h>
 
 #include <algorithm>
+#include <array>
+#include <utility>
 #include <cstdlib>
 #include <cstring>
 #include <vector>
@@ -126,7 +128,7 @@ __attribute__((target("avx512f"))) void Tile(const Source& src, int64_t c0, int6
 #pragma GCC unroll 8
   for (int r = 0; r < R; ++r) {
     const __m512 b = _mm512_set1_ps(bias ? bias[r] : 0.0f);
-#pragma GCC unroll 4
+#pragma GCC unroll 8
     for (int v = 0; v < V; ++v) acc[r][v] = first ? b : _mm512_loadu_ps(tile + r * kTileQ + v * kLanes);
   }
   const int taps = static_cast<int>(src.taps.size());
@@ -137,31 +139,35 @@ __attribute__((target("avx512f"))) void Tile(const Source& src, int64_t c0, int6
     for (int t = 0; t < taps; ++t) {
       const float* xp = xc + tap[t];
       __m512 x[V];
-#pragma GCC unroll 4
+#pragma GCC unroll 8
       for (int v = 0; v < V; ++v) x[v] = _mm512_maskz_loadu_ps(mask[v], xp + v * kLanes);
 #pragma GCC unroll 8
       for (int r = 0; r < R; ++r) {
         const __m512 wv = _mm512_set1_ps(wc[r * k + t]);
-#pragma GCC unroll 4
+#pragma GCC unroll 8
         for (int v = 0; v < V; ++v) acc[r][v] = _mm512_fmadd_ps(wv, x[v], acc[r][v]);
       }
     }
   }
 #pragma GCC unroll 8
   for (int r = 0; r < R; ++r) {
-#pragma GCC unroll 4
+#pragma GCC unroll 8
     for (int v = 0; v < V; ++v) _mm512_storeu_ps(tile + r * kTileQ + v * kLanes, acc[r][v]);
   }
 }
 
 using TileFn = void (*)(const Source&, int64_t, int64_t, const float*, int64_t, const float*, bool,
                         int64_t, int64_t, float*);
-template <int V>
-constexpr TileFn kTilesOf[kRows + 1] = {nullptr, Tile<1, V>, Tile<2, V>, Tile<3, V>,
-                                        Tile<4, V>, Tile<5, V>, Tile<6, V>};
-// By vectors (1 to 4) and rows (1 to 6).
-constexpr const TileFn* kTiles[kVectors + 1] = {nullptr, kTilesOf<1>, kTilesOf<2>, kTilesOf<3>,
-                                                kTilesOf<4>};
+// kTiles[v][r]: the tile of r rows (1 to kRows) and v vectors (1 to kVectors).
+template <int V, int... R>
+constexpr std::array<TileFn, kRows + 1> RowsOf(std::integer_sequence<int, R...>) {
+  return {nullptr, Tile<R + 1, V>...};
+}
+template <int... V>
+constexpr std::array<std::array<TileFn, kRows + 1>, kVectors + 1> Tiles(std::integer_sequence<int, V...>) {
+  return {std::array<TileFn, kRows + 1>{}, RowsOf<V + 1>(std::make_integer_sequence<int, kRows>())...};
+}
+constexpr auto kTiles = Tiles(std::make_integer_sequence<int, kVectors>());
 
 // Copies the tile's rows at virtual positions q0 .. q0 + count - 1 that are real outputs
 // (column below out_width) into y's channels m0 .. m0 + rows - 1.
