@@ -9,11 +9,9 @@ namespace ts::passes {
 namespace {
 
 constexpr uint64_t kPage = 4096;
-// Tight read-ahead fills the arena up to this factor of the plan's live-bytes lower bound ...
+// Tight read-ahead fills the arena up to this factor of the plan's live-bytes lower bound;
+// read-ahead filling the budget is kept only when packed within it too.
 constexpr double kPackingSlack = 1.02;
-// ... or, read ahead filling the budget (and packed within that factor too), when that is
-// predicted faster by more than this share.
-constexpr double kLooseGain = 0.0;
 // Rounds of read-ahead under a lower arena limit that a loosely packed plan gets.
 constexpr int kLooseRounds = 6;
 
@@ -213,21 +211,36 @@ Placement Fastest(const Placer& placer, Placement fits, int k, uint64_t budget,
     return PredictPlacement(lv, p.streamed, p.load_step, staging, *timing).total_s;
   };
   // Read ahead within a tightly packed arena, or fill the budget looser where that is predicted
-  // more than kLooseGain faster. Filling gap by gap fragments the arena; a loose plan packed
-  // worse than kPackingSlack x its own live-bytes bound is read ahead again under an arena
-  // limit of that much (a few rounds, each limit lower), and kept only once it packs that well.
+  // faster. Filling gap by gap fragments the arena; a loose plan packed worse than
+  // kPackingSlack x its own live-bytes bound is read ahead again under an arena limit of that
+  // much (a few rounds, each limit lower), and kept only once it packs that well. Where gaps
+  // open depends on where the resident buffers sit, so both are tried from the plan's packing
+  // and from the largest-first packing of the same intervals (when that fits too).
   auto ahead = [&](const Placement& p) {
-    Placement tight = placer.LoadEarly(p, budget, /*tight=*/true);
-    const double t_tight = predict(tight);
-    Placement loose = placer.LoadEarly(p, budget, /*tight=*/false);
-    for (int round = 0; round < kLooseRounds && !Packed(loose); ++round) {
-      const auto limit = static_cast<uint64_t>(static_cast<double>(loose.bound.bytes) * kPackingSlack);
-      if (limit >= loose.offsets.arena_bytes) break;
-      loose = placer.LoadEarly(p, staging.Bytes() + limit, /*tight=*/false);
+    std::vector<Placement> bases = {p};
+    OffsetPlan by_size = PlanOffsetsInOrder(p.intervals, LargestFirst(p.intervals));
+    if (by_size.offsets != p.offsets.offsets && by_size.arena_bytes + staging.Bytes() <= budget) {
+      bases.push_back(p);
+      bases.back().offsets = std::move(by_size);
+    }
+    std::pair<Placement, double> best_ahead;
+    bool have = false;
+    auto keep = [&](Placement q) {
+      const double t = predict(q);
+      if (!have || t < best_ahead.second) best_ahead = {std::move(q), t};
+      have = true;
+    };
+    for (const Placement& base : bases) {
+      keep(placer.LoadEarly(base, budget, /*tight=*/true));
+      Placement loose = placer.LoadEarly(base, budget, /*tight=*/false);
+      for (int round = 0; round < kLooseRounds && !Packed(loose); ++round) {
+        const auto limit = static_cast<uint64_t>(static_cast<double>(loose.bound.bytes) * kPackingSlack);
+        if (limit >= loose.offsets.arena_bytes) break;
+        loose = placer.LoadEarly(base, staging.Bytes() + limit, /*tight=*/false);
       }
-    const double t_loose = Packed(loose) ? predict(loose) : t_tight * 2;
-    return t_tight <= t_loose * (1 + kLooseGain) ? std::make_pair(std::move(tight), t_tight)
-                                                : std::make_pair(std::move(loose), t_loose);
+      if (Packed(loose)) keep(std::move(loose));
+    }
+    return best_ahead;
   };
   // (Not a structured binding: clang before 16 cannot capture one in the lambda below.)
   std::pair<Placement, double> first = ahead(fits);
