@@ -20,6 +20,7 @@
 #include "runtime/cpu_builtins.h"
 #include "runtime/cuda/driver.h"
 #include "runtime/executor.h"
+#include "runtime/ops/conv_direct.h"
 
 namespace ts::cli {
 namespace {
@@ -81,6 +82,21 @@ double GemmFlops(const ProbeOptions& o, double* step_overhead_s) {
                        for (int i = 0; i < reps; ++i) runtime::RunBuiltin(copy, base);
                      }) / reps;
   return 2.0 * static_cast<double>(n) * n * n / t;
+}
+
+// FLOP/s of the runtime's direct convolution kernel on a 3x3, 64-channel convolution of a 56x56
+// image (a ResNet-50 block's), best of `repeats`; 0 where this CPU has no such kernel.
+double ConvFlops(const ProbeOptions& o) {
+  if (!ops::DirectConvAvailable()) return 0;
+  ops::DirectConv2d g;
+  g.in_channels = g.out_channels = 64;
+  g.height = g.width = g.out_height = g.out_width = 56;
+  g.kernel_h = g.kernel_w = 3;
+  g.pad_top = g.pad_left = 1;
+  std::vector<float> x(64 * 56 * 56, 0.5f), w(64 * 64 * 9, 0.25f), y(64 * 56 * 56);
+  ops::DirectConvF32(g, x.data(), w.data(), nullptr, y.data());  // warm: buffers, pool threads
+  const double t = Best(std::max(o.repeats, 3), [&] { ops::DirectConvF32(g, x.data(), w.data(), nullptr, y.data()); });
+  return 2.0 * 64 * 56 * 56 * 64 * 9 / t;
 }
 
 struct ReadFigures {
@@ -533,6 +549,12 @@ StatusOr<passes::HardwareProfile> ProbeThisMachine(const ProbeOptions& o) {
   p.kernel_launch_latency_s = overhead;
   say("f32 MatMul (runtime kernel, n=%.0f): %.2f GFLOP/s", o.gemm_n, p.peak_flops_fp32 / 1e9);
   say("per-step dispatch overhead: %.3f us", overhead * 1e6);
+  p.conv_flops_fp32 = ConvFlops(o);
+  if (p.conv_flops_fp32 > 0) {
+    say("f32 Conv 3x3 (direct kernel, 64 channels at 56x56): %.2f GFLOP/s", p.conv_flops_fp32 / 1e9);
+  } else if (o.progress) {
+    o.progress("f32 Conv: no direct kernel on this CPU (no AVX-512F, or TSR_CONV=im2col); costed at the MatMul rate");
+  }
   ASSIGN_OR_RETURN(ReadFigures r, ReadBandwidth(o));
   p.nvme.read_bandwidth = r.bandwidth;
   p.nvme.latency_s = r.latency_s;

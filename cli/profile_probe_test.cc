@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "passes/hardware_profile.h"
+#include "runtime/ops/conv_direct.h"
 
 namespace ts::cli {
 namespace {
@@ -113,6 +114,15 @@ TEST(ProbeThisMachine, CpuOnlyWhenAsked) {
   ASSERT_TRUE(p.ok()) << p.status().ToString();
   EXPECT_EQ(p->target, "cpu");
   EXPECT_EQ(lines.back(), "GPU: not probed (a CPU profile was asked for)");
+  // The direct convolution kernel's rate, where this CPU has it; it reads back from the YAML.
+  if (ops::DirectConvAvailable()) {
+    EXPECT_GT(p->conv_flops_fp32, 0);
+  } else {
+    EXPECT_EQ(p->conv_flops_fp32, 0);
+  }
+  auto back = ParseHardwareProfile(ProfileToYaml(*p), "probed.yaml");
+  ASSERT_TRUE(back.ok()) << back.status().ToString();
+  EXPECT_TRUE(*back == *p);
 }
 
 }  // namespace

@@ -21,6 +21,11 @@ struct OpCost {
   double flops = 0;
   double bytes = 0;       // read + written
   double copy_bytes = 0;  // moved in a pass of its own before the arithmetic (im2col columns)
+  // A Conv the CPU's direct kernel runs (ops::DirectConvApplies): on a profile with
+  // conv_flops_fp32, its FLOPs go at that rate and direct_copy_bytes (the padded input copied
+  // into phase images and read back) replace copy_bytes.
+  bool direct_conv = false;
+  double direct_copy_bytes = 0;
 };
 
 // FLOPs and bytes of one node (after fusion: "Elementwise" nodes count one FLOP per op of their
@@ -29,7 +34,8 @@ struct OpCost {
 OpCost EstimateOpCost(const ir::Graph& g, const ir::Node& n);
 
 // Roofline time of `cost` computed in f32 on `p`, in seconds: max(FLOPs / peak, bytes /
-// bandwidth) + copy_bytes / bandwidth + launch latency.
+// bandwidth) + copy_bytes / bandwidth + launch latency (for a direct_conv on a cpu profile with
+// conv_flops_fp32: that rate and direct_copy_bytes instead).
 double ComputeSeconds(const OpCost& cost, const HardwareProfile& p);
 
 // latency + bytes / bandwidth; 0 bytes cost nothing. A link with no bandwidth is infinitely slow.

@@ -85,6 +85,37 @@ TEST(CostModelTest, PointwiseConvCopiesNothing) {
   EXPECT_NEAR(ComputeSeconds(copy, Machine()), 1e5 / 100e9 + 2e-6, 1e-15);
 }
 
+// On a cpu profile with a direct-convolution rate, a Conv the direct kernel takes goes at that
+// rate and copies its input once into phase images (written and read back) instead of building
+// im2col columns; a grouped one stays on im2col at the MatMul rate, and so does everything on a
+// profile without the rate.
+// The 3x3 Conv above: 593,920 FLOPs at 2 TFLOP/s = 0.29696 us; input 8*16*16*4 = 8192 bytes,
+// copied: 16,384 bytes at 100 GB/s = 0.16384 us; bytes 8192 + 4608 + 64 + 16384 = 29,248 at
+// 100 GB/s = 0.29248 us (below the FLOPs); plus the 2 us launch.
+TEST(CostModelTest, DirectConvolutionsGoAtTheProfilesConvRate) {
+  ir::Graph g = Parsed(
+      "tsir 1 opset 13\ninput \"x\" f32[1,8,16,16]\ninput \"w\" f32[16,8,3,3]\ninput \"b\" f32[16]\n"
+      "input \"gw\" f32[16,4,3,3]\n"
+      "output \"y\" f32[1,16,16,16]\noutput \"z\" f32[1,16,16,16]\n"
+      "node \"c\" Conv(\"x\", \"w\", \"b\") -> (\"y\") {pads=ints:[1,1,1,1]}\n"
+      "node \"g\" Conv(\"x\", \"gw\") -> (\"z\") {group=i:2, pads=ints:[1,1,1,1]}\n"
+      "inputs \"x\", \"w\", \"b\", \"gw\"\noutputs \"y\", \"z\"\n");
+  const OpCost c = EstimateOpCost(g, g.nodes[0]);
+  EXPECT_TRUE(c.direct_conv);
+  EXPECT_DOUBLE_EQ(c.direct_copy_bytes, 2 * 8192.0);
+  HardwareProfile cpu = Machine();
+  cpu.target = "cpu";
+  cpu.conv_flops_fp32 = 2e12;
+  EXPECT_NEAR(ComputeSeconds(c, cpu), 593920 / 2e12 + 16384 / 100e9 + 2e-6, 1e-15);
+  // Without the rate (or on a GPU profile): the MatMul rate and the im2col columns.
+  const double im2col = 593920 / 1e12 + 2 * 72 * 256 * 4.0 / 100e9 + 2e-6;
+  EXPECT_NEAR(ComputeSeconds(c, Machine()), im2col, 1e-15);
+  HardwareProfile gpu = cpu;
+  gpu.target = "cuda";
+  EXPECT_NEAR(ComputeSeconds(c, gpu), im2col, 1e-15);
+  EXPECT_FALSE(EstimateOpCost(g, g.nodes[1]).direct_conv) << "grouped";
+}
+
 // Three 1 ms steps; a 1 MB load issued at step 0, needed at step 2, read in 0.5 ms; the host
 // handles each byte for 1 ns: 1 ms of compute time, taken in step 0. Nothing stalls:
 // total 3 + 1 = 4 ms. Issued at step 2 instead, the 1 ms of copying overlaps the 0.5 ms read

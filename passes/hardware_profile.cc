@@ -534,13 +534,15 @@ StatusOr<HardwareProfile> ReadProfile(const YAML::Node& root, const std::string&
   YAML::Mark cm;
   bool present = false;
   RETURN_IF_ERROR(r.Section(top, m, "", "compute", true,
-                            {"fp32_tflops", "fp16_tflops", "bf16_tflops", "tf32_tflops", "int8_tops"},
+                            {"fp32_tflops", "fp16_tflops", "bf16_tflops", "tf32_tflops", "int8_tops",
+                             "fp32_conv_tflops"},
                             &compute, &cm, &present));
   RETURN_IF_ERROR(r.Number(compute, cm, "compute", "fp32_tflops", true, true, kTera, &p.peak_flops_fp32));
   RETURN_IF_ERROR(r.Number(compute, cm, "compute", "fp16_tflops", false, false, kTera, &p.peak_flops_fp16));
   RETURN_IF_ERROR(r.Number(compute, cm, "compute", "bf16_tflops", false, false, kTera, &p.peak_flops_bf16));
   RETURN_IF_ERROR(r.Number(compute, cm, "compute", "tf32_tflops", false, false, kTera, &p.peak_flops_tf32));
   RETURN_IF_ERROR(r.Number(compute, cm, "compute", "int8_tops", false, false, kTera, &p.peak_ops_int8));
+  RETURN_IF_ERROR(r.Number(compute, cm, "compute", "fp32_conv_tflops", false, false, kTera, &p.conv_flops_fp32));
   RETURN_IF_ERROR(r.Number(top, m, "", "device_memory_bandwidth_gbps", true, true, kGiga,
                            &p.device_memory_bandwidth));
 
@@ -728,6 +730,7 @@ std::string ProfileToYaml(const HardwareProfile& p) {
   y += "  bf16_tflops: " + num(p.peak_flops_bf16, kTera) + "\n";
   y += "  tf32_tflops: " + num(p.peak_flops_tf32, kTera) + "\n";
   y += "  int8_tops: " + num(p.peak_ops_int8, kTera) + "\n";
+  if (p.conv_flops_fp32 > 0) y += "  fp32_conv_tflops: " + num(p.conv_flops_fp32, kTera) + "\n";
   y += "device_memory_bandwidth_gbps: " + num(p.device_memory_bandwidth, kGiga) + "\n";
   if (p.target != "cpu") {
     y += "links:\n";

@@ -38,6 +38,9 @@ struct HardwareProfile {
   // Compute peaks, FLOP/s (int8: ops/s). fp32 is required; the others are 0 when unknown.
   double peak_flops_fp32 = 0, peak_flops_fp16 = 0, peak_flops_bf16 = 0, peak_flops_tf32 = 0,
          peak_ops_int8 = 0;
+  // FLOP/s of f32 convolutions on the CPU's direct kernel (runtime/ops/conv_direct.h); 0 when
+  // unknown or the CPU has no such kernel: those convolutions are costed at peak_flops_fp32.
+  double conv_flops_fp32 = 0;
   double device_memory_bandwidth = 0;  // bytes/s
   struct Link {
     double bandwidth = 0;  // bytes/s; 0 = not described
