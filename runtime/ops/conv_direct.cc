@@ -234,12 +234,13 @@ void DirectConvF32(const DirectConv2d& g, const float* x, const float* w, const 
   // Input channels per pass, so a pass's image stretch (channels x a tile's positions and
   // taps) stays in the first-level cache while the group's row tiles run over it.
   const int64_t chunk = std::max<int64_t>(1, kChannelFloats / (taps * kTileQ));
-  // Items run position block by position block, so one thread's consecutive items reuse the
-  // same stretch of the phase images from cache.
+  // Items run group by group, so one thread's consecutive items reuse the group's weights from
+  // cache (read once from memory for every position block), and within an item a channel pass's
+  // stretch of the phase images is reused by each of the group's row tiles.
   ParallelFor(q_blocks * groups, 1, [&](int64_t begin, int64_t end) {
     alignas(64) float tile[kRowGroup][kRows * kTileQ];
     for (int64_t item = begin; item < end; ++item) {
-      const int64_t qb = item / groups, group = item % groups;
+      const int64_t group = item / q_blocks, qb = item % q_blocks;
       const int64_t q0 = block_start(qb), count = std::min(block_start(qb + 1), positions) - q0;
       const int vectors = static_cast<int>(CeilDiv(count, kLanes));
       const int64_t t0 = group * kRowGroup, t1 = std::min(row_tiles, t0 + kRowGroup);
