@@ -132,14 +132,7 @@ def main():
                 best["ort"][1], best["direct"][0] / best["ort"][0], best["direct"][1] / best["ort"][1],
                 flops / best["direct"][1] / 1e6))
         lines.append("<!-- conv:end -->")
-        text = open(a.results).read()
-        if "<!-- conv:begin -->" in text:
-            pre, rest = text.split("<!-- conv:begin -->", 1)
-            post = rest.split("<!-- conv:end -->", 1)[1]
-            text = pre + "\n".join(lines) + post
-        else:
-            text += "\n" + "\n".join(lines) + "\n"
-        open(a.results, "w").write(text)
+        run_zoo.write_block(a.results, "conv", lines)
     return 0
 
 

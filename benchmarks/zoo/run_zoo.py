@@ -57,6 +57,19 @@ def ort_session(path):
     return ort.InferenceSession(path, so, providers=["CPUExecutionProvider"])
 
 
+def write_block(path, name, lines, heading=""):
+    """Replaces the lines between "<!-- NAME:begin -->" and "<!-- NAME:end -->" in the file at
+    path with `lines` (which include both markers), or appends them (after `heading`)."""
+    begin, end = "<!-- %s:begin -->" % name, "<!-- %s:end -->" % name
+    text = open(path).read() if os.path.exists(path) else ""
+    if begin in text:
+        pre, rest = text.split(begin, 1)
+        text = pre + "\n".join(lines) + rest.split(end, 1)[1]
+    else:
+        text += "\n" + heading + "\n".join(lines) + "\n"
+    open(path, "w").write(text)
+
+
 def run(cmd):
     p = subprocess.run(cmd, capture_output=True, text=True)
     if p.returncode != 0:
@@ -171,14 +184,7 @@ def main():
         for n, ours, theirs, r in rows:
             table.append("| %s | %.2f | %.2f | %.2f |" % (n, ours, theirs, r))
         table.append("<!-- zoo:end -->")
-        text = open(a.results).read() if os.path.exists(a.results) else ""
-        if "<!-- zoo:begin -->" in text:
-            pre, rest = text.split("<!-- zoo:begin -->", 1)
-            post = rest.split("<!-- zoo:end -->", 1)[1]
-            text = pre + "\n".join(table) + post
-        else:
-            text += "\n## Model zoo against onnxruntime (issue 3)\n\n" + "\n".join(table) + "\n"
-        open(a.results, "w").write(text)
+        write_block(a.results, "zoo", table, "## Model zoo against onnxruntime (issue 3)\n\n")
     print("zoo: %d passed, %d failed" % (passed, failed))
     return 1 if failed else 0
 
