@@ -4,9 +4,9 @@
 
 #include <algorithm>
 #include <array>
-#include <utility>
 #include <cstdlib>
 #include <cstring>
+#include <utility>
 #include <vector>
 
 #include "runtime/ops/parallel.h"
@@ -119,7 +119,9 @@ Source Prepare(const DirectConv2d& g, const float* x) {
 
 // Adds to tile[r][0, 16 * V) the sums over input channels [c0, c1) and every tap of w[r] times
 // the source at virtual positions q0 .. q0 + 16 * V - 1; with `first`, the tile starts from
-// bias[r] (or 0) instead of its contents. Lanes at or past `count` read nothing.
+// bias[r] (or 0) instead of its contents. With kFull every lane loads (the caller guarantees
+// the source is readable there: count is 16 * V, or the phase images have slack, and lanes at
+// or past count then hold values Scatter drops); otherwise lanes at or past count read nothing.
 template <int R, int V, bool kFull>
 __attribute__((target("avx512f"))) void Tile(const Source& src, int64_t c0, int64_t c1, const float* w,
                                              int64_t k, const float* bias, bool first, int64_t q0,
