@@ -40,6 +40,7 @@ std::string BytesString(uint64_t bytes);
 // Offsets for buffers live over `intervals` such that buffers live at a common step do not
 // overlap: each buffer in turn, in `order`, goes into the smallest gap between the buffers
 // already placed that overlap it in time (the lowest such gap on ties), or above them all.
+// `order` must be a permutation of the interval indices.
 OffsetPlan PlanOffsetsInOrder(const std::vector<Interval>& intervals, const std::vector<size_t>& order,
                               uint64_t alignment = kArenaAlignment);
 

@@ -233,9 +233,12 @@ Placement Fastest(const Placer& placer, Placement fits, int k, uint64_t budget,
     for (const Placement& base : bases) {
       keep(placer.LoadEarly(base, budget, /*tight=*/true));
       Placement loose = placer.LoadEarly(base, budget, /*tight=*/false);
+      uint64_t last_limit = UINT64_MAX;
       for (int round = 0; round < kLooseRounds && !Packed(loose); ++round) {
         const auto limit = static_cast<uint64_t>(static_cast<double>(loose.bound.bytes) * kPackingSlack);
-        if (limit >= loose.offsets.arena_bytes) break;
+        // Stop when the limit would not move: the same limit gives the same plan.
+        if (limit >= loose.offsets.arena_bytes || limit >= last_limit) break;
+        last_limit = limit;
         loose = placer.LoadEarly(base, staging.Bytes() + limit, /*tight=*/false);
       }
       if (Packed(loose)) keep(std::move(loose));

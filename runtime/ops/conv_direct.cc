@@ -71,9 +71,9 @@ Source Prepare(const DirectConv2d& g, const float* x) {
       src.taps[static_cast<size_t>(kh * g.kernel_w + kw)] = slot_of[phase] * image + (rh / sh) * wq + rw / sw;
     }
   }
-  // Slack past the last image: junk virtual positions of the last rows read up to one row and
-  // one kernel width beyond a plane, and a tile's last vector up to 15 lanes past the last
-  // position (so every tile loads whole vectors).
+  // Slack past the last image: a tile's last vector reads up to 15 lanes past the last
+  // position, and a tap adds up to (kernel_w - 1) * dilation_w / stride_w columns, so reads end
+  // at most that far past the last plane (a row and a tile more are kept, to spare).
   const int64_t total = slots * image + wq + g.kernel_w * g.dilation_w + kTileQ;
   thread_local std::vector<float> buffer;
   if (static_cast<int64_t>(buffer.size()) < total) buffer.resize(static_cast<size_t>(total));
@@ -215,19 +215,22 @@ bool DirectConvAvailable() {
 }
 
 bool DirectConvApplies(const DirectConv2d& g) {
-  if (g.in_channels <= 0 || g.height <= 0 || g.width <= 0 || g.out_channels <= 0 ||
-      g.out_height <= 0 || g.out_width <= 0 || g.kernel_h <= 0 || g.kernel_w <= 0 ||
-      g.dilation_h <= 0 || g.dilation_w <= 0 || g.pad_top < 0 || g.pad_left < 0) {
-    return false;
+  const int64_t limit = int64_t{1} << 28;  // floats: 1 GiB of phase images
+  // Every size in (0, limit] first, so the products below cannot overflow (the cost model calls
+  // this on any model's shapes).
+  for (int64_t v : {g.in_channels, g.height, g.width, g.out_channels, g.out_height, g.out_width,
+                    g.kernel_h, g.kernel_w, g.dilation_h, g.dilation_w}) {
+    if (v <= 0 || v > limit) return false;
   }
+  if (g.pad_top < 0 || g.pad_left < 0 || g.pad_top > limit || g.pad_left > limit) return false;
   if (g.stride_h < 1 || g.stride_h > 2 || g.stride_w < 1 || g.stride_w > 2) return false;
   // A 1x1 kernel over many input channels is a plain matrix product that OpenBLAS runs faster
   // (benchmarks/conv: 512 and 1024 channels 10-20% slower here, 64 and 256 faster).
   if (g.kernel_h * g.kernel_w == 1 && g.in_channels > kMaxPointwiseChannels) return false;
-  const int64_t limit = int64_t{1} << 28;  // floats: 1 GiB of phase images
   const int64_t hq = CeilDiv(Needed(g.out_height, g.kernel_h, g.stride_h, g.dilation_h), g.stride_h);
   const int64_t wq = CeilDiv(Needed(g.out_width, g.kernel_w, g.stride_w, g.dilation_w), g.stride_w);
   if (hq > limit || wq > limit || hq * wq > limit / 4) return false;
+  // Up to four phase images (stride 2 in both dims) of every input channel.
   return g.in_channels * hq * wq * 4 <= limit && g.kernel_h * g.kernel_w <= limit;
 }
 
@@ -238,7 +241,7 @@ void DirectConvF32(const DirectConv2d& g, const float* x, const float* w, const 
   const int64_t k = g.in_channels * taps;
   const int64_t positions = g.out_height * src.wq;
   // Position blocks of whole vectors, as even as blocks of at most four vectors allow (13
-  // vectors: 4 + 3 + 3 + 3, not 4 + 4 + 4 + 1), so the threads' shares of work stay even.
+  // vectors: 3 + 3 + 3 + 4, not 4 + 4 + 4 + 1), so the threads' shares of work stay even.
   const int64_t vectors_total = CeilDiv(positions, kLanes);
   const int64_t q_blocks = CeilDiv(vectors_total, kVectors);
   auto block_start = [&](int64_t qb) { return qb * vectors_total / q_blocks * kLanes; };

@@ -9,7 +9,9 @@
 // stride-1, unpadded convolution reads the input in place.
 //
 // Thread-safety: DirectConvF32 may be called from any thread; it splits its work with
-// ParallelFor and keeps its phase images in a per-thread buffer.
+// ParallelFor and keeps its phase images in a buffer of the calling thread, kept for the next
+// call. That buffer is outside the planned arena: about the size of the largest convolution
+// input it has padded (at most 1 GiB, which DirectConvApplies enforces), per calling thread.
 #ifndef TENSORSHUNT_RUNTIME_OPS_CONV_DIRECT_H_
 #define TENSORSHUNT_RUNTIME_OPS_CONV_DIRECT_H_
 

@@ -2,8 +2,12 @@
 
 #include <gtest/gtest.h>
 
+#include <sys/mman.h>
+#include <unistd.h>
+
 #include <cmath>
 #include <random>
+#include <utility>
 #include <vector>
 
 namespace ts::ops {
@@ -52,10 +56,13 @@ TEST(DirectConvTest, RandomGeometriesMatchTheDefinition) {
   int ran = 0;
   for (int trial = 0; trial < 300; ++trial) {
     DirectConv2d g;
-    g.in_channels = pick(1, 20);
+    // Every tenth trial: a 3x3 kernel over more input channels than one channel pass takes
+    // (113 for 3x3), so tiles carry partial sums from one pass to the next.
+    const bool passes = trial % 10 == 0;
+    g.in_channels = passes ? pick(120, 200) : pick(1, 20);
     g.out_channels = pick(1, 60);  // up to two groups of 48 channels, and partial tiles of 6
-    g.kernel_h = pick(1, 7);
-    g.kernel_w = trial % 5 == 0 ? g.kernel_h : pick(1, 7);
+    g.kernel_h = passes ? 3 : pick(1, 7);
+    g.kernel_w = passes || trial % 5 == 0 ? g.kernel_h : pick(1, 7);
     g.stride_h = pick(1, 2);
     g.stride_w = pick(1, 2);
     g.dilation_h = pick(1, 2);
@@ -63,8 +70,8 @@ TEST(DirectConvTest, RandomGeometriesMatchTheDefinition) {
     g.pad_top = pick(0, g.kernel_h - 1);
     g.pad_left = pick(0, g.kernel_w - 1);
     const int64_t pad_bottom = pick(0, g.kernel_h - 1), pad_right = pick(0, g.kernel_w - 1);
-    g.height = pick(1, 24);
-    g.width = pick(1, trial % 7 == 0 ? 90 : 24);  // rows wider than one 64-position tile
+    g.height = pick(1, passes ? 12 : 24);
+    g.width = pick(1, passes ? 12 : trial % 7 == 0 ? 90 : 24);  // rows wider than one 64-position tile
     g.out_height = OutSize(g.height, g.kernel_h, g.stride_h, g.dilation_h, g.pad_top + pad_bottom);
     g.out_width = OutSize(g.width, g.kernel_w, g.stride_w, g.dilation_w, g.pad_left + pad_right);
     if (g.out_height <= 0 || g.out_width <= 0) continue;
@@ -99,6 +106,41 @@ TEST(DirectConvTest, RandomGeometriesMatchTheDefinition) {
   EXPECT_GT(ran, 200);
 }
 
+// A 1x1, stride-1, unpadded convolution reads its input in place: the kernel must not read past
+// the input's end, whatever the number of positions. The input ends at an inaccessible page.
+TEST(DirectConvTest, PointwiseReadsNothingPastTheInput) {
+  if (!DirectConvAvailable()) GTEST_SKIP() << "this CPU has no AVX-512F (or TSR_CONV=im2col)";
+  const size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+  std::mt19937 rng(7);
+  std::normal_distribution<float> normal;
+  for (auto [h, w] : std::vector<std::pair<int64_t, int64_t>>{{4, 16}, {7, 7}, {5, 13}, {3, 3}, {8, 24}}) {
+    DirectConv2d g;
+    g.in_channels = 5;
+    g.out_channels = 7;
+    g.height = g.out_height = h;
+    g.width = g.out_width = w;
+    const size_t floats = static_cast<size_t>(g.in_channels * h * w);
+    const size_t bytes = floats * sizeof(float);
+    const size_t mapped = (bytes + page - 1) / page * page + page;
+    void* region = mmap(nullptr, mapped, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    ASSERT_NE(region, MAP_FAILED);
+    char* guard = static_cast<char*>(region) + mapped - page;
+    ASSERT_EQ(mprotect(guard, page, PROT_NONE), 0);
+    float* x = reinterpret_cast<float*>(guard - bytes);  // the input's last float ends at the guard
+    for (size_t i = 0; i < floats; ++i) x[i] = normal(rng);
+    std::vector<float> in(x, x + floats), wt(static_cast<size_t>(g.out_channels * g.in_channels));
+    for (float& v : wt) v = normal(rng);
+    std::vector<float> y(static_cast<size_t>(g.out_channels * h * w));
+    DirectConvF32(g, x, wt.data(), nullptr, y.data());  // a read past the end would fault here
+    std::vector<double> want, magnitude;
+    Reference(g, in, wt, nullptr, &want, &magnitude);
+    for (size_t i = 0; i < y.size(); ++i) {
+      ASSERT_NEAR(y[i], want[i], 1e-5 * magnitude[i] + 1e-6) << h << "x" << w << " output " << i;
+    }
+    munmap(region, mapped);
+  }
+}
+
 TEST(DirectConvTest, GeometriesItDoesNotTake) {
   DirectConv2d g;
   g.in_channels = 8;
@@ -124,6 +166,13 @@ TEST(DirectConvTest, GeometriesItDoesNotTake) {
   DirectConv2d huge = g;
   huge.height = huge.width = huge.out_height = huge.out_width = int64_t{1} << 20;
   EXPECT_FALSE(DirectConvApplies(huge)) << "phase images over 1 GiB";
+  // Sizes whose products would overflow 64 bits are refused, not wrapped around.
+  DirectConv2d overflow = g;
+  overflow.in_channels = int64_t{1} << 40;
+  EXPECT_FALSE(DirectConvApplies(overflow));
+  overflow = g;
+  overflow.dilation_h = int64_t{1} << 62;
+  EXPECT_FALSE(DirectConvApplies(overflow));
 }
 
 }  // namespace

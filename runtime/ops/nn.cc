@@ -462,11 +462,6 @@ void FillBias(const F* b, int64_t batch, int64_t channels, int64_t size, F* y) {
   }
 }
 
-// Work items are (image, group, chunk of output positions, part of the output channels); each
-// thread has its own column buffer, writes the bias into its item's block of the output, then
-// runs im2col and a one-thread GEMM on it, so im2col runs on every core too. Channels are split
-// only when positions alone leave a thread idle (late CNN layers with 7x7 outputs), at the cost
-// of each part building the same columns.
 // The geometry of one image of a 2-D, one-group f32 convolution for the direct kernel, or none
 // where that kernel does not run it (see conv_direct.h).
 std::optional<DirectConv2d> DirectGeometry(const ConvGeom& g) {
@@ -491,6 +486,12 @@ std::optional<DirectConv2d> DirectGeometry(const ConvGeom& g) {
   return d;
 }
 
+// Convolutions the direct kernel takes run there (conv_direct.h); for the others, work items
+// are (image, group, chunk of output positions, part of the output channels); each
+// thread has its own column buffer, writes the bias into its item's block of the output, then
+// runs im2col and a one-thread GEMM on it, so im2col runs on every core too. Channels are split
+// only when positions alone leave a thread idle (late CNN layers with 7x7 outputs), at the cost
+// of each part building the same columns.
 template <typename F>
 void ConvForward(const ConvGeom& g, const F* x, const F* w, const F* b, F* y) {
   const Window& win = g.win;
@@ -800,9 +801,6 @@ void AveragePoolKernel(const PoolGeom& g, bool count_include_pad, const T* x, T*
   });
 }
 
-// The common case (2-D f32, no Indices output): the window's rows and columns inside the image
-// are found once per output row and column instead of per element. Same results as
-// MaxPoolKernel, NaN handling included.
 // The larger of best and v where NaN loses to any number (as std::fmax). Written so the
 // unpredictable comparison is a select (maxss: best when v is NaN) and the only branch, best
 // being NaN (every value so far NaN), is almost never taken.
@@ -811,6 +809,9 @@ inline float MaxIgnoringNan(float best, float v) {
   return best != best ? v : m;
 }
 
+// The common case (2-D f32, no Indices output): the window's rows and columns inside the image
+// are found once per output row and column instead of per element. Same results as
+// MaxPoolKernel, NaN handling included.
 void MaxPool2dF32(const PoolGeom& g, const float* x, float* y) {
   const Window& w = g.win;
   const int64_t in_h = w.image[0], in_w = w.image[1];

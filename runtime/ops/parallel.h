@@ -20,10 +20,11 @@ namespace ts::ops {
 int NumThreads();
 
 // Calls fn(begin, end) on contiguous ranges that cover [0, n) exactly once, none smaller than
-// `grain` items (so small loops stay on one thread) and at most 4 x NumThreads() of them. The
-// ranges' bounds depend only on n, grain and NumThreads(); they are handed out in order to the
-// threads (the caller is one) as each asks for more, so a thread slowed by other work runs fewer.
-// A thread's calls run one after another. Returns when every range is done.
+// `grain` items (so small loops stay on one thread) and at most 4 per thread. The ranges are
+// handed out in order to the threads (the caller is one) as each asks for more, so a thread
+// slowed by other work runs fewer. Their bounds depend only on n, grain and NumThreads(), except
+// that a nested call, or one made while another region runs, gets the single range [0, n) on
+// the calling thread. A thread's calls run one after another. Returns when every range is done.
 void ParallelFor(int64_t n, int64_t grain, const std::function<void(int64_t, int64_t)>& fn);
 
 }  // namespace ts::ops
