@@ -5,7 +5,7 @@
 #include <limits>
 
 #include "ir/ops.h"
-#include "runtime/ops/conv_direct.h"
+#include "runtime/ops/op.h"
 
 namespace ts::passes {
 namespace {
@@ -28,39 +28,6 @@ bool IsPointwise(const ir::Node& n, const ir::Value& w) {
     return !v || std::all_of(v->begin(), v->end(), [&](int64_t x) { return x == value; });
   };
   return all("strides", 1) && all("pads", 0);
-}
-
-// Whether the runtime's direct kernel takes this Conv (on a CPU that has it): 2-D, one group,
-// f32, and a geometry ops::DirectConvApplies accepts.
-bool RunsDirect(const ir::Graph& g, const ir::Node& n) {
-  const ir::Value& x = g.values[n.inputs[0]];
-  const ir::Value& w = g.values[n.inputs[1]];
-  const ir::Value& y = g.values[n.outputs[0]];
-  if (x.shape.size() != 4 || w.shape.size() != 4 || y.shape.size() != 4 || x.dtype != DType::kF32 ||
-      n.IntAttrOr("group", 1) != 1) {
-    return false;
-  }
-  auto pair = [&](const char* key, size_t at, int64_t fallback) {
-    auto v = n.IntsAttr(key);
-    return v && v->size() > at ? (*v)[at] : fallback;
-  };
-  ops::DirectConv2d d;
-  d.in_channels = x.shape[1];
-  d.height = x.shape[2];
-  d.width = x.shape[3];
-  d.out_channels = y.shape[1];
-  d.out_height = y.shape[2];
-  d.out_width = y.shape[3];
-  d.kernel_h = w.shape[2];
-  d.kernel_w = w.shape[3];
-  d.stride_h = pair("strides", 0, 1);
-  d.stride_w = pair("strides", 1, 1);
-  d.dilation_h = pair("dilations", 0, 1);
-  d.dilation_w = pair("dilations", 1, 1);
-  // (auto_pad's pads are not attributes; they do not change whether the kernel applies.)
-  d.pad_top = pair("pads", 0, 0);
-  d.pad_left = pair("pads", 1, 0);
-  return ops::DirectConvApplies(d);
 }
 
 }  // namespace
@@ -100,10 +67,11 @@ OpCost EstimateOpCost(const ir::Graph& g, const ir::Node& n) {
       const double columns = out_channels == 0 ? 0 : Elements(out) / out_channels * group * slice;
       c.copy_bytes = 2 * columns * static_cast<double>(DTypeSize(out.dtype));
     }
-    if (n.op == "Conv" && RunsDirect(g, n)) {
+    const ir::Value& x = g.values[n.inputs[0]];
+    if (n.op == "Conv" && ops::ConvTakesDirectKernel(ops::AttrView(n.attrs), x.dtype, x.shape, w.shape)) {
       c.direct_conv = true;
       // The padded input, copied into its phase images and read back (1x1 unpadded: in place).
-      if (!IsPointwise(n, w)) c.direct_copy_bytes = 2 * Bytes(g.values[n.inputs[0]]);
+      if (!IsPointwise(n, w)) c.direct_copy_bytes = 2 * Bytes(x);
     }
   } else if (n.op == "Softmax") {
     c.flops = 5 * Elements(out);  // max, subtract, exp, sum, scale

@@ -462,11 +462,12 @@ void FillBias(const F* b, int64_t batch, int64_t channels, int64_t size, F* y) {
   }
 }
 
-// The geometry of one image of a 2-D, one-group f32 convolution for the direct kernel, or none
-// where that kernel does not run it (see conv_direct.h).
+// The geometry of one image of a 2-D, one-group convolution for the direct kernel, or none
+// where that kernel does not take it (see conv_direct.h). Whether this CPU has the kernel is
+// the caller's question.
 std::optional<DirectConv2d> DirectGeometry(const ConvGeom& g) {
   const Window& win = g.win;
-  if (win.rank() != 2 || g.group != 1 || !DirectConvAvailable()) return std::nullopt;
+  if (win.rank() != 2 || g.group != 1) return std::nullopt;
   DirectConv2d d;
   d.in_channels = g.in_channels;
   d.height = win.image[0];
@@ -503,7 +504,8 @@ void ConvForward(const ConvGeom& g, const F* x, const F* w, const F* b, F* y) {
     return;
   }
   if constexpr (std::is_same_v<F, float>) {
-    if (std::optional<DirectConv2d> d = DirectGeometry(g)) {
+    std::optional<DirectConv2d> d = DirectConvAvailable() ? DirectGeometry(g) : std::nullopt;
+    if (d) {
       for (int64_t n = 0; n < g.batch; ++n) {
         DirectConvF32(*d, x + n * g.in_channels * image_size, w, b, y + n * g.out_channels * out_size);
       }
@@ -945,6 +947,13 @@ void RunGlobalPool(const KernelContext& ctx) {
 }
 
 }  // namespace
+
+bool ConvTakesDirectKernel(const AttrView& attrs, DType dtype, const std::vector<int64_t>& x,
+                           const std::vector<int64_t>& w) {
+  if (dtype != DType::kF32) return false;
+  StatusOr<ConvGeom> g = ConvGeometry(attrs, x, w, nullptr);
+  return g.ok() && DirectGeometry(*g).has_value();
+}
 
 void AddNnOps(std::vector<OpDef>* ops) {
   ops->push_back({.name = "Conv",

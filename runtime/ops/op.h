@@ -175,6 +175,12 @@ std::vector<int64_t> Strides(const std::vector<int64_t>& shape);
 // Strides to read `in` broadcast to `out` (0 on broadcast dims); in's rank <= out's.
 std::vector<int64_t> BroadcastStrides(const std::vector<int64_t>& in,
                                       const std::vector<int64_t>& out);
+// Whether a Conv with these attributes over x of this dtype and shape and weights w runs on the
+// direct convolution kernel (conv_direct.h) on a CPU that has one: the cost model asks, so its
+// answer and the runtime's choice are one rule.
+bool ConvTakesDirectKernel(const AttrView& attrs, DType dtype, const std::vector<int64_t>& x,
+                           const std::vector<int64_t>& w);
+
 // Normalises an axis in [-rank, rank) to [0, rank), or nullopt.
 std::optional<int64_t> NormalizeAxis(int64_t axis, int64_t rank);
 // Overflow-checked element count, capped at 2^48 so later index arithmetic cannot overflow.
