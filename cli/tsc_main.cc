@@ -271,6 +271,7 @@ Status Compile(CompileArgs args) {
   popts.spill = !args.no_spill;
   popts.remat = !args.no_remat;
   popts.profile = &predict_on;
+  popts.half_products = args.target == "cuda";
   popts.dump_after = args.dump_after;
   if (args.weight_quant == "none") args.weight_quant = "f32";
   if (args.weight_quant != "auto" && args.weight_quant != "f32" && args.weight_quant != "f16" &&
@@ -456,8 +457,9 @@ Status Compile(CompileArgs args) {
   std::printf("  weights      %s resident in %zu tensors", FormatSize(cg.resident_weight_bytes).c_str(),
               lowered.contents.weights.size() - streamed);
   if (streamed) {
-    std::printf("; %s streamed from the bundle on every run in %zu tensors (prefetch %d step%s)",
-                FormatSize(cg.streamed_bytes).c_str(), streamed, cg.prefetch_distance,
+    std::printf("; %s streamed from %s on every run in %zu tensors (prefetch %d step%s)",
+                FormatSize(cg.streamed_bytes).c_str(),
+                args.target == "cuda" ? "pinned host memory" : "the bundle", streamed, cg.prefetch_distance,
                 cg.prefetch_distance == 1 ? "" : "s");
   }
   std::printf("\n");

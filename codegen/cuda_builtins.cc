@@ -80,6 +80,78 @@ TS_TRANSPOSE(ts_transpose_2, unsigned short)
 TS_TRANSPOSE(ts_transpose_4, unsigned int)
 TS_TRANSPOSE(ts_transpose_8, unsigned long long)
 
+// A strided view of x copied out (Slice, Expand): output element o, with per-axis index i_k
+// over d.out_dims, reads x[base + sum of i_k * d.walk[k]]; a walk is 0 on broadcast axes and
+// negative for negative slice steps.
+#define TS_VIEW(NAME, T)                                                                   \
+  extern "C" __global__ void __launch_bounds__(256) NAME(                                 \
+      const T* __restrict__ x, T* __restrict__ y, long long total, long long base,         \
+      TsTransposeDims d) {                                                                 \
+    for (long long o = (long long)blockIdx.x * blockDim.x + threadIdx.x; o < total;         \
+         o += (long long)gridDim.x * blockDim.x) {                                         \
+      long long rem = o, src = base;                                                       \
+      for (long long k = d.rank - 1; k >= 0; --k) {                                        \
+        src += (rem % d.out_dims[k]) * d.walk[k];                                          \
+        rem /= d.out_dims[k];                                                              \
+      }                                                                                    \
+      y[o] = x[src];                                                                       \
+    }                                                                                      \
+  }
+TS_VIEW(ts_view_1, unsigned char)
+TS_VIEW(ts_view_2, unsigned short)
+TS_VIEW(ts_view_4, unsigned int)
+TS_VIEW(ts_view_8, unsigned long long)
+
+// The sum of `part` over a 256-thread block, in part[0]; every thread must call it.
+__device__ void ts_block_sum(float* part) {
+  __syncthreads();
+  for (int w = blockDim.x / 2; w > 0; w /= 2) {
+    if (threadIdx.x < w) part[threadIdx.x] += part[threadIdx.x + w];
+    __syncthreads();
+  }
+}
+
+// ReduceMean over the middle axis of x viewed as [outer, len, inner]: one block per output.
+extern "C" __global__ void __launch_bounds__(256) ts_reduce_mean(
+    const float* __restrict__ x, float* __restrict__ y, long long outer, long long len,
+    long long inner) {
+  __shared__ float part[256];
+  const long long q = blockIdx.x;
+  if (q >= outer * inner) return;
+  const float* xp = x + (q / inner) * len * inner + q % inner;
+  float s = 0.0f;
+  for (long long j = threadIdx.x; j < len; j += blockDim.x) s += xp[j * inner];
+  part[threadIdx.x] = s;
+  ts_block_sum(part);
+  if (threadIdx.x == 0) y[q] = part[0] / (float)len;
+}
+
+// Softmax over contiguous rows of `len`: one block per row, so a warp reads adjacent elements.
+extern "C" __global__ void __launch_bounds__(256) ts_softmax_rows(
+    const float* __restrict__ x, float* __restrict__ y, long long rows, long long len) {
+  __shared__ float part[256];
+  const long long r = blockIdx.x;
+  if (r >= rows) return;
+  const float* xr = x + r * len;
+  float* yr = y + r * len;
+  float mx = __int_as_float(0xff800000);
+  for (long long j = threadIdx.x; j < len; j += blockDim.x) mx = fmaxf(mx, xr[j]);
+  part[threadIdx.x] = mx;
+  __syncthreads();
+  for (int w = blockDim.x / 2; w > 0; w /= 2) {
+    if (threadIdx.x < w) part[threadIdx.x] = fmaxf(part[threadIdx.x], part[threadIdx.x + w]);
+    __syncthreads();
+  }
+  mx = part[0];
+  __syncthreads();
+  float sum = 0.0f;
+  for (long long j = threadIdx.x; j < len; j += blockDim.x) sum += expf(xr[j] - mx);
+  part[threadIdx.x] = sum;
+  ts_block_sum(part);
+  const float inv = 1.0f / part[0];
+  for (long long j = threadIdx.x; j < len; j += blockDim.x) yr[j] = expf(xr[j] - mx) * inv;
+}
+
 // LayerNormalization: each of `rows` rows of `len` elements; scale and bias (optional) hold
 // `len` elements. One block of 256 threads per row: mean, then variance, then the output.
 extern "C" __global__ void __launch_bounds__(256) ts_layernorm(
@@ -248,11 +320,31 @@ extern "C" __global__ void __launch_bounds__(256) ts_concat_part(
   }
 }
 
-// Cast between the types the GPU backend moves: codes are ir::DType's (1 f32, 4 i64, 5 i32,
-// 6 i8, 7 u8, 8 bool, 9 f64). Through double; float to integer truncates, to bool is x != 0.
+// Half-precision conversions, round to nearest even (NVRTC has no cuda_fp16.h on its path).
+__device__ float ts_f16_to_f32(unsigned short h) {
+  float f;
+  asm("cvt.f32.f16 %0, %1;" : "=f"(f) : "h"(h));
+  return f;
+}
+__device__ unsigned short ts_f32_to_f16(float f) {
+  unsigned short h;
+  asm("cvt.rn.f16.f32 %0, %1;" : "=h"(h) : "f"(f));
+  return h;
+}
+__device__ unsigned short ts_f32_to_bf16(float f) {
+  const unsigned int bits = __float_as_uint(f);
+  if (f != f) return (unsigned short)((bits >> 16) | 0x40);  // NaN stays NaN (quiet)
+  return (unsigned short)((bits + 0x7fffu + ((bits >> 16) & 1u)) >> 16);
+}
+
+// Cast between the types the GPU backend moves: codes are ir::DType's (1 f32, 2 f16, 3 bf16,
+// 4 i64, 5 i32, 6 i8, 7 u8, 8 bool, 9 f64). Through double; float to integer truncates, to bool
+// is x != 0; to f16 and bf16 through f32.
 __device__ double ts_load(const void* p, long long i, int t) {
   switch (t) {
     case 1: return ((const float*)p)[i];
+    case 2: return ts_f16_to_f32(((const unsigned short*)p)[i]);
+    case 3: return __uint_as_float((unsigned int)((const unsigned short*)p)[i] << 16);
     case 4: return (double)((const long long*)p)[i];
     case 5: return ((const int*)p)[i];
     case 6: return ((const signed char*)p)[i];
@@ -268,6 +360,8 @@ extern "C" __global__ void __launch_bounds__(256) ts_cast(const void* __restrict
     const double v = ts_load(x, q, (int)from);
     switch ((int)to) {
       case 1: ((float*)y)[q] = (float)v; break;
+      case 2: ((unsigned short*)y)[q] = ts_f32_to_f16((float)v); break;
+      case 3: ((unsigned short*)y)[q] = ts_f32_to_bf16((float)v); break;
       case 4: ((long long*)y)[q] = (long long)v; break;
       case 5: ((int*)y)[q] = (int)v; break;
       case 6: ((signed char*)y)[q] = (signed char)v; break;

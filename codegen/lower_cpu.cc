@@ -52,6 +52,8 @@ class Lowerer {
 // The runtime's builtins compute f32; everything else runs the op library's kernel.
 bool IsBuiltin(const ir::Graph& g, const ir::Node& n) {
   if (n.op != "MatMul" && n.op != "Gemm" && n.op != "Softmax" && n.op != "Transpose") return false;
+  // A half-precision product with an f32 result (passes::HalfPrecisionProducts, CUDA only).
+  if (n.op == "MatMul" && n.IntAttr("out_dtype")) return true;
   for (int v : n.inputs) {
     if (v >= 0 && g.values[v].dtype != DType::kF32) return false;
   }
@@ -83,7 +85,8 @@ Status Lowerer::LowerNode(const ir::Node& n, size_t step_index) {
     return OkStatus();
   }
   const ops::OpDef* def = ops::FindOp(n.op);
-  if (n.op == ir::kElementwiseOp || n.op == "MatMul" || n.op == "Gemm" || !def) {
+  const bool half_product = n.op == "MatMul" && n.IntAttr("out_dtype");  // CUDA only
+  if ((n.op == ir::kElementwiseOp || n.op == "MatMul" || n.op == "Gemm" || !def) && !half_product) {
     RETURN_IF_ERROR(RequireF32(n));
   }
   planfmt::Step s;

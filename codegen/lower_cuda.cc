@@ -22,8 +22,27 @@ bool SimpleBatch(const planfmt::Step& s) {
 }
 
 bool CastType(DType t) {
-  return t == DType::kF32 || t == DType::kF64 || t == DType::kI64 || t == DType::kI32 ||
-         t == DType::kI8 || t == DType::kU8 || t == DType::kBool;
+  return t == DType::kF32 || t == DType::kF16 || t == DType::kBF16 || t == DType::kF64 ||
+         t == DType::kI64 || t == DType::kI32 || t == DType::kI8 || t == DType::kU8 || t == DType::kBool;
+}
+
+bool ViewElement(DType t) {
+  const int64_t size = DTypeSize(t);
+  return size == 1 || size == 2 || size == 4 || size == 8;
+}
+
+// A matrix product the GPU runs: f32 (cuBLAS or the plan's kernel), or f16/bf16 operands with
+// an f32 result (passes::HalfPrecisionProducts; cuBLAS only), batch dims walked with one
+// stride per operand.
+std::string GpuProduct(const planfmt::Step& s) {
+  if (!SimpleBatch(s)) return "MatMul with broadcast batch dims";
+  const DType a = s.args[0].dtype, b = s.args[1].dtype, y = s.args.back().dtype;
+  if (a == DType::kF32 && b == DType::kF32 && y == DType::kF32) return "";
+  if (s.builtin == planfmt::Builtin::kMatMul && a == b && (a == DType::kF16 || a == DType::kBF16) &&
+      y == DType::kF32) {
+    return "";
+  }
+  return "matrix products of these types";
 }
 
 bool AllF32(const planfmt::Step& s) {
@@ -97,6 +116,16 @@ bool GpuOp(const planfmt::Step& s) {
            s.args[s.num_inputs].shape[1] == s.args[1].shape[1];  // M output channels
   }
   if (s.symbol == "Concat") return outs == 1 && AllF32(s);
+  if (s.symbol == "Slice" || s.symbol == "Expand") {
+    // Copied as a strided view of the input (ts_view_*), at most 8 axes.
+    return outs == 1 && s.num_inputs == 1 && ViewElement(s.args[0].dtype) && s.args[0].shape.size() <= 8 &&
+           s.args[1].shape.size() <= 8 && (s.symbol == "Expand" || ops::PlanSliceView(a, s.args[0].shape).ok());
+  }
+  if (s.symbol == "ReduceMean") {
+    // f32, over one run of adjacent axes (ts_reduce_mean reads [outer, len, inner]).
+    if (outs != 1 || s.num_inputs != 1 || !AllF32(s)) return false;
+    return ops::ReducedAxesRun(a, s.args[0].shape).has_value();
+  }
   if (s.symbol == "Cast") {
     return outs == 1 && s.num_inputs == 1 && CastType(s.args[0].dtype) && CastType(s.args[1].dtype);
   }
@@ -116,11 +145,11 @@ StatusOr<planfmt::KernelModule> LowerKernelsForCuda(const LoweredPlan& lowered,
         if (!GpuOp(s)) what = s.symbol;
         break;
       case planfmt::StepKind::kLoad:
-      case planfmt::StepKind::kWait: what = "streamed weights"; break;
+      case planfmt::StepKind::kWait: break;  // copies from pinned host memory (runtime/cuda)
       case planfmt::StepKind::kSpill:
       case planfmt::StepKind::kFill: what = "spilled activations"; break;
       case planfmt::StepKind::kBuiltin:
-        if (s.builtin == planfmt::Builtin::kMatMul && !SimpleBatch(s)) what = "MatMul with broadcast batch dims";
+        if (s.builtin == planfmt::Builtin::kMatMul || s.builtin == planfmt::Builtin::kGemm) what = GpuProduct(s);
         break;
       case planfmt::StepKind::kJitKernel: break;
     }
@@ -135,9 +164,10 @@ StatusOr<planfmt::KernelModule> LowerKernelsForCuda(const LoweredPlan& lowered,
     }
     return BadInputError("the CUDA target cannot run " + list + " yet (first at node '" + first +
                          "'); it runs fused elementwise ops, MatMul, Gemm, Softmax, Transpose, "
-                         "LayerNormalization, Gather, Cast, Concat, 2-D Conv, ConvTranspose, MaxPool and "
-                         "GlobalAveragePool "
-                         "with every weight resident: raise --vram or compile with --target cpu");
+                         "LayerNormalization, Gather, Cast, Concat, Slice, Expand, ReduceMean, 2-D Conv, "
+                         "ConvTranspose, MaxPool and GlobalAveragePool, with weights resident or streamed "
+                         "from pinned host memory: compile with --target cpu, or raise --vram where "
+                         "activations were spilled");
   }
   ASSIGN_OR_RETURN(std::string source, EmitCudaSource(lowered.kernels));
   source += CudaBuiltinSource();

@@ -50,6 +50,7 @@ OpCost EstimateOpCost(const ir::Graph& g, const ir::Node& n) {
     const bool trans_a = n.op == "Gemm" && n.IntAttrOr("transA", 0) != 0;
     const double k = a.shape.empty() ? 1 : static_cast<double>(trans_a ? a.shape[0] : a.shape.back());
     c.flops = 2 * Elements(out) * k;
+    c.math = a.dtype;
     if (n.op == "Gemm" && n.inputs.size() > 2 && n.inputs[2] >= 0) c.flops += Elements(out);
   } else if ((n.op == "Conv" || n.op == "ConvTranspose") && n.inputs.size() > 1 && n.inputs[1] >= 0) {
     // 2 x multiply-adds: each output element of a Conv (each input element of a ConvTranspose)
@@ -82,7 +83,9 @@ OpCost EstimateOpCost(const ir::Graph& g, const ir::Node& n) {
 double ComputeSeconds(const OpCost& cost, const HardwareProfile& p) {
   const double inf = std::numeric_limits<double>::infinity();
   const bool direct = cost.direct_conv && p.target == "cpu" && p.conv_flops_fp32 > 0;
-  const double rate = direct ? p.conv_flops_fp32 : p.peak_flops_fp32;
+  double rate = direct ? p.conv_flops_fp32 : p.peak_flops_fp32;
+  if (cost.math == DType::kF16 && p.peak_flops_fp16 > 0) rate = p.peak_flops_fp16;
+  if (cost.math == DType::kBF16 && p.peak_flops_bf16 > 0) rate = p.peak_flops_bf16;
   const double flop_s = cost.flops == 0 ? 0 : rate > 0 ? cost.flops / rate : inf;
   const double copy_bytes = direct ? cost.direct_copy_bytes : cost.copy_bytes;
   const double mem_s = cost.bytes == 0 ? 0

@@ -26,6 +26,9 @@ struct OpCost {
   // into phase images and read back) replace copy_bytes.
   bool direct_conv = false;
   double direct_copy_bytes = 0;
+  // A matrix product's operand type: f16 and bf16 products go at the profile's rate for that
+  // type where it gives one (HalfPrecisionProducts), the rest at the f32 rate.
+  DType math = DType::kF32;
 };
 
 // FLOPs and bytes of one node (after fusion: "Elementwise" nodes count one FLOP per op of their
@@ -72,6 +75,9 @@ struct StorageLink {
   // CPU time per streamed byte taken from the compute stream: on the CPU target the reader
   // thread copies each byte out of staging and hashes it on the cores the kernels use.
   double host_s_per_byte = 0;
+  // Each load is one copy paying the latency once (the CUDA target's copies from pinned host
+  // memory), whatever the plan's staging chunk.
+  bool whole_copies = false;
 };
 
 // Simulates one run: `step_seconds[i]` per compute step, loads in issue order; a load's host

@@ -1,6 +1,7 @@
 #include "passes/fusion.h"
 
 #include <algorithm>
+#include <map>
 #include <cmath>
 #include <cstring>
 #include <optional>
@@ -193,6 +194,46 @@ StatusOr<ir::Graph> PowAsMul(const ir::Graph& g, int* rewritten) {
       added.push_back({n.name + ".square", "Mul", {xv, xv}, {id}, {}});
       n.inputs = {id, xv};
     }
+    ++count;
+  }
+  out.nodes.insert(out.nodes.end(), added.begin(), added.end());
+  if (rewritten) *rewritten = count;
+  return count ? RemoveUnused(out) : out;
+}
+
+StatusOr<ir::Graph> HalfPrecisionProducts(const ir::Graph& g, int* rewritten) {
+  const std::vector<int> producer = ir::Producers(g);
+  ir::Graph out = g;
+  std::vector<ir::Node> added;
+  std::map<std::pair<int, DType>, int> narrowed;  // (A, type) -> A in that type: one Cast each
+  int count = 0;
+  for (ir::Node& n : out.nodes) {
+    if (n.op != "MatMul" || n.inputs.size() != 2 || n.outputs.size() != 1 || n.inputs[0] < 0 ||
+        n.inputs[1] < 0 || producer[n.inputs[1]] < 0) {
+      continue;
+    }
+    const ir::Node& cast = g.nodes[producer[n.inputs[1]]];
+    if (cast.op != "Cast" || cast.inputs.size() != 1 || cast.inputs[0] < 0) continue;
+    const ir::Value& w = out.values[cast.inputs[0]];
+    const ir::Value& a = out.values[n.inputs[0]];
+    if ((w.dtype != DType::kF16 && w.dtype != DType::kBF16) || !w.HasData() ||
+        out.values[n.inputs[1]].dtype != DType::kF32 || a.dtype != DType::kF32 ||
+        out.values[n.outputs[0]].dtype != DType::kF32) {
+      continue;
+    }
+    auto [it, fresh] = narrowed.try_emplace({n.inputs[0], w.dtype}, -1);
+    if (fresh) {
+      ir::Value narrow = a;
+      narrow.dtype = w.dtype;
+      narrow.kind = ir::ValueKind::kActivation;
+      narrow.data = nullptr;
+      narrow.name = out.UniqueName(a.name + (w.dtype == DType::kF16 ? ".f16" : ".bf16"));
+      ASSIGN_OR_RETURN(it->second, out.AddValue(narrow));
+      added.push_back({n.name + ".narrow", "Cast", {n.inputs[0]}, {it->second},
+                       {{"to", static_cast<int64_t>(w.dtype)}}});
+    }
+    n.inputs = {it->second, cast.inputs[0]};
+    n.attrs["out_dtype"] = static_cast<int64_t>(DType::kF32);
     ++count;
   }
   out.nodes.insert(out.nodes.end(), added.begin(), added.end());

@@ -87,8 +87,12 @@ PlacementTiming Timing(const CompiledGraph& out, const HardwareProfile& profile)
     }
     t.step_seconds.push_back(ComputeSeconds(EstimateOpCost(out.graph, node), profile));
   }
-  t.storage.bandwidth = profile.nvme.read_bandwidth;
-  t.storage.latency_s = profile.nvme.latency_s;
+  // The CUDA runtime keeps streamed weights in pinned host memory and copies them to the device
+  // (runtime/cuda/backend.h); the CPU runtime reads them from the bundle on storage.
+  const bool pinned_host = profile.target == "cuda" && profile.h2d_pinned.bandwidth > 0;
+  t.storage.bandwidth = pinned_host ? profile.h2d_pinned.bandwidth : profile.nvme.read_bandwidth;
+  t.storage.latency_s = pinned_host ? profile.h2d_pinned.latency_s : profile.nvme.latency_s;
+  t.storage.whole_copies = pinned_host;
   // On the CPU target the reader copies every streamed byte out of staging (a read and a write)
   // and hashes it (a read), on the cores the kernels use.
   if (profile.target == "cpu" && profile.device_memory_bandwidth > 0) {
@@ -122,11 +126,16 @@ StatusOr<CompiledGraph> RunPipeline(ir::Graph g, const PipelineOptions& options)
     ASSIGN_OR_RETURN(out.graph, FoldBatchNormIntoConv(out.graph, &norms));
     ASSIGN_OR_RETURN(out.graph, PowAsMul(out.graph, &pows));
     out.graph = FoldTransposeIntoMatMul(out.graph, &transposes);
+    int half = 0;
+    if (options.half_products) {
+      ASSIGN_OR_RETURN(out.graph, HalfPrecisionProducts(out.graph, &half));
+    }
     ASSIGN_OR_RETURN(out.graph, FuseElementwise(out.graph, &folded));
     note = std::to_string(folded) + " elementwise ops folded into their consumers, " +
            std::to_string(transposes) + " transposes into matrix products, " +
            std::to_string(norms) + " batch normalizations into convolutions" +
-           (pows ? ", " + std::to_string(pows) + " powers into products" : "");
+           (pows ? ", " + std::to_string(pows) + " powers into products" : "") +
+           (half ? ", " + std::to_string(half) + " products on half-precision weights kept in their type" : "");
     return OkStatus();
   }));
 

@@ -25,6 +25,7 @@ struct PipelineOptions {
   bool verify_between_passes = true;   // run ir::Verify after every pass
   std::string dump_after;              // a pass name: its output IR lands in CompiledGraph::dump
   const HardwareProfile* profile = nullptr;  // when set, the timeline is predicted on it
+  bool half_products = false;  // HalfPrecisionProducts (passes/fusion.h): the CUDA target
 };
 
 struct PassTiming {

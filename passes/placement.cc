@@ -260,7 +260,8 @@ Placement Fastest(const Placer& placer, Placement fits, int k, uint64_t budget,
     for (int gap = 1, m = from + 1; m <= n; gap = std::max(gap + 1, gap * 3 / 2), m = from + gap) {
       Placement p = placer.Evaluate(m, d, staging, &order);
       // Reads alone bound the run from below, and they only grow with more weights streamed.
-      if (StorageReadSeconds(p.streamed_bytes, staging.chunk_bytes, static_cast<int>(staging.depth),
+      if (StorageReadSeconds(p.streamed_bytes, timing->storage.whole_copies ? 0 : staging.chunk_bytes,
+                             static_cast<int>(staging.depth),
                              timing->storage.bandwidth, timing->storage.latency_s) >= best_s) {
         break;
       }
@@ -302,8 +303,10 @@ Timeline PredictPlacement(const Liveness& lv, const std::vector<bool>& streamed,
     return a.load_step != b.load_step ? a.load_step < b.load_step : a.first_use_step < b.first_use_step;
   });
   StorageLink storage = timing.storage;
-  storage.chunk_bytes = staging.chunk_bytes;
-  storage.depth = static_cast<int>(std::max<uint32_t>(staging.depth, 1));
+  if (!storage.whole_copies) {
+    storage.chunk_bytes = staging.chunk_bytes;
+    storage.depth = static_cast<int>(std::max<uint32_t>(staging.depth, 1));
+  }
   return PredictTimeline(timing.step_seconds, loads, storage);
 }
 

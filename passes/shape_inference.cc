@@ -270,6 +270,12 @@ Status Inferrer::MatMul(ir::Node& n) {
   std::vector<int64_t> out = *batch;
   if (!a_vec) out.push_back(as[as.size() - 2]);
   if (!b_vec) out.push_back(bs.back());
+  if (auto out_dtype = n.IntAttr("out_dtype")) {  // set by HalfPrecisionProducts
+    if (*out_dtype != static_cast<int64_t>(DType::kF32) || (a->dtype != DType::kF16 && a->dtype != DType::kBF16)) {
+      return Fail(n, "out_dtype=f32 is for f16 or bf16 operands, A is " + ShapeStr(*a));
+    }
+    return SetOut(n, DType::kF32, out);
+  }
   return SetOut(n, a->dtype, out);
 }
 

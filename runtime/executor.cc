@@ -260,6 +260,9 @@ struct Executor::Impl {
   std::unique_ptr<StreamLoader> loader;  // after arena: destroyed first
   std::unique_ptr<SpillFile> spill;       // plans with spill steps
   std::unique_ptr<cuda::Backend> gpu;     // plans compiled with --target cuda
+  // A GPU plan's streamed weights, read from the bundle for the backend to pin (then freed).
+  std::vector<uint8_t> gpu_streamed;
+  std::vector<uint64_t> gpu_streamed_at;  // per weight entry, its offset in gpu_streamed
 };
 
 Executor::~Executor() = default;
@@ -310,8 +313,12 @@ StatusOr<std::unique_ptr<Executor>> Executor::Load(const std::string& path,
   auto jit_start = std::chrono::steady_clock::now();
   if (ex->bundle_.contents.kernels.format == "cuda") {
     // The host arena holds the resident weights; the GPU backend copies it to the device.
+    const cuda::StreamedWeights streamed{ex->impl_->gpu_streamed.data(), ex->impl_->gpu_streamed.size(),
+                                         ex->impl_->gpu_streamed_at};
     ASSIGN_OR_RETURN(ex->impl_->gpu, cuda::Backend::Load(ex->bundle_.contents, ex->impl_->arena.get(),
-                                                         mem.arena_bytes));
+                                                         mem.arena_bytes, streamed));
+    ex->impl_->gpu_streamed = {};
+    ex->impl_->gpu_streamed_at = {};
     ex->report_.host = ex->impl_->gpu->description();
     ex->report_.jit_cache = "off (GPU plan)";
     ex->report_.jit_ms = MsSince(jit_start);
@@ -345,6 +352,19 @@ Status Executor::LoadWeights(const std::string& path, const LoadOptions& options
   auto start = std::chrono::steady_clock::now();
   planfmt::WeightsHasher hasher;
   uint8_t* arena = impl_->arena.get();
+  // A GPU plan's streamed weights are kept in host memory (the backend pins them); a CPU plan
+  // reads them again on every run.
+  const bool gpu = bundle_.contents.kernels.format == "cuda";
+  if (gpu) {
+    uint64_t total = 0;
+    impl_->gpu_streamed_at.assign(weights.size(), 0);
+    for (size_t w = 0; w < weights.size(); ++w) {
+      if (!weights[w].streamed) continue;
+      impl_->gpu_streamed_at[w] = total;
+      total += weights[w].bytes;
+    }
+    impl_->gpu_streamed.resize(total);
+  }
   // The weights in file order (a prefill program's need not be; ties keep table order).
   std::vector<size_t> order(weights.size());
   for (size_t i = 0; i < order.size(); ++i) order[i] = i;
@@ -367,12 +387,13 @@ Status Executor::LoadWeights(const std::string& path, const LoadOptions& options
     while (next < order.size() && weights[order[next]].file_offset + weights[order[next]].bytes <= rel) ++next;
     for (size_t k = next; k < order.size() && weights[order[k]].file_offset < end; ++k) {
       const size_t w = order[k];
-      if (weights[w].streamed) continue;  // read by its load step, on every run
+      if (weights[w].streamed && !gpu) continue;  // read by its load step, on every run
       const uint64_t lo = std::max(rel, weights[w].file_offset);
       const uint64_t hi = std::min(end, weights[w].file_offset + weights[w].bytes);
       if (lo < hi) {
-        std::memcpy(arena + weights[w].arena_offset + (lo - weights[w].file_offset),
-                    data + (lo - rel), hi - lo);
+        uint8_t* dst = weights[w].streamed ? impl_->gpu_streamed.data() + impl_->gpu_streamed_at[w]
+                                           : arena + weights[w].arena_offset;
+        std::memcpy(dst + (lo - weights[w].file_offset), data + (lo - rel), hi - lo);
       }
     }
     return OkStatus();
@@ -393,7 +414,7 @@ Status Executor::LoadWeights(const std::string& path, const LoadOptions& options
   report_.weight_bytes = section.used;
   bool any_streamed = false;
   for (const auto& w : weights) any_streamed |= w.streamed;
-  if (any_streamed) {
+  if (any_streamed && !gpu) {
     impl_->loader = std::make_unique<StreamLoader>(std::move(reader), section, weights, arena);
   }
   return OkStatus();
@@ -571,6 +592,7 @@ StatusOr<std::vector<HostTensor>> Executor::Run(const std::map<std::string, Host
     RETURN_IF_ERROR(impl_->gpu->Run(arena));
     run_stats_ = RunStats{};
     run_stats_.run_ms = impl_->gpu->last_run_ms();
+    run_stats_.streamed_bytes = impl_->gpu->streamed_bytes_per_run();
   } else {
     RETURN_IF_ERROR(ExecuteSteps());
   }

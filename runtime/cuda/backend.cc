@@ -51,6 +51,10 @@ struct Cublas {
   int (*get_version)(Handle, int*) = nullptr;
   int (*sgemm)(Handle, int, int, int, int, int, const float*, const float*, int, long long,
                const float*, int, long long, const float*, float*, int, long long, int) = nullptr;
+  // cublasGemmStridedBatchedEx: half-precision operands (cudaDataType codes), f32 result.
+  int (*gemm_ex)(Handle, int, int, int, int, int, const void*, const void*, int, int, long long,
+                 const void*, int, int, long long, const void*, void*, int, int, long long, int, int,
+                 int) = nullptr;
   Handle handle = nullptr;
   std::string version;
 
@@ -66,6 +70,7 @@ struct Cublas {
     c->set_stream = reinterpret_cast<decltype(c->set_stream)>(dlsym(lib, "cublasSetStream_v2"));
     c->get_version = reinterpret_cast<decltype(c->get_version)>(dlsym(lib, "cublasGetVersion_v2"));
     c->sgemm = reinterpret_cast<decltype(c->sgemm)>(dlsym(lib, "cublasSgemmStridedBatched"));
+    c->gemm_ex = reinterpret_cast<decltype(c->gemm_ex)>(dlsym(lib, "cublasGemmStridedBatchedEx"));
     if (!c->create || !c->set_stream || !c->sgemm || c->create(&c->handle) != 0 ||
         c->set_stream(c->handle, stream) != 0) {
       return nullptr;
@@ -80,8 +85,13 @@ struct Cublas {
 
 // A matrix product for cuBLAS: row-major Y[b] = A[b] B[b] computed as the column-major
 // Y^T = B^T A^T, so B comes first.
+// cudaDataType and cublasComputeType_t / cublasGemmAlgo_t codes of library_types.h and cublas_api.h.
+constexpr int kCudaR32F = 0, kCudaR16F = 2, kCudaR16BF = 14;
+constexpr int kCublasCompute32F = 68, kCublasGemmDefault = -1;
+
 struct BlasGemm {
   int op_b = 0, op_a = 0;  // CUBLAS_OP_N = 0, CUBLAS_OP_T = 1
+  int in_type = kCudaR32F;  // the operands' type; the result is f32
   int m = 0, n = 0, k = 0, ldb = 0, lda = 0, ldc = 0, batch = 1;
   long long stride_b = 0, stride_a = 0, stride_c = 0;
   CUdeviceptr a = 0, b = 0, c = 0;
@@ -100,6 +110,8 @@ struct Launch {
   bool copy = false;                     // a device-to-device copy instead of a kernel
   bool blas = false;                     // a cuBLAS product (`gemm`) instead of a kernel
   BlasGemm gemm;
+  int load = -1;                         // a streamed weight's copy: Impl::loads[load]
+  int wait = -1;                         // the compute stream waits for Impl::loads[wait]
   CUdeviceptr copy_dst = 0, copy_src = 0;
   uint64_t copy_bytes = 0;
   std::string what;                      // "step 3 ('relu1'): kernel ts_k1", for errors
@@ -114,14 +126,20 @@ StatusOr<Launch> MakeGemm(const Driver& d, const Module& module, Cublas* cublas,
                           uint64_t a, uint64_t b, uint64_t c0, uint64_t y, int64_t mm, int64_t nn,
                           int64_t kk, int64_t batch, int64_t sab, int64_t sam, int64_t sak,
                           int64_t sbb, int64_t sbk, int64_t sbn, int64_t scm, int64_t scn,
-                          double alpha, double beta) {
+                          double alpha, double beta, int in_type = kCudaR32F) {
   Launch l;
   l.what = what;
   const bool a_ok = sak == 1 || sam == 1, b_ok = sbn == 1 || sbk == 1;
+  if (in_type != kCudaR32F && (!cublas || !cublas->gemm_ex || c0 != 0 || !a_ok || !b_ok || batch > 65535)) {
+    return BadInputError(what + ": a half-precision product needs cuBLAS (libcublas.so.13 from the CUDA "
+                         "toolkit on the loader path" + std::string(cublas ? "" : "; TSR_NO_CUBLAS turns it off") +
+                         "); install it or recompile with --target cpu");
+  }
   if (cublas && c0 == 0 && a_ok && b_ok && mm > 0 && nn > 0 && kk > 0 && batch <= 65535) {
     l.blas = true;
     l.what += " (cuBLAS)";
     BlasGemm& g = l.gemm;
+    g.in_type = in_type;
     g.op_b = sbn == 1 ? 0 : 1;
     g.ldb = static_cast<int>(sbn == 1 ? sbk : sbn);
     g.op_a = sak == 1 ? 0 : 1;
@@ -156,12 +174,26 @@ StatusOr<Launch> MakeGemm(const Driver& d, const Module& module, Cublas* cublas,
   return l;
 }
 
+// One copy of a streamed weight from pinned host memory into its arena bytes, on the copy
+// stream: after `before` (recorded on the compute stream where the plan's load step stands, so
+// every earlier step has finished with those bytes), signalling `done` for the wait step.
+struct WeightCopy {
+  CUdeviceptr dst = 0;
+  const uint8_t* src = nullptr;
+  uint64_t bytes = 0;
+  Event before, done;
+};
+
 struct Backend::Impl {
   std::unique_ptr<Driver> driver;
   PrimaryContext context;
   DeviceMemory arena;
   Module module;
-  Stream stream;
+  Stream stream;       // compute
+  Stream copy_stream;  // host-to-device copies of streamed weights
+  PinnedMemory pinned;  // every streamed weight, packed
+  std::vector<WeightCopy> loads;
+  uint64_t streamed_bytes = 0;  // per run
   std::unique_ptr<Cublas> cublas;
   DeviceMemory columns;       // im2col scratch, sized at load for the largest convolution
   std::deque<Launch> launches;  // a deque: launches keep their address (params point into them)
@@ -172,8 +204,8 @@ Backend::Backend() : impl_(std::make_unique<Impl>()) {}
 Backend::~Backend() = default;
 
 StatusOr<std::unique_ptr<Backend>> Backend::Load(const planfmt::PlanContents& plan,
-                                                 const uint8_t* host_arena,
-                                                 uint64_t arena_bytes) {
+                                                 const uint8_t* host_arena, uint64_t arena_bytes,
+                                                 const StreamedWeights& streamed) {
   ASSIGN_OR_RETURN(planfmt::CudaModuleImage image, planfmt::DecodeCudaModule(plan.kernels.code));
   auto driver = Driver::Load();
   if (!driver.ok()) {
@@ -214,6 +246,33 @@ StatusOr<std::unique_ptr<Backend>> Backend::Load(const planfmt::PlanContents& pl
   if (device_cc != plan_cc) module_image.push_back('\0');
   ASSIGN_OR_RETURN(m.module, d.LoadModule(module_image));
   ASSIGN_OR_RETURN(m.stream, d.CreateStream());
+  // Streamed weights: packed into pinned host memory once, copied in by their load steps.
+  const auto& weights = plan.weights;
+  std::vector<uint64_t> pinned_at(weights.size(), UINT64_MAX);
+  uint64_t pinned_bytes = 0;
+  for (size_t w = 0; w < weights.size(); ++w) {
+    if (!weights[w].streamed) continue;
+    if (w >= streamed.offset.size() || streamed.offset[w] > streamed.size ||
+        weights[w].bytes > streamed.size - streamed.offset[w]) {
+      return InternalError("streamed weight '" + weights[w].name + "' was not handed to the GPU backend");
+    }
+    pinned_at[w] = pinned_bytes;
+    pinned_bytes += weights[w].bytes;
+  }
+  if (pinned_bytes > 0) {
+    auto pinned = d.AllocPinned(pinned_bytes);
+    if (!pinned.ok()) {
+      return DoesNotFitError("cannot pin " + std::to_string(pinned_bytes) + " bytes of host memory for the plan's "
+                             "streamed weights (" + pinned.status().message() + "); free host memory or raise --vram");
+    }
+    m.pinned = std::move(*pinned);
+    for (size_t w = 0; w < weights.size(); ++w) {
+      if (pinned_at[w] == UINT64_MAX) continue;
+      std::memcpy(static_cast<uint8_t*>(m.pinned.get()) + pinned_at[w], streamed.bytes + streamed.offset[w],
+                  weights[w].bytes);
+    }
+    ASSIGN_OR_RETURN(m.copy_stream, d.CreateStream());
+  }
   m.inputs = plan.program.inputs;
   m.outputs = plan.program.outputs;
   m.cublas = Cublas::Load(m.stream.get());
@@ -239,8 +298,12 @@ StatusOr<std::unique_ptr<Backend>> Backend::Load(const planfmt::PlanContents& pl
     m.launches.push_back(std::move(launch));
     Launch& back = m.launches.back();
     for (uint64_t& v : back.values) back.params.push_back(&v);
-    if (back.fn && back.what.find("ts_transpose_") != std::string::npos) back.params.push_back(&back.dims);
+    if (back.fn && (back.what.find("ts_transpose_") != std::string::npos ||
+                    back.what.find("ts_view_") != std::string::npos)) {
+      back.params.push_back(&back.dims);
+    }
   };
+  std::vector<int> last_load(weights.size(), -1);  // per weight, its latest copy so far
   for (size_t i = 0; i < steps.size(); ++i) {
     const planfmt::Step& s = steps[i];
     Launch l;
@@ -251,7 +314,31 @@ StatusOr<std::unique_ptr<Backend>> Backend::Load(const planfmt::PlanContents& pl
       return OkStatus();
     };
     const ops::AttrView attrs(s.attrs);
-    if (s.kind == planfmt::StepKind::kJitKernel) {
+    if (s.kind == planfmt::StepKind::kLoad || s.kind == planfmt::StepKind::kWait) {
+      const int64_t w = s.iparams.empty() ? -1 : s.iparams[0];
+      if (w < 0 || static_cast<size_t>(w) >= weights.size() || !weights[w].streamed) {
+        return BadInputError(l.what + ": names no streamed weight; the bundle is inconsistent, recompile it");
+      }
+      if (s.kind == planfmt::StepKind::kWait) {
+        if (last_load[w] < 0) {
+          return BadInputError(l.what + ": waits for weight '" + weights[w].name +
+                               "' before any step loads it; the bundle is inconsistent, recompile it");
+        }
+        l.wait = last_load[w];
+        l.what += ": wait for weight '" + weights[w].name + "'";
+      } else {
+        WeightCopy c;
+        c.dst = base + weights[w].arena_offset;
+        c.src = static_cast<const uint8_t*>(m.pinned.get()) + pinned_at[w];
+        c.bytes = weights[w].bytes;
+        ASSIGN_OR_RETURN(c.before, d.CreateEvent(kEventDisableTiming));
+        ASSIGN_OR_RETURN(c.done, d.CreateEvent(kEventDisableTiming));
+        m.streamed_bytes += c.bytes;
+        m.loads.push_back(std::move(c));
+        last_load[w] = l.load = static_cast<int>(m.loads.size() - 1);
+        l.what += ": copy of weight '" + weights[w].name + "'";
+      }
+    } else if (s.kind == planfmt::StepKind::kJitKernel) {
       RETURN_IF_ERROR(function(s.symbol));
       for (const planfmt::TensorRef& r : s.args) l.values.push_back(ptr(r));
       const int64_t n = Count(s.args.back().shape);
@@ -302,13 +389,14 @@ StatusOr<std::unique_ptr<Backend>> Backend::Load(const planfmt::PlanContents& pl
           scn = cols == 1 ? 0 : 1;
         }
       }
+      const DType in = s.args[0].dtype;
+      const int in_type = in == DType::kF16 ? kCudaR16F : in == DType::kBF16 ? kCudaR16BF : kCudaR32F;
       ASSIGN_OR_RETURN(Launch made, MakeGemm(d, m.module, m.cublas.get(), l.what, ptr(s.args[0]),
                                              ptr(s.args[1]), c0, ptr(s.args.back()), mm, nn, kk, batch,
-                                             sab, sam, sak, sbb, sbk, sbn, scm, scn, alpha, beta));
+                                             sab, sam, sak, sbb, sbk, sbn, scm, scn, alpha, beta, in_type));
       push(std::move(made));
       continue;
     } else if (s.kind == planfmt::StepKind::kBuiltin && s.builtin == planfmt::Builtin::kSoftmax) {
-      RETURN_IF_ERROR(function("ts_softmax"));
       const auto& shape = s.args[0].shape;
       const int64_t axis = s.iparams[0];
       const bool legacy = s.iparams[1] != 0;
@@ -318,8 +406,15 @@ StatusOr<std::unique_ptr<Backend>> Backend::Load(const planfmt::PlanContents& pl
         else if (dd == axis || legacy) len *= shape[dd];
         else inner *= shape[dd];
       }
-      l.values = {ptr(s.args[0]), ptr(s.args[1]), Slot(outer), Slot(len), Slot(inner)};
-      l.grid[0] = static_cast<unsigned>(std::max<int64_t>((outer * inner + kBlock - 1) / kBlock, 1));
+      if (inner == 1) {  // contiguous rows: a block each
+        RETURN_IF_ERROR(function("ts_softmax_rows"));
+        l.values = {ptr(s.args[0]), ptr(s.args[1]), Slot(outer), Slot(len)};
+        l.grid[0] = static_cast<unsigned>(std::clamp<int64_t>(outer, 1, 2147483647));
+      } else {
+        RETURN_IF_ERROR(function("ts_softmax"));
+        l.values = {ptr(s.args[0]), ptr(s.args[1]), Slot(outer), Slot(len), Slot(inner)};
+        l.grid[0] = static_cast<unsigned>(std::max<int64_t>((outer * inner + kBlock - 1) / kBlock, 1));
+      }
     } else if (s.kind == planfmt::StepKind::kBuiltin && s.builtin == planfmt::Builtin::kTranspose) {
       const auto& in = s.args[0].shape;
       const size_t rank = in.size();
@@ -466,6 +561,43 @@ StatusOr<std::unique_ptr<Backend>> Backend::Load(const planfmt::PlanContents& pl
       const int64_t planes = x[0] * x[1];
       l.values = {ptr(s.args[0]), ptr(s.args[1]), Slot(planes), Slot(Count(x) / std::max<int64_t>(planes, 1))};
       l.grid[0] = static_cast<unsigned>(std::clamp<int64_t>(planes, 1, 2147483647));
+    } else if (s.kind == planfmt::StepKind::kOp && (s.symbol == "Slice" || s.symbol == "Expand")) {
+      const auto& in = s.args[0].shape;
+      const auto& out = s.args[1].shape;
+      std::vector<int64_t> walk;
+      int64_t first = 0;
+      if (s.symbol == "Slice") {
+        ASSIGN_OR_RETURN(const ops::SliceView view, ops::PlanSliceView(attrs, in));
+        if (view.shape != out) return BadInputError(l.what + ": the output shape is not the slice's; recompile it");
+        walk = view.strides;
+        first = view.offset;
+      } else {
+        if (in.size() > out.size()) return BadInputError(l.what + ": expands to a lower rank; recompile it");
+        walk = ops::BroadcastStrides(in, out);
+      }
+      if (out.size() > 8) return BadInputError(l.what + ": a view of rank > 8; recompile with --target cpu");
+      const int64_t total = Count(out);
+      if (total == 0) continue;  // an empty output: nothing to copy
+      RETURN_IF_ERROR(function("ts_view_" + std::to_string(DTypeSize(s.args[0].dtype))));
+      for (size_t k = 0; k < out.size(); ++k) {
+        l.dims.out_dims[k] = out[k];
+        l.dims.walk[k] = walk[k];
+      }
+      l.dims.rank = static_cast<long long>(out.size());
+      l.values = {ptr(s.args[0]), ptr(s.args[1]), Slot(total), Slot(first)};
+      l.grid[0] = static_cast<unsigned>(std::clamp<int64_t>((total + kBlock - 1) / kBlock, 1, 65535));
+    } else if (s.kind == planfmt::StepKind::kOp && s.symbol == "ReduceMean") {
+      const auto& x = s.args[0].shape;
+      const auto run = ops::ReducedAxesRun(attrs, x);
+      if (!run) return BadInputError(l.what + ": reduces axes that are not adjacent; recompile it");
+      int64_t outer = 1, len = 1, inner = 1;
+      for (int64_t dd = 0; dd < static_cast<int64_t>(x.size()); ++dd) {
+        (dd < run->first ? outer : dd < run->second ? len : inner) *= x[dd];
+      }
+      if (outer * inner == 0) continue;
+      RETURN_IF_ERROR(function("ts_reduce_mean"));
+      l.values = {ptr(s.args[0]), ptr(s.args[1]), Slot(outer), Slot(len), Slot(inner)};
+      l.grid[0] = static_cast<unsigned>(std::clamp<int64_t>(outer * inner, 1, 2147483647));
     } else {
       return BadInputError(l.what + ": this kind of step has no CUDA implementation in this tsr; "
                            "recompile the model with this tsc (it refuses such plans) or with --target cpu");
@@ -474,6 +606,8 @@ StatusOr<std::unique_ptr<Backend>> Backend::Load(const planfmt::PlanContents& pl
   }
   return b;
 }
+
+uint64_t Backend::streamed_bytes_per_run() const { return impl_->streamed_bytes; }
 
 Status Backend::Run(uint8_t* host_arena) {
   Impl& m = *impl_;
@@ -486,6 +620,30 @@ Status Backend::Run(uint8_t* host_arena) {
   }
   const auto start = std::chrono::steady_clock::now();
   for (Launch& l : m.launches) {
+    if (l.load >= 0) {
+      WeightCopy& c = m.loads[l.load];
+      CU_RETURN_IF_ERROR(d, d.api().cuEventRecord(c.before.get(), st));
+      CU_RETURN_IF_ERROR(d, d.api().cuStreamWaitEvent(m.copy_stream.get(), c.before.get(), 0));
+      CU_RETURN_IF_ERROR(d, d.api().cuMemcpyHtoDAsync(c.dst, c.src, c.bytes, m.copy_stream.get()));
+      CU_RETURN_IF_ERROR(d, d.api().cuEventRecord(c.done.get(), m.copy_stream.get()));
+      continue;
+    }
+    if (l.wait >= 0) {
+      CU_RETURN_IF_ERROR(d, d.api().cuStreamWaitEvent(st, m.loads[l.wait].done.get(), 0));
+      continue;
+    }
+    if (l.blas && l.gemm.in_type != kCudaR32F) {
+      const BlasGemm& g = l.gemm;
+      const int status = m.cublas->gemm_ex(
+          m.cublas->handle, g.op_b, g.op_a, g.m, g.n, g.k, &g.alpha, reinterpret_cast<const void*>(g.b),
+          g.in_type, g.ldb, g.stride_b, reinterpret_cast<const void*>(g.a), g.in_type, g.lda, g.stride_a,
+          &g.beta, reinterpret_cast<void*>(g.c), kCudaR32F, g.ldc, g.stride_c, g.batch, kCublasCompute32F,
+          kCublasGemmDefault);
+      if (status != 0) {
+        return InternalError(l.what + ": cublasGemmStridedBatchedEx failed with status " + std::to_string(status));
+      }
+      continue;
+    }
     if (l.blas) {
       const BlasGemm& g = l.gemm;
       const int status = m.cublas->sgemm(
@@ -509,6 +667,8 @@ Status Backend::Run(uint8_t* host_arena) {
                          " steps, last " + (m.launches.empty() ? "none" : m.launches.back().what) +
                          "): " + d.ErrorText(r));
   }
+  // Every copy has a wait step, so this returns at once; it keeps a copy from outliving the run.
+  if (m.copy_stream) CU_RETURN_IF_ERROR(d, d.api().cuStreamSynchronize(m.copy_stream.get()));
   last_run_ms_ = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
   for (const planfmt::TensorRef& r : m.outputs) {
     CU_RETURN_IF_ERROR(d, d.api().cuMemcpyDtoH(host_arena + r.offset, base + r.offset, r.bytes));

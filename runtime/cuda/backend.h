@@ -15,16 +15,26 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "ir/status.h"
 #include "planfmt/plan.h"
 
 namespace ts::runtime::cuda {
 
+// The bytes of a plan's streamed weights, read from the bundle by the caller: entry w of
+// plan.weights, when streamed, is at bytes + offset[w].
+struct StreamedWeights {
+  const uint8_t* bytes = nullptr;
+  uint64_t size = 0;
+  std::vector<uint64_t> offset;
+};
+
 class Backend {
  public:
   static StatusOr<std::unique_ptr<Backend>> Load(const planfmt::PlanContents& plan,
-                                                 const uint8_t* host_arena, uint64_t arena_bytes);
+                                                 const uint8_t* host_arena, uint64_t arena_bytes,
+                                                 const StreamedWeights& streamed = {});
   ~Backend();
 
   // Runs the plan: reads the program's inputs from `host_arena`, writes its outputs there.
@@ -33,6 +43,8 @@ class Backend {
   // "NVIDIA H100 80GB HBM3, sm_90, cubin (NVRTC 13.0), driver 13.0"
   const std::string& description() const { return description_; }
   double last_run_ms() const { return last_run_ms_; }
+  // Bytes the load steps copy from pinned host memory on every run.
+  uint64_t streamed_bytes_per_run() const;
 
  private:
   struct Impl;

@@ -97,6 +97,7 @@ StatusOr<std::unique_ptr<Driver>> Driver::Load(const std::string& library) {
   bind(a.cuEventCreate, {"cuEventCreate"});
   bind(a.cuEventDestroy, {"cuEventDestroy_v2", "cuEventDestroy"});
   bind(a.cuEventRecord, {"cuEventRecord"});
+  bind(a.cuStreamWaitEvent, {"cuStreamWaitEvent"});
   bind(a.cuEventSynchronize, {"cuEventSynchronize"});
   bind(a.cuEventElapsedTime, {"cuEventElapsedTime_v2", "cuEventElapsedTime"});
   if (!missing.empty()) {

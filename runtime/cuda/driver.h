@@ -73,6 +73,7 @@ inline constexpr int kAttrComputeCapabilityMinor = 76;    // ..._COMPUTE_CAPABIL
 inline constexpr unsigned kStreamDefault = 0;             // CU_STREAM_DEFAULT
 inline constexpr unsigned kStreamNonBlocking = 1;         // CU_STREAM_NON_BLOCKING
 inline constexpr unsigned kEventDefault = 0;              // CU_EVENT_DEFAULT (timing enabled)
+inline constexpr unsigned kEventDisableTiming = 2;        // CU_EVENT_DISABLE_TIMING
 
 inline constexpr const char* kDefaultLibrary = "libcuda.so.1";
 
@@ -120,6 +121,7 @@ struct DriverApi {
   CUresult (*cuEventCreate)(CUevent* event, unsigned flags);
   CUresult (*cuEventDestroy)(CUevent event);
   CUresult (*cuEventRecord)(CUevent event, CUstream stream);
+  CUresult (*cuStreamWaitEvent)(CUstream stream, CUevent event, unsigned flags);
   CUresult (*cuEventSynchronize)(CUevent event);
   CUresult (*cuEventElapsedTime)(float* milliseconds, CUevent start, CUevent end);
 };

@@ -26,6 +26,7 @@
 #include <string>
 #include <string_view>
 #include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "ir/attr.h"
@@ -175,6 +176,18 @@ std::vector<int64_t> Strides(const std::vector<int64_t>& shape);
 // Strides to read `in` broadcast to `out` (0 on broadcast dims); in's rank <= out's.
 std::vector<int64_t> BroadcastStrides(const std::vector<int64_t>& in,
                                       const std::vector<int64_t>& out);
+// The strided view of its input that a Slice with these attributes copies out: the element
+// offset of its first element, and per axis the count and the input stride in elements
+// (negative for negative steps). A count of 0 is an empty output.
+struct SliceView {
+  int64_t offset = 0;
+  std::vector<int64_t> shape, strides;
+};
+StatusOr<SliceView> PlanSliceView(const AttrView& attrs, const std::vector<int64_t>& in);
+// The reduced axes of a Reduce* op with these attributes over `shape` as one run of adjacent
+// axes [first, last): what a kernel reading [outer, len, inner] handles. Nothing when they are
+// not adjacent, invalid, or the op would copy its input (noop_with_empty_axes with no axes).
+std::optional<std::pair<int64_t, int64_t>> ReducedAxesRun(const AttrView& attrs, const std::vector<int64_t>& shape);
 // Whether a Conv with these attributes over x of this dtype and shape and weights w runs on the
 // direct convolution kernel (conv_direct.h) on a CPU that has one: the cost model asks, so its
 // answer and the runtime's choice are one rule.

@@ -6,6 +6,7 @@
 #include <limits>
 #include <string>
 #include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "runtime/ops/families.h"
@@ -1006,6 +1007,29 @@ void AddReduceOps(std::vector<OpDef>* ops) {
                   .infer = InferTopK, .run = RunTopK});
   ops->push_back({.name = "Einsum", .min_inputs = 1, .max_inputs = 1 << 16, .infer = InferEinsum,
                   .run = RunEinsum});
+}
+
+std::optional<std::pair<int64_t, int64_t>> ReducedAxesRun(const AttrView& a, const std::vector<int64_t>& shape) {
+  const auto rank = static_cast<int64_t>(shape.size());
+  std::vector<int64_t> axes;
+  if (a.Has("axes")) {
+    auto given = a.Ints("axes");
+    if (!given.ok()) return std::nullopt;
+    axes = *given;
+  }
+  if (axes.empty()) {
+    if (a.IntOr("noop_with_empty_axes", 0) != 0) return std::nullopt;
+    for (int64_t d = 0; d < rank; ++d) axes.push_back(d);
+    if (axes.empty()) return std::nullopt;  // a scalar
+  }
+  for (int64_t& d : axes) {
+    if (d < -rank || d >= rank) return std::nullopt;
+    if (d < 0) d += rank;
+  }
+  std::sort(axes.begin(), axes.end());
+  if (std::adjacent_find(axes.begin(), axes.end()) != axes.end()) return std::nullopt;
+  if (axes.back() - axes.front() + 1 != static_cast<int64_t>(axes.size())) return std::nullopt;
+  return std::make_pair(axes.front(), axes.back() + 1);
 }
 
 }  // namespace ts::ops

@@ -550,18 +550,12 @@ Types InferSlice(const InferContext& ctx) {
 
 void RunSlice(const KernelContext& ctx) {
   const Tensor& in = ctx.inputs[0];
-  const std::vector<SliceDim> plan = *PlanSlice(ctx.attrs, in.shape);
-  const Shape st = Strides(in.shape);
-  const int64_t esize = DTypeSize(in.dtype);
-  Shape shape, strides;
-  int64_t offset = 0;
-  for (size_t k = 0; k < plan.size(); ++k) {
-    if (plan[k].count == 0) return;  // empty output
-    offset += plan[k].start * st[k];
-    shape.push_back(plan[k].count);
-    strides.push_back(plan[k].step * st[k]);
+  const SliceView view = *PlanSliceView(ctx.attrs, in.shape);
+  for (int64_t count : view.shape) {
+    if (count == 0) return;  // empty output
   }
-  CopyView(Bytes(in) + offset * esize, shape, strides, Bytes(ctx.outputs[0]), esize);
+  const int64_t esize = DTypeSize(in.dtype);
+  CopyView(Bytes(in) + view.offset * esize, view.shape, view.strides, Bytes(ctx.outputs[0]), esize);
 }
 
 // ---- Gather, GatherElements
@@ -1325,6 +1319,18 @@ void RunKvWrite(const KernelContext& ctx) {
 }
 
 }  // namespace
+
+StatusOr<SliceView> PlanSliceView(const AttrView& attrs, const std::vector<int64_t>& in) {
+  ASSIGN_OR_RETURN(const std::vector<SliceDim> plan, PlanSlice(attrs, in));
+  const Shape st = Strides(in);
+  SliceView view;
+  for (size_t k = 0; k < plan.size(); ++k) {
+    view.offset += plan[k].start * st[k];
+    view.shape.push_back(plan[k].count);
+    view.strides.push_back(plan[k].step * st[k]);
+  }
+  return view;
+}
 
 void AddShapeOps(std::vector<OpDef>* ops) {
   const std::vector<OpDef> defs = {
