@@ -124,7 +124,9 @@ Status WriteReport(const std::string& path, const CompileArgs& args, uint64_t bu
   j["peak_step"] = cg.lower_bound.step;
   j["peak_node"] = cg.peak_node;
   j["resident_weight_bytes"] = cg.resident_weight_bytes;
-  j["streamed_bytes"] = {{"host_to_device", 0}, {"storage", cg.streamed_bytes}};
+  // The CUDA runtime copies streamed weights from pinned host memory; the CPU one reads storage.
+  const bool gpu = args.target == "cuda";
+  j["streamed_bytes"] = {{"host_to_device", gpu ? cg.streamed_bytes : 0}, {"storage", gpu ? 0 : cg.streamed_bytes}};
   // Checkpoints compiled for decoding: the key/value cache, resident and updated in place.
   if (args.max_seq_len > 0) {
     j["kv_cache_tokens"] = args.max_seq_len;
