@@ -36,6 +36,24 @@ TEST(CostModelTest, MatMulIsComputeBoundByHand) {
   EXPECT_NEAR(ComputeSeconds(c, Machine()), 4.194304e-6 + 2e-6, 1e-15);
 }
 
+// The same product on f16 operands with an f32 result (passes::HalfPrecisionProducts): A is
+// 16 KiB, B 64 KiB, C 64 KiB = 147,456 bytes; the FLOPs go at the profile's f16 rate (8 TFLOP/s:
+// 0.524 us) and the bytes (1.475 us at 100 GB/s) now bound it: 1.475 + 2 us. Without an f16
+// rate in the profile the FLOPs go at the f32 rate.
+TEST(CostModelTest, HalfPrecisionProductsGoAtTheF16Rate) {
+  ir::Graph g = Parsed(
+      "tsir 1 opset 13\ninput \"a\" f16[64,128]\ninput \"b\" f16[128,256]\noutput \"c\" f32[64,256]\n"
+      "node \"mm\" MatMul(\"a\", \"b\") -> (\"c\") {out_dtype=i:1}\ninputs \"a\", \"b\"\noutputs \"c\"\n");
+  OpCost c = EstimateOpCost(g, g.nodes[0]);
+  EXPECT_DOUBLE_EQ(c.flops, 4194304);
+  EXPECT_DOUBLE_EQ(c.bytes, 147456);
+  EXPECT_EQ(c.math, DType::kF16);
+  HardwareProfile p = Machine();
+  EXPECT_NEAR(ComputeSeconds(c, p), 4.194304e-6 + 2e-6, 1e-15);  // no f16 rate: f32's
+  p.peak_flops_fp16 = 8e12;
+  EXPECT_NEAR(ComputeSeconds(c, p), 1.47456e-6 + 2e-6, 1e-15);
+}
+
 // A fused 3-op chain over 1M f32 elements with two inputs: 3 MFLOPs (3 us) against 12 MB of
 // traffic (120 us): memory-bound, 120 + 2 us.
 TEST(CostModelTest, ElementwiseChainIsMemoryBoundByHand) {

@@ -13,6 +13,7 @@
 #include "ir/text.h"
 #include "ir/verifier.h"
 #include "passes/schedule.h"
+#include "passes/shape_inference.h"
 #include "runtime/ops/op.h"
 
 namespace ts::passes {
@@ -288,6 +289,90 @@ TEST(FoldTransposeIntoMatMulTest, OtherPermutationsAndUsesStay) {
   ir::Graph out = FoldTransposeIntoMatMul(g, &rewritten);
   EXPECT_EQ(rewritten, 1);
   EXPECT_EQ(out.nodes.size(), 3u);  // the Transpose still feeds Relu
+}
+
+// ---- HalfPrecisionProducts
+
+// h [2,3] f32 times two f16 weights widened to f32 (W as [n, k], read transposed), and a third
+// product on an f32 weight that stays as it is.
+ir::Graph HalfWeightGraph() {
+  return Parse("tsir 1 opset 13\n"
+               "input \"h\" f32[2,3]\n"
+               "weight \"w1\" f16[2,3] data=hex:003c00400042004400450046\n"
+               "weight \"w2\" f16[2,3] data=hex:003c00400042004400450046\n"
+               "weight \"w3\" f32[3,2] data=hex:0000803f0000803f0000803f0000803f0000803f0000803f\n"
+               "act \"w1f\" f32[2,3]\n"
+               "act \"w2f\" f32[2,3]\n"
+               "output \"y1\" f32[2,2]\n"
+               "output \"y2\" f32[2,2]\n"
+               "output \"y3\" f32[2,2]\n"
+               "node \"c1\" Cast(\"w1\") -> (\"w1f\") {to=i:1}\n"
+               "node \"c2\" Cast(\"w2\") -> (\"w2f\") {to=i:1}\n"
+               "node \"mm1\" MatMul(\"h\", \"w1f\") -> (\"y1\") {trans_b=i:1}\n"
+               "node \"mm2\" MatMul(\"h\", \"w2f\") -> (\"y2\") {trans_b=i:1}\n"
+               "node \"mm3\" MatMul(\"h\", \"w3\") -> (\"y3\")\n"
+               "inputs \"h\"\n"
+               "outputs \"y1\", \"y2\", \"y3\"\n");
+}
+
+TEST(HalfPrecisionProductsTest, ProductsReadTheHalfWeightAndOneNarrowedActivation) {
+  ir::Graph g = HalfWeightGraph();
+  ASSERT_TRUE(InferShapes(g).ok());
+  int rewritten = 0;
+  auto out = HalfPrecisionProducts(g, &rewritten);
+  ASSERT_TRUE(out.ok()) << out.status().ToString();
+  EXPECT_EQ(rewritten, 2);
+  int casts = 0, narrowed = -1;
+  for (const ir::Node& n : out->nodes) {
+    if (n.op == "Cast") {
+      ++casts;  // only the one narrowing h: the weights' widening Casts are gone
+      EXPECT_EQ(out->values[n.inputs[0]].name, "h");
+      EXPECT_EQ(out->values[n.outputs[0]].dtype, DType::kF16);
+      narrowed = n.outputs[0];
+    }
+  }
+  EXPECT_EQ(casts, 1);
+  for (const ir::Node& n : out->nodes) {
+    if (n.op != "MatMul") continue;
+    const std::string w = out->values[n.inputs[1]].name;
+    if (w == "w3") {
+      EXPECT_FALSE(n.IntAttr("out_dtype").has_value());
+      EXPECT_EQ(out->values[n.inputs[0]].name, "h");
+    } else {
+      EXPECT_TRUE(w == "w1" || w == "w2") << w;
+      EXPECT_EQ(n.inputs[0], narrowed);
+      EXPECT_EQ(n.IntAttrOr("out_dtype", 0), static_cast<int64_t>(DType::kF32));
+    }
+  }
+  // Shapes and types still infer (f16 x f16 -> f32) and the graph verifies.
+  ASSERT_TRUE(InferShapes(*out).ok());
+  EXPECT_EQ(out->values[*out->FindValue("y1")].dtype, DType::kF32);
+  const Status verified = ir::Verify(*out);
+  EXPECT_TRUE(verified.ok()) << verified.ToString();
+}
+
+TEST(HalfPrecisionProductsTest, AWidenedWeightWithAnotherUseKeepsItsCast) {
+  ir::Graph g = Parse("tsir 1 opset 13\n"
+                      "input \"h\" f32[2,3]\n"
+                      "weight \"w\" f16[3,2] data=hex:003c00400042004400450046\n"
+                      "act \"wf\" f32[3,2]\n"
+                      "output \"y\" f32[2,2]\n"
+                      "output \"z\" f32[3,2]\n"
+                      "node \"c\" Cast(\"w\") -> (\"wf\") {to=i:1}\n"
+                      "node \"mm\" MatMul(\"h\", \"wf\") -> (\"y\")\n"
+                      "node \"r\" Relu(\"wf\") -> (\"z\")\n"
+                      "inputs \"h\"\n"
+                      "outputs \"y\", \"z\"\n");
+  ASSERT_TRUE(InferShapes(g).ok());
+  int rewritten = 0;
+  auto out = HalfPrecisionProducts(g, &rewritten);
+  ASSERT_TRUE(out.ok());
+  EXPECT_EQ(rewritten, 1);  // the product reads w directly; Relu still reads the widened copy
+  int casts = 0;
+  for (const ir::Node& n : out->nodes) casts += n.op == "Cast";
+  EXPECT_EQ(casts, 2);
+  const Status verified = ir::Verify(*out);
+  EXPECT_TRUE(verified.ok()) << verified.ToString();
 }
 
 // ---- PowAsMul
