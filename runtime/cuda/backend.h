@@ -3,13 +3,18 @@
 // Load: the driver is dlopened (a machine without one gets a one-line kBadInput: this plan needs
 // a GPU), the device arena is allocated once after cuMemGetInfo says it fits (else kDoesNotFit),
 // the host arena as the CPU executor filled it (resident weights in place) is copied in, the
-// module loaded (the cubin when the device matches its architecture, else the PTX through the
-// driver's JIT when the device is newer), and every step's launch prepared: nothing is
-// allocated or looked up while the plan runs. Run: the inputs' arena ranges go to the device,
-// every step is launched in order on one stream, the outputs' ranges come back. A CUDA error
-// names the step and kernel; errors after a launch are kInternal (exit 70).
+// streamed weights are packed into pinned host memory, the module loaded (the cubin when the
+// device matches its architecture, else the PTX through the driver's JIT when the device is
+// newer), and every step's launch prepared: nothing is allocated or looked up while the plan
+// runs. Run: the inputs' arena ranges go to the device, every step is issued in order on the
+// compute stream, the outputs' ranges come back. A load step records an event on the compute
+// stream (every earlier step is done with the weight's arena bytes), makes the copy stream wait
+// for it and copies the weight from pinned memory there; its wait step makes the compute stream
+// wait for the copy's event. A CUDA error names the step and kernel; errors after a launch are
+// kInternal (exit 70).
 //
-// This version keeps every weight resident (tsc refuses streamed CUDA plans) and uses one stream.
+// Not yet: weights streamed from storage (all streamed weights sit in pinned host memory), a
+// device-side trace of the steps and copies, several compute streams.
 #ifndef TENSORSHUNT_RUNTIME_CUDA_BACKEND_H_
 #define TENSORSHUNT_RUNTIME_CUDA_BACKEND_H_
 
