@@ -270,7 +270,7 @@ Status Compile(CompileArgs args) {
                            : passes::ResolveHardwareProfile(args.target == "cuda" ? "h100-pcie5" : "cpu-host"));
   passes::PipelineOptions popts;
   popts.budget_bytes = budget;
-  popts.spill = !args.no_spill;
+  popts.spill = !args.no_spill && args.target != "cuda";  // the CUDA runtime has no spill file yet
   popts.remat = !args.no_remat;
   popts.profile = &predict_on;
   popts.half_products = args.target == "cuda";

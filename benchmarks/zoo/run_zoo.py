@@ -97,7 +97,7 @@ def at_minimum(a, n, model, in_args, ref_dir, names):
             raise RuntimeError("at its minimum budget (%s bytes) output %s differs from the unbudgeted plan's"
                                % (m.group(1), name))
     print("zoo %-9s at its minimum budget %s bytes: peak %d, %d bytes streamed, %d activations spilled "
-          "(%d bytes); outputs bitwise equal" % (n, m.group(1), r["peak_bytes"], r["streamed_bytes"]["storage"],
+          "(%d bytes); outputs bitwise equal" % (n, m.group(1), r["peak_bytes"], sum(r["streamed_bytes"].values()),
                                                   r["spilled_activations"], r["spilled_bytes"]), flush=True)
 
 
