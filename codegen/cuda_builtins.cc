@@ -62,25 +62,7 @@ struct TsTransposeDims {
   long long rank;
 };
 
-#define TS_TRANSPOSE(NAME, T)                                                              \
-  extern "C" __global__ void __launch_bounds__(256) NAME(                                 \
-      const T* __restrict__ x, T* __restrict__ y, long long total, TsTransposeDims d) {    \
-    for (long long o = (long long)blockIdx.x * blockDim.x + threadIdx.x; o < total;         \
-         o += (long long)gridDim.x * blockDim.x) {                                         \
-      long long rem = o, src = 0;                                                          \
-      for (long long k = d.rank - 1; k >= 0; --k) {                                        \
-        src += (rem % d.out_dims[k]) * d.walk[k];                                          \
-        rem /= d.out_dims[k];                                                              \
-      }                                                                                    \
-      y[o] = x[src];                                                                       \
-    }                                                                                      \
-  }
-TS_TRANSPOSE(ts_transpose_1, unsigned char)
-TS_TRANSPOSE(ts_transpose_2, unsigned short)
-TS_TRANSPOSE(ts_transpose_4, unsigned int)
-TS_TRANSPOSE(ts_transpose_8, unsigned long long)
-
-// A strided view of x copied out (Slice, Expand): output element o, with per-axis index i_k
+// A strided view of x copied out (Transpose, Slice, Expand): output element o, with per-axis index i_k
 // over d.out_dims, reads x[base + sum of i_k * d.walk[k]]; a walk is 0 on broadcast axes and
 // negative for negative slice steps.
 #define TS_VIEW(NAME, T)                                                                   \

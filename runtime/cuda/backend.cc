@@ -105,7 +105,7 @@ struct Launch {
   unsigned grid[3] = {1, 1, 1};
   unsigned block[3] = {kBlock, 1, 1};
   std::vector<uint64_t> values;          // 8-byte slots: pointers, long longs, floats (low bits)
-  TransposeDims dims{};                  // ts_transpose_* only
+  TransposeDims dims{};                  // ts_view_* only
   std::vector<void*> params;
   bool copy = false;                     // a device-to-device copy instead of a kernel
   bool blas = false;                     // a cuBLAS product (`gemm`) instead of a kernel
@@ -298,10 +298,7 @@ StatusOr<std::unique_ptr<Backend>> Backend::Load(const planfmt::PlanContents& pl
     m.launches.push_back(std::move(launch));
     Launch& back = m.launches.back();
     for (uint64_t& v : back.values) back.params.push_back(&v);
-    if (back.fn && (back.what.find("ts_transpose_") != std::string::npos ||
-                    back.what.find("ts_view_") != std::string::npos)) {
-      back.params.push_back(&back.dims);
-    }
+    if (back.fn && back.what.find("ts_view_") != std::string::npos) back.params.push_back(&back.dims);
   };
   std::vector<int> last_load(weights.size(), -1);  // per weight, its latest copy so far
   for (size_t i = 0; i < steps.size(); ++i) {
@@ -420,7 +417,7 @@ StatusOr<std::unique_ptr<Backend>> Backend::Load(const planfmt::PlanContents& pl
       const size_t rank = in.size();
       if (rank > 8) return BadInputError(l.what + ": a transpose of rank > 8; recompile with --target cpu");
       const int64_t esize = DTypeSize(s.args[0].dtype);
-      RETURN_IF_ERROR(function("ts_transpose_" + std::to_string(esize)));
+      RETURN_IF_ERROR(function("ts_view_" + std::to_string(esize)));
       std::vector<int64_t> in_strides(rank, 1);
       for (size_t dd = rank; dd-- > 1;) in_strides[dd - 1] = in_strides[dd] * in[dd];
       for (size_t k = 0; k < rank; ++k) {
@@ -429,7 +426,7 @@ StatusOr<std::unique_ptr<Backend>> Backend::Load(const planfmt::PlanContents& pl
       }
       l.dims.rank = static_cast<long long>(rank);
       const int64_t total = Count(s.args[1].shape);
-      l.values = {ptr(s.args[0]), ptr(s.args[1]), Slot(total)};
+      l.values = {ptr(s.args[0]), ptr(s.args[1]), Slot(total), Slot(0)};  // base 0
       l.grid[0] = static_cast<unsigned>(std::clamp<int64_t>((total + kBlock - 1) / kBlock, 1, 65535));
     } else if (s.kind == planfmt::StepKind::kOp && s.symbol == "LayerNormalization") {
       RETURN_IF_ERROR(function("ts_layernorm"));
