@@ -221,16 +221,17 @@ StatusOr<ir::Graph> HalfPrecisionProducts(const ir::Graph& g, int* rewritten) {
         out.values[n.outputs[0]].dtype != DType::kF32) {
       continue;
     }
-    auto [it, fresh] = narrowed.try_emplace({n.inputs[0], w.dtype}, -1);
+    // `w` and `a` point into out.values, which AddValue may reallocate: copy what is needed.
+    const DType type = w.dtype;
+    auto [it, fresh] = narrowed.try_emplace({n.inputs[0], type}, -1);
     if (fresh) {
       ir::Value narrow = a;
-      narrow.dtype = w.dtype;
+      narrow.dtype = type;
       narrow.kind = ir::ValueKind::kActivation;
       narrow.data = nullptr;
-      narrow.name = out.UniqueName(a.name + (w.dtype == DType::kF16 ? ".f16" : ".bf16"));
-      ASSIGN_OR_RETURN(it->second, out.AddValue(narrow));
-      added.push_back({n.name + ".narrow", "Cast", {n.inputs[0]}, {it->second},
-                       {{"to", static_cast<int64_t>(w.dtype)}}});
+      narrow.name = out.UniqueName(a.name + (type == DType::kF16 ? ".f16" : ".bf16"));
+      ASSIGN_OR_RETURN(it->second, out.AddValue(std::move(narrow)));
+      added.push_back({n.name + ".narrow", "Cast", {n.inputs[0]}, {it->second}, {{"to", static_cast<int64_t>(type)}}});
     }
     n.inputs = {it->second, cast.inputs[0]};
     n.attrs["out_dtype"] = static_cast<int64_t>(DType::kF32);
