@@ -7,6 +7,15 @@ const std::string& CudaBuiltinSource() {
 // The runtime's builtins on the GPU (codegen/cuda_builtins.h).
 #define TS_TILE 16
 
+// The sum of `part` over a 256-thread block, in part[0]; every thread must call it.
+__device__ void ts_block_sum(float* part) {
+  __syncthreads();
+  for (int w = blockDim.x / 2; w > 0; w /= 2) {
+    if (threadIdx.x < w) part[threadIdx.x] += part[threadIdx.x + w];
+    __syncthreads();
+  }
+}
+
 extern "C" __global__ void __launch_bounds__(256) ts_gemm(
     const float* __restrict__ A, const float* __restrict__ B, const float* __restrict__ C0,
     float* __restrict__ Y, long long M, long long N, long long K, long long sab, long long sam,
@@ -84,15 +93,6 @@ TS_VIEW(ts_view_2, unsigned short)
 TS_VIEW(ts_view_4, unsigned int)
 TS_VIEW(ts_view_8, unsigned long long)
 
-// The sum of `part` over a 256-thread block, in part[0]; every thread must call it.
-__device__ void ts_block_sum(float* part) {
-  __syncthreads();
-  for (int w = blockDim.x / 2; w > 0; w /= 2) {
-    if (threadIdx.x < w) part[threadIdx.x] += part[threadIdx.x + w];
-    __syncthreads();
-  }
-}
-
 // ReduceMean over the middle axis of x viewed as [outer, len, inner]: one block per output.
 extern "C" __global__ void __launch_bounds__(256) ts_reduce_mean(
     const float* __restrict__ x, float* __restrict__ y, long long outer, long long len,
@@ -147,11 +147,7 @@ extern "C" __global__ void __launch_bounds__(256) ts_layernorm(
   float s = 0.0f;
   for (long long j = threadIdx.x; j < len; j += blockDim.x) s += xr[j];
   part[threadIdx.x] = s;
-  __syncthreads();
-  for (int w = blockDim.x / 2; w > 0; w /= 2) {
-    if (threadIdx.x < w) part[threadIdx.x] += part[threadIdx.x + w];
-    __syncthreads();
-  }
+  ts_block_sum(part);
   const float mean = part[0] / (float)len;
   __syncthreads();
   float v = 0.0f;
@@ -160,11 +156,7 @@ extern "C" __global__ void __launch_bounds__(256) ts_layernorm(
     v += d * d;
   }
   part[threadIdx.x] = v;
-  __syncthreads();
-  for (int w = blockDim.x / 2; w > 0; w /= 2) {
-    if (threadIdx.x < w) part[threadIdx.x] += part[threadIdx.x + w];
-    __syncthreads();
-  }
+  ts_block_sum(part);
   const float inv = rsqrtf(part[0] / (float)len + eps);
   for (long long j = threadIdx.x; j < len; j += blockDim.x) {
     yr[j] = (xr[j] - mean) * inv * scale[j] + (bias ? bias[j] : 0.0f);
@@ -252,11 +244,7 @@ extern "C" __global__ void __launch_bounds__(256) ts_global_avg(
   float s = 0.0f;
   for (long long j = threadIdx.x; j < size; j += blockDim.x) s += x[p * size + j];
   part[threadIdx.x] = s;
-  __syncthreads();
-  for (int w = blockDim.x / 2; w > 0; w /= 2) {
-    if (threadIdx.x < w) part[threadIdx.x] += part[threadIdx.x + w];
-    __syncthreads();
-  }
+  ts_block_sum(part);
   if (threadIdx.x == 0) y[p] = part[0] / (float)size;
 }
 

@@ -83,12 +83,12 @@ struct Cublas {
   }
 };
 
-// A matrix product for cuBLAS: row-major Y[b] = A[b] B[b] computed as the column-major
-// Y^T = B^T A^T, so B comes first.
 // cudaDataType and cublasComputeType_t / cublasGemmAlgo_t codes of library_types.h and cublas_api.h.
 constexpr int kCudaR32F = 0, kCudaR16F = 2, kCudaR16BF = 14;
 constexpr int kCublasCompute32F = 68, kCublasGemmDefault = -1;
 
+// A matrix product for cuBLAS: row-major Y[b] = A[b] B[b] computed as the column-major
+// Y^T = B^T A^T, so B comes first.
 struct BlasGemm {
   int op_b = 0, op_a = 0;  // CUBLAS_OP_N = 0, CUBLAS_OP_T = 1
   int in_type = kCudaR32F;  // the operands' type; the result is f32
@@ -246,31 +246,23 @@ StatusOr<std::unique_ptr<Backend>> Backend::Load(const planfmt::PlanContents& pl
   if (device_cc != plan_cc) module_image.push_back('\0');
   ASSIGN_OR_RETURN(m.module, d.LoadModule(module_image));
   ASSIGN_OR_RETURN(m.stream, d.CreateStream());
-  // Streamed weights: packed into pinned host memory once, copied in by their load steps.
+  // Streamed weights: the caller's packed bytes, copied once into pinned host memory (same
+  // offsets), from where their load steps copy them in.
   const auto& weights = plan.weights;
-  std::vector<uint64_t> pinned_at(weights.size(), UINT64_MAX);
-  uint64_t pinned_bytes = 0;
   for (size_t w = 0; w < weights.size(); ++w) {
-    if (!weights[w].streamed) continue;
-    if (w >= streamed.offset.size() || streamed.offset[w] > streamed.size ||
-        weights[w].bytes > streamed.size - streamed.offset[w]) {
+    if (weights[w].streamed && (w >= streamed.offset.size() || streamed.offset[w] > streamed.size ||
+                                weights[w].bytes > streamed.size - streamed.offset[w])) {
       return InternalError("streamed weight '" + weights[w].name + "' was not handed to the GPU backend");
     }
-    pinned_at[w] = pinned_bytes;
-    pinned_bytes += weights[w].bytes;
   }
-  if (pinned_bytes > 0) {
-    auto pinned = d.AllocPinned(pinned_bytes);
+  if (streamed.size > 0) {
+    auto pinned = d.AllocPinned(streamed.size);
     if (!pinned.ok()) {
-      return DoesNotFitError("cannot pin " + std::to_string(pinned_bytes) + " bytes of host memory for the plan's "
+      return DoesNotFitError("cannot pin " + std::to_string(streamed.size) + " bytes of host memory for the plan's "
                              "streamed weights (" + pinned.status().message() + "); free host memory or raise --vram");
     }
     m.pinned = std::move(*pinned);
-    for (size_t w = 0; w < weights.size(); ++w) {
-      if (pinned_at[w] == UINT64_MAX) continue;
-      std::memcpy(static_cast<uint8_t*>(m.pinned.get()) + pinned_at[w], streamed.bytes + streamed.offset[w],
-                  weights[w].bytes);
-    }
+    std::memcpy(m.pinned.get(), streamed.bytes, streamed.size);
     ASSIGN_OR_RETURN(m.copy_stream, d.CreateStream());
   }
   m.inputs = plan.program.inputs;
@@ -326,7 +318,7 @@ StatusOr<std::unique_ptr<Backend>> Backend::Load(const planfmt::PlanContents& pl
       } else {
         WeightCopy c;
         c.dst = base + weights[w].arena_offset;
-        c.src = static_cast<const uint8_t*>(m.pinned.get()) + pinned_at[w];
+        c.src = static_cast<const uint8_t*>(m.pinned.get()) + streamed.offset[w];
         c.bytes = weights[w].bytes;
         ASSIGN_OR_RETURN(c.before, d.CreateEvent(kEventDisableTiming));
         ASSIGN_OR_RETURN(c.done, d.CreateEvent(kEventDisableTiming));
