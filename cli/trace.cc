@@ -14,6 +14,40 @@ nlohmann::json ThreadName(int tid, const char* name) {
 
 }  // namespace
 
+std::string StepCategory(const planfmt::Step& s) {
+  if (!planfmt::IsPlanStep(s.kind)) return "";
+  switch (s.kind) {
+    case planfmt::StepKind::kJitKernel:
+      return "kernel";
+    case planfmt::StepKind::kOp:
+      return "op:" + s.symbol;
+    case planfmt::StepKind::kSpill:
+      return "spill";
+    case planfmt::StepKind::kFill:
+      return "fill";
+    default:
+      return "builtin";
+  }
+}
+
+RunProfile ProfileRun(const planfmt::PlanContents& plan, const runtime::RunTrace& trace) {
+  RunProfile p;
+  const auto& steps = plan.program.steps;
+  p.step_ms.assign(steps.size(), -1);
+  for (size_t i = 0; i < steps.size() && i < trace.step_begin_us.size(); ++i) {
+    const double begin = trace.step_begin_us[i], end = trace.step_end_us[i];
+    if (begin < 0 || end < begin) continue;
+    const double ms = (end - begin) / 1000;
+    if (planfmt::IsPlanStep(steps[i].kind)) {
+      p.category_ms[StepCategory(steps[i])] += ms;
+      p.step_ms[i] = ms;
+    } else if (steps[i].kind == planfmt::StepKind::kWait) {
+      p.category_ms["stall"] += ms;
+    }
+  }
+  return p;
+}
+
 std::string ChromeTrace(const planfmt::PlanContents& plan, const runtime::RunTrace& trace) {
   nlohmann::json events = nlohmann::json::array();
   events.push_back(ThreadName(kComputeTrack, "compute"));
@@ -32,11 +66,7 @@ std::string ChromeTrace(const planfmt::PlanContents& plan, const runtime::RunTra
       }
       events.push_back({{"name", "planned live arena bytes"}, {"ph", "C"}, {"pid", 1}, {"ts", begin},
                         {"args", {{"bytes", live}}}});
-      events.push_back({{"name", s.node}, {"cat", s.kind == planfmt::StepKind::kJitKernel ? "kernel"
-                                 : s.kind == planfmt::StepKind::kOp      ? "op:" + s.symbol
-                                 : s.kind == planfmt::StepKind::kSpill   ? "spill"
-                                 : s.kind == planfmt::StepKind::kFill    ? "fill"
-                                                                          : "builtin"},
+      events.push_back({{"name", s.node}, {"cat", StepCategory(s)},
                         {"ph", "X"}, {"pid", 1}, {"tid", kComputeTrack}, {"ts", begin}, {"dur", end - begin},
                         {"args", {{"step", i}, {"compute_step", compute_step}}}});
       ++compute_step;

@@ -49,5 +49,25 @@ TEST(ChromeTraceTest, TracksCounterAndEvents) {
   EXPECT_EQ(counters, 1);
 }
 
+TEST(ProfileRunTest, TimePerCategoryAndStep) {
+  planfmt::PlanContents plan;
+  planfmt::Step wait, conv, kernel, conv2;
+  wait.kind = planfmt::StepKind::kWait;
+  conv.kind = conv2.kind = planfmt::StepKind::kOp;
+  conv.symbol = conv2.symbol = "Conv";
+  kernel.kind = planfmt::StepKind::kJitKernel;
+  plan.program.steps = {wait, conv, kernel, conv2};
+  runtime::RunTrace t;
+  t.step_begin_us = {0, 500, 2500, -1};  // the last step did not run
+  t.step_end_us = {500, 2500, 3000, -1};
+  const RunProfile p = ProfileRun(plan, t);
+  EXPECT_EQ(p.category_ms.at("stall"), 0.5);
+  EXPECT_EQ(p.category_ms.at("op:Conv"), 2.0);
+  EXPECT_EQ(p.category_ms.at("kernel"), 0.5);
+  EXPECT_EQ(p.category_ms.size(), 3u);
+  EXPECT_EQ(p.step_ms, (std::vector<double>{-1, 2.0, 0.5, -1}));  // a wait is not a compute step
+  EXPECT_EQ(StepCategory(wait), "");
+}
+
 }  // namespace
 }  // namespace ts::cli

@@ -274,6 +274,7 @@ Status Compile(CompileArgs args) {
   popts.remat = !args.no_remat;
   popts.profile = &predict_on;
   popts.half_products = args.target == "cuda";
+  popts.conv_epilogues = args.target != "cuda";  // the GPU backend runs plain Conv only
   popts.dump_after = args.dump_after;
   if (args.weight_quant == "none") args.weight_quant = "f32";
   if (args.weight_quant != "auto" && args.weight_quant != "f32" && args.weight_quant != "f16" &&

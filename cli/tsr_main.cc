@@ -206,8 +206,12 @@ struct BenchArgs {
   int64_t seed = 0;
   int iterations = 20;
   int warmup = 2;
+  bool profile = false;
   std::string json;
 };
+
+// How many of the slowest steps `tsr bench --profile` lists.
+constexpr size_t kProfileSteps = 12;
 
 std::string Metadata(const planfmt::PlanContents& c, const std::string& key) {
   for (const auto& [k, v] : c.metadata) {
@@ -248,6 +252,8 @@ Status Bench(const BenchArgs& args) {
     cached = second.second;
   }
   FillSeeded(ex->plan().program, args.seed, &inputs);
+  if (args.profile) ex->EnableTrace();
+  std::vector<RunProfile> profiles;
   std::vector<double> latency, wait, hidden, alone;
   uint64_t streamed = 0;
   const bool gpu_plan = ex->plan().kernels.format == "cuda";
@@ -258,6 +264,7 @@ Status Bench(const BenchArgs& args) {
     wait.push_back(ex->last_run().wait_ms);
     hidden.push_back(ex->last_run().HiddenFraction());
     streamed = ex->last_run().streamed_bytes;
+    if (args.profile) profiles.push_back(ProfileRun(ex->plan(), ex->last_trace()));
     // Interleaved with the first timed runs, so both see the same disk: the streamed bytes read
     // with no compute, the denominator of the bound max(compute, reads alone).
     // (CPU plans: a GPU plan's weights sit in pinned host memory, with no storage reads to time.)
@@ -301,6 +308,39 @@ Status Bench(const BenchArgs& args) {
     std::printf("  predicted  %.3f ms on %s: measured median / predicted = %.2f\n", p, predicted_on.c_str(),
                 p > 0 ? lat.median / p : 0.0);
   }
+  // Medians over the timed runs, per step category and per step.
+  std::vector<std::pair<std::string, double>> by_category;
+  std::vector<std::pair<size_t, double>> by_step;
+  if (args.profile) {
+    std::map<std::string, std::vector<double>> cat;
+    for (const RunProfile& p : profiles) {
+      for (const auto& [name, ms] : p.category_ms) cat[name].push_back(ms);
+    }
+    for (auto& [name, v] : cat) {
+      v.resize(profiles.size(), 0.0);  // a run where the category took no time
+      by_category.emplace_back(name, Summarize(v).median);
+    }
+    const auto& steps = ex->plan().program.steps;
+    for (size_t i = 0; i < steps.size(); ++i) {
+      std::vector<double> v;
+      for (const RunProfile& p : profiles) {
+        if (p.step_ms[i] >= 0) v.push_back(p.step_ms[i]);
+      }
+      if (!v.empty()) by_step.emplace_back(i, Summarize(v).median);
+    }
+    auto slowest = [](const auto& a, const auto& b) { return a.second > b.second; };
+    std::stable_sort(by_category.begin(), by_category.end(), slowest);
+    std::stable_sort(by_step.begin(), by_step.end(), slowest);
+    std::printf("  profile    median ms per run by step kind (%% of the median latency):\n");
+    for (const auto& [name, ms] : by_category) {
+      std::printf("             %-24s %9.3f  %5.1f%%\n", name.c_str(), ms, lat.median > 0 ? 100 * ms / lat.median : 0.0);
+    }
+    std::printf("             slowest steps (median ms):\n");
+    for (size_t k = 0; k < by_step.size() && k < kProfileSteps; ++k) {
+      const auto& [i, ms] = by_step[k];
+      std::printf("             %9.3f  step %zu %s (%s)\n", ms, i, steps[i].node.c_str(), StepCategory(steps[i]).c_str());
+    }
+  }
   if (!args.json.empty()) {
     nlohmann::ordered_json j;
     j["plan"] = args.plan;
@@ -330,6 +370,15 @@ Status Bench(const BenchArgs& args) {
     j["io_method"] = rep.io_method;
     j["predicted_ms"] = predicted.empty() ? nlohmann::json(nullptr) : nlohmann::json(std::strtod(predicted.c_str(), nullptr));
     j["predicted_on"] = predicted_on;
+    if (args.profile) {
+      nlohmann::ordered_json cats = nlohmann::ordered_json::object(), slow = nlohmann::ordered_json::array();
+      for (const auto& [name, ms] : by_category) cats[name] = ms;
+      for (const auto& [i, ms] : by_step) {
+        const planfmt::Step& s = ex->plan().program.steps[i];
+        slow.push_back({{"step", i}, {"node", s.node}, {"category", StepCategory(s)}, {"median_ms", ms}});
+      }
+      j["profile"] = {{"category_median_ms", cats}, {"steps_slowest_first", slow}};
+    }
     RETURN_IF_ERROR(WriteTextFile(args.json, j.dump(2) + "\n", "--json"));
   }
   return OkStatus();
@@ -774,6 +823,7 @@ int main(int argc, char** argv) {
   bench->add_option("--iterations", b.iterations, "Timed runs (default 20)");
   bench->add_option("--warmup", b.warmup, "Untimed runs first (default 2)");
   add_cache_flags(bench, b.cache);
+  bench->add_flag("--profile", b.profile, "Time every step; print the median ms per step kind (kernel, op:Conv, ...) and the slowest steps (--json: every step)");
   bench->add_option("--json", b.json, "Also write the summary as JSON (latency_ms.{min,median,mean,p90,p99}, ...)");
   bench->footer(ExitCodeHelp());
 

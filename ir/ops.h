@@ -29,6 +29,10 @@ inline bool WritesInPlace(std::string_view op) { return op == "TsKvWrite"; }
 // its inputs: "$0 $1 Add Relu" (see codegen/expr.h).
 inline constexpr std::string_view kElementwiseOp = "Elementwise";
 
+// The op name of a Conv with its epilogue, TsFusedConv(X, W, B[, Z]) {Conv's attributes,
+// activation = "" | "Relu"}: activation(Conv(X, W, B) + Z), f32 (passes::FuseConvEpilogues).
+inline constexpr std::string_view kFusedConvOp = "TsFusedConv";
+
 }  // namespace ts::ir
 
 #endif  // TENSORSHUNT_IR_OPS_H_

@@ -52,15 +52,21 @@ OpCost EstimateOpCost(const ir::Graph& g, const ir::Node& n) {
     c.flops = 2 * Elements(out) * k;
     c.math = a.dtype;
     if (n.op == "Gemm" && n.inputs.size() > 2 && n.inputs[2] >= 0) c.flops += Elements(out);
-  } else if ((n.op == "Conv" || n.op == "ConvTranspose") && n.inputs.size() > 1 && n.inputs[1] >= 0) {
+  } else if ((n.op == "Conv" || n.op == ir::kFusedConvOp || n.op == "ConvTranspose") && n.inputs.size() > 1 &&
+             n.inputs[1] >= 0) {
+    const bool conv = n.op != "ConvTranspose";
     // 2 x multiply-adds: each output element of a Conv (each input element of a ConvTranspose)
     // meets one weight slice of (channels per group x kernel window) values.
     const ir::Value& w = g.values[n.inputs[1]];
     const double slice = w.shape.empty() || w.shape[0] == 0 ? 0 : Elements(w) / static_cast<double>(w.shape[0]);
-    const double per = n.op == "Conv" ? Elements(out) : Elements(g.values[n.inputs[0]]);
+    const double per = conv ? Elements(out) : Elements(g.values[n.inputs[0]]);
     c.flops = 2 * per * slice;
-    if (n.inputs.size() > 2 && n.inputs[2] >= 0) c.flops += Elements(out);
-    if (n.op == "Conv" && !IsPointwise(n, w)) {
+    // The bias, and TsFusedConv's addend and ReLU.
+    for (size_t i = 2; i < n.inputs.size(); ++i) {
+      if (n.inputs[i] >= 0) c.flops += Elements(out);
+    }
+    if (n.op == ir::kFusedConvOp && !n.StringAttr("activation").value_or("").empty()) c.flops += Elements(out);
+    if (conv && !IsPointwise(n, w)) {
       // The runtime gathers the image into columns (im2col), then the GEMM packs them: each
       // column element is written once and read once, in a pass of its own.
       const double group = static_cast<double>(std::max<int64_t>(n.IntAttrOr("group", 1), 1));
@@ -69,7 +75,7 @@ OpCost EstimateOpCost(const ir::Graph& g, const ir::Node& n) {
       c.copy_bytes = 2 * columns * static_cast<double>(DTypeSize(out.dtype));
     }
     const ir::Value& x = g.values[n.inputs[0]];
-    if (n.op == "Conv" && ops::ConvTakesDirectKernel(ops::AttrView(n.attrs), x.dtype, x.shape, w.shape)) {
+    if (conv && ops::ConvTakesDirectKernel(ops::AttrView(n.attrs), x.dtype, x.shape, w.shape)) {
       c.direct_conv = true;
       // The padded input, copied into its phase images and read back (1x1 unpadded: in place).
       if (!IsPointwise(n, w)) c.direct_copy_bytes = 2 * Bytes(x);

@@ -164,6 +164,85 @@ StatusOr<ir::Graph> FoldBatchNormIntoConv(const ir::Graph& g, int* rewritten) {
   return RemoveUnused(out);
 }
 
+StatusOr<ir::Graph> FuseConvEpilogues(const ir::Graph& g, int* fused) {
+  const auto consumers = ir::Consumers(g);
+  std::vector<bool> is_output(g.values.size(), false);
+  for (int v : g.outputs) is_output[v] = true;
+  auto f32 = [&](int v) { return v >= 0 && g.values[v].dtype == DType::kF32; };
+  // The one node that reads v (once), or -1: v may then be folded into it.
+  auto sole_user = [&](int v) {
+    return !is_output[v] && consumers[v].size() == 1 ? consumers[v][0] : -1;
+  };
+  ir::Graph out = g;
+  std::vector<bool> taken(g.nodes.size(), false), drop(g.nodes.size(), false);
+  int count = 0;
+  for (size_t i = 0; i < g.nodes.size(); ++i) {
+    const ir::Node& conv = g.nodes[i];
+    if (conv.op != "Conv" || taken[i] || conv.inputs.size() < 2 || conv.outputs.size() != 1 ||
+        !f32(conv.inputs[0]) || !f32(conv.inputs[1]) || !f32(conv.outputs[0]) ||
+        (conv.inputs.size() > 2 && conv.inputs[2] >= 0 && !f32(conv.inputs[2]))) {
+      continue;
+    }
+    const int y = conv.outputs[0];
+    const std::vector<int64_t> shape = g.values[y].shape;
+    std::vector<size_t> absorbed;  // the Add and the Relu folded in, in order
+    int result = y, addend = -1;
+    int user = sole_user(y);
+    if (user >= 0 && !taken[user]) {
+      const ir::Node& add = g.nodes[user];
+      if (add.op == "Add" && add.inputs.size() == 2 && add.outputs.size() == 1 && add.inputs[0] != add.inputs[1]) {
+        const int other = add.inputs[0] == y ? add.inputs[1] : add.inputs[0];
+        if (f32(other) && f32(add.outputs[0]) && g.values[other].shape == shape &&
+            g.values[add.outputs[0]].shape == shape) {
+          addend = other;
+          result = add.outputs[0];
+          absorbed.push_back(static_cast<size_t>(user));
+          user = sole_user(result);
+        }
+      }
+    }
+    bool relu = false;
+    if (user >= 0 && !taken[user]) {
+      const ir::Node& r = g.nodes[user];
+      if (r.op == "Relu" && r.inputs.size() == 1 && r.outputs.size() == 1 && f32(r.outputs[0])) {
+        relu = true;
+        result = r.outputs[0];
+        absorbed.push_back(static_cast<size_t>(user));
+      }
+    }
+    if (absorbed.empty()) continue;
+    int bias = conv.inputs.size() > 2 ? conv.inputs[2] : -1;
+    if (bias < 0) {
+      const ir::Value w = g.values[conv.inputs[1]];  // a copy: AddWeight may move the values
+      if (w.shape.empty()) continue;
+      ASSIGN_OR_RETURN(bias, AddWeight(out, w, conv.name + ".zero_bias",
+                                       std::vector<float>(static_cast<size_t>(w.shape[0]), 0.0f), {w.shape[0]}));
+    }
+    ir::Node f;
+    f.name = conv.name;
+    f.op = std::string(ir::kFusedConvOp);
+    f.inputs = {conv.inputs[0], conv.inputs[1], bias};
+    if (addend >= 0) f.inputs.push_back(addend);
+    f.outputs = {result};
+    f.attrs = conv.attrs;
+    if (relu) f.attrs["activation"] = std::string("Relu");
+    // In the last absorbed node's place: the addend may be computed after the Conv.
+    out.nodes[absorbed.back()] = std::move(f);
+    taken[i] = drop[i] = true;
+    for (size_t a : absorbed) taken[a] = true;
+    for (size_t k = 0; k + 1 < absorbed.size(); ++k) drop[absorbed[k]] = true;
+    ++count;
+  }
+  if (fused) *fused = count;
+  if (!count) return out;
+  std::vector<ir::Node> kept;
+  for (size_t i = 0; i < out.nodes.size(); ++i) {
+    if (!drop[i]) kept.push_back(std::move(out.nodes[i]));
+  }
+  out.nodes = std::move(kept);
+  return RemoveUnused(out);
+}
+
 StatusOr<ir::Graph> PowAsMul(const ir::Graph& g, int* rewritten) {
   ir::Graph out = g;
   std::vector<ir::Node> added;

@@ -26,6 +26,14 @@ ir::Graph FoldTransposeIntoMatMul(const ir::Graph& g, int* rewritten = nullptr);
 // two. Returns the number of BatchNormalizations folded through `rewritten`.
 StatusOr<ir::Graph> FoldBatchNormIntoConv(const ir::Graph& g, int* rewritten = nullptr);
 
+// For the CPU target: Conv followed by Add(·, Z) (Z of the Conv output's shape, no
+// broadcasting) and/or Relu, each the sole user of what it reads and no graph output, becomes one
+// TsFusedConv(X, W, B[, Z]) {activation} (ir::kFusedConvOp): the convolution adds Z and applies
+// ReLU as it stores each output tile, instead of two more passes over the activation. f32 only;
+// a Conv without a bias gets a zero one. Needs: shapes inferred. Returns the number of Convs
+// rewritten through `fused`.
+StatusOr<ir::Graph> FuseConvEpilogues(const ir::Graph& g, int* fused = nullptr);
+
 // Pow(x, 2) and Pow(x, 3) with f32 x and a constant exponent become Mul(x, x) and
 // Mul(Mul(x, x), x), which fuse with their neighbours (GPT-2's GELU cubes, RMSNorm squares).
 // Returns the number of Pows rewritten through `rewritten`.

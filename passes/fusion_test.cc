@@ -523,5 +523,144 @@ TEST(FoldBatchNormIntoConvTest, AConvOutputWithAnotherUseStays) {
   EXPECT_EQ(out->nodes.size(), 2u);
 }
 
+// ---- FuseConvEpilogues
+
+// x -> conv1(w1, b1) -> y1 -> Relu -> r1 -> conv2(w2, no bias) -> y2 -> Add(nx, y2) -> s -> Relu -> out
+// x -> Neg -> nx, listed after conv2: the fused conv2 reads nx, so it must take the Relu's place
+// in node order, not the Conv's.
+// x -> conv3(w1, b1) -> y3 (a graph output) -> Relu -> r3 (a graph output)
+// x -> conv4(w1, b1) -> y4 -> Add(y4, t [1,2,1,1], broadcast) -> u (a graph output)
+struct EpilogueGraph {
+  ConvBnGraph c;
+  int x, w1, b1, w2, t, y1, r1, y2, nx, s, out, y3, r3, y4, u;
+};
+
+EpilogueGraph MakeEpilogueGraph() {
+  std::mt19937 rng(5);
+  EpilogueGraph e;
+  ConvBnGraph& c = e.c;
+  c.g.opset = 17;
+  auto act = [&](const char* name, std::vector<int64_t> shape, ir::ValueKind kind = ir::ValueKind::kActivation) {
+    return AddF32(c, name, std::move(shape), kind, rng, 0, 0);
+  };
+  e.x = AddF32(c, "x", {1, 2, 5, 5}, ir::ValueKind::kInput, rng, -1, 1);
+  e.w1 = AddF32(c, "w1", {2, 2, 3, 3}, ir::ValueKind::kWeight, rng, -1, 1);
+  e.b1 = AddF32(c, "b1", {2}, ir::ValueKind::kWeight, rng, -1, 1);
+  e.w2 = AddF32(c, "w2", {2, 2, 1, 1}, ir::ValueKind::kWeight, rng, -1, 1);
+  e.t = AddF32(c, "t", {1, 2, 1, 1}, ir::ValueKind::kWeight, rng, -1, 1);
+  const std::vector<int64_t> shape = {1, 2, 5, 5};
+  e.y1 = act("y1", shape);
+  e.r1 = act("r1", shape);
+  e.y2 = act("y2", shape);
+  e.nx = act("nx", shape);
+  e.s = act("s", shape);
+  e.out = act("out", shape, ir::ValueKind::kOutput);
+  e.y3 = act("y3", shape, ir::ValueKind::kOutput);
+  e.r3 = act("r3", shape, ir::ValueKind::kOutput);
+  e.y4 = act("y4", shape);
+  e.u = act("u", shape, ir::ValueKind::kOutput);
+  const ir::AttrMap pads = {{"pads", std::vector<int64_t>{1, 1, 1, 1}}};
+  c.g.nodes = {
+      {"conv1", "Conv", {e.x, e.w1, e.b1}, {e.y1}, pads},
+      {"relu1", "Relu", {e.y1}, {e.r1}, {}},
+      {"conv2", "Conv", {e.r1, e.w2}, {e.y2}, {}},
+      {"neg", "Neg", {e.x}, {e.nx}, {}},
+      {"add2", "Add", {e.nx, e.y2}, {e.s}, {}},
+      {"relu2", "Relu", {e.s}, {e.out}, {}},
+      {"conv3", "Conv", {e.x, e.w1, e.b1}, {e.y3}, pads},
+      {"relu3", "Relu", {e.y3}, {e.r3}, {}},
+      {"conv4", "Conv", {e.x, e.w1, e.b1}, {e.y4}, pads},
+      {"add4", "Add", {e.y4, e.t}, {e.u}, {}},
+  };
+  c.g.inputs = {e.x};
+  c.g.outputs = {e.out, e.y3, e.r3, e.u};
+  return e;
+}
+
+// Value ids of `g` (renumbered by the pass) as names.
+std::vector<std::string> Names(const ir::Graph& g, const std::vector<int>& ids) {
+  std::vector<std::string> names;
+  for (int v : ids) names.push_back(v >= 0 ? g.values[v].name : "");
+  return names;
+}
+
+const ir::Node* NodeNamed(const ir::Graph& g, const std::string& name) {
+  for (const ir::Node& n : g.nodes) {
+    if (n.name == name) return &n;
+  }
+  return nullptr;
+}
+
+TEST(FuseConvEpiloguesTest, FoldsReluAndResidualAddsOnly) {
+  EpilogueGraph e = MakeEpilogueGraph();
+  ASSERT_TRUE(ir::Verify(e.c.g).ok());
+  int fused = 0;
+  auto out = FuseConvEpilogues(e.c.g, &fused);
+  ASSERT_TRUE(out.ok()) << out.status().ToString();
+  EXPECT_EQ(fused, 2);
+  ASSERT_TRUE(ir::Verify(*out).ok()) << ir::PrintGraph(*out);
+  ASSERT_TRUE(TopologicalOrder(*out).ok());
+
+  const ir::Node* c1 = NodeNamed(*out, "conv1");
+  ASSERT_NE(c1, nullptr);
+  EXPECT_EQ(c1->op, "TsFusedConv");
+  EXPECT_EQ(Names(*out, c1->inputs), (std::vector<std::string>{"x", "w1", "b1"}));
+  EXPECT_EQ(Names(*out, c1->outputs), std::vector<std::string>{"r1"});
+  EXPECT_EQ(c1->StringAttr("activation"), "Relu");
+  EXPECT_EQ(c1->IntsAttr("pads"), (std::vector<int64_t>{1, 1, 1, 1}));
+
+  // conv2 had no bias: it gets a zero one, and the Add's other operand as its addend.
+  const ir::Node* c2 = NodeNamed(*out, "conv2");
+  ASSERT_NE(c2, nullptr);
+  EXPECT_EQ(c2->op, "TsFusedConv");
+  ASSERT_EQ(c2->inputs.size(), 4u);
+  EXPECT_EQ(Names(*out, c2->inputs)[0], "r1");
+  EXPECT_EQ(Names(*out, c2->inputs)[3], "nx");
+  EXPECT_GT(c2 - out->nodes.data(), NodeNamed(*out, "neg") - out->nodes.data());
+  EXPECT_EQ(Names(*out, c2->outputs), std::vector<std::string>{"out"});
+  EXPECT_EQ(c2->StringAttr("activation"), "Relu");
+  const ir::Value& zero = out->values[c2->inputs[2]];
+  EXPECT_EQ(zero.shape, std::vector<int64_t>{2});
+  EXPECT_EQ(Floats(zero), (std::vector<float>{0, 0}));
+
+  // conv3's output is a graph output; conv4's Add broadcasts: both stay as they were.
+  EXPECT_EQ(NodeNamed(*out, "conv3")->op, "Conv");
+  EXPECT_EQ(NodeNamed(*out, "relu3")->op, "Relu");
+  EXPECT_EQ(NodeNamed(*out, "conv4")->op, "Conv");
+  EXPECT_EQ(NodeNamed(*out, "add4")->op, "Add");
+  EXPECT_EQ(NodeNamed(*out, "relu1"), nullptr);
+  EXPECT_EQ(NodeNamed(*out, "add2"), nullptr);
+  EXPECT_EQ(NodeNamed(*out, "relu2"), nullptr);
+  EXPECT_EQ(out->nodes.size(), 7u);
+
+  // The fused conv2 computes Relu(Add(nx, Conv(r1, w2))) (x standing in for nx).
+  const ir::Graph& g = e.c.g;
+  const ops::HostTensor x = Host(g.values[e.x], e.c.data["x"]);
+  std::vector<float> r1_values(50);
+  for (size_t i = 0; i < r1_values.size(); ++i) r1_values[i] = std::sin(float(i));
+  const ops::HostTensor r1 = Host(g.values[e.r1], r1_values);
+  auto conv = ops::EvaluateOp("Conv", 17, {}, {r1, Host(g.values[e.w2], e.c.data["w2"])}, 1);
+  ASSERT_TRUE(conv.ok());
+  auto sum = ops::EvaluateOp("Add", 17, {}, {x, (*conv)[0]}, 1);
+  ASSERT_TRUE(sum.ok());
+  auto want = ops::EvaluateOp("Relu", 17, {}, {(*sum)[0]}, 1);
+  ASSERT_TRUE(want.ok());
+  auto got = ops::EvaluateOp("TsFusedConv", 17, c2->attrs,
+                             {r1, Host(g.values[e.w2], e.c.data["w2"]), Host(zero, Floats(zero)), x}, 1);
+  ASSERT_TRUE(got.ok()) << got.status().ToString();
+  const std::vector<float> w = (*want)[0].Values<float>(), v = (*got)[0].Values<float>();
+  ASSERT_EQ(w.size(), v.size());
+  for (size_t i = 0; i < w.size(); ++i) EXPECT_NEAR(v[i], w[i], 1e-6f * (1 + std::fabs(w[i]))) << i;
+}
+
+TEST(FuseConvEpiloguesTest, InfersTheSameShapes) {
+  EpilogueGraph e = MakeEpilogueGraph();
+  auto out = FuseConvEpilogues(e.c.g);
+  ASSERT_TRUE(out.ok());
+  ir::Graph g = *out;
+  ASSERT_TRUE(InferShapes(g).ok());
+  EXPECT_EQ(g.values[*g.FindValue("out")].shape, (std::vector<int64_t>{1, 2, 5, 5}));
+}
+
 }  // namespace
 }  // namespace ts::passes

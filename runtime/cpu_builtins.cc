@@ -95,6 +95,21 @@ Status CheckMatMul(const Step& s) {
   return OkStatus();
 }
 
+// c[0, cols) = alpha * a[0, k) * op(b) + beta * c with op(b) [k x cols]: b stored [cols x k]
+// (trans_b, row pitch ldb) or [k x cols] (pitch ldb). A one-row product as a matrix-vector one:
+// a GEMM packs all of b into its buffers first, a pass over b that GEMV does not make (an
+// image classifier's last layer: 8 MB of weights for one row).
+void Gemv(bool trans_b, int64_t cols, int64_t k, float alpha, const float* a, const float* b, int64_t ldb,
+          float beta, float* c) {
+  if (trans_b) {
+    cblas_sgemv(CblasRowMajor, CblasNoTrans, static_cast<int>(cols), static_cast<int>(k), alpha, b,
+                static_cast<int>(ldb), a, 1, beta, c, 1);
+  } else {
+    cblas_sgemv(CblasRowMajor, CblasTrans, static_cast<int>(k), static_cast<int>(cols), alpha, b,
+                static_cast<int>(ldb), a, 1, beta, c, 1);
+  }
+}
+
 void RunMatMul(const Step& s, uint8_t* arena) {
   const bool trans_b = !s.iparams.empty() && s.iparams[0] != 0;
   std::vector<int64_t> a = s.args[0].shape, b = MatMulB(s);
@@ -147,6 +162,11 @@ void RunMatMul(const Step& s, uint8_t* arena) {
       if (blas) {
         const int64_t j0 = n * (part % col_parts) / col_parts, j1 = n * (part % col_parts + 1) / col_parts;
         const int64_t i0 = m * (part / col_parts) / row_parts, i1 = m * (part / col_parts + 1) / row_parts;
+        if (i1 - i0 == 1) {
+          Gemv(trans_b, j1 - j0, k, 1.0f, A + oa + i0 * k, B + ob + (trans_b ? j0 * k : j0), trans_b ? k : n, 0.0f,
+               C + bi * m * n + i0 * n + j0);
+          continue;
+        }
         cblas_sgemm(CblasRowMajor, CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans,
                     static_cast<int>(i1 - i0), static_cast<int>(j1 - j0), static_cast<int>(k), 1.0f,
                     A + oa + i0 * k, static_cast<int>(k), B + ob + (trans_b ? j0 * k : j0),
@@ -212,6 +232,10 @@ void RunGemm(const Step& s, uint8_t* arena) {
     ops::ParallelFor(parts, 1, [&](int64_t begin, int64_t end) {
       for (int64_t part = begin; part < end; ++part) {
         const int64_t j0 = n * part / parts, j1 = n * (part + 1) / parts;
+        if (m == 1) {  // A is k contiguous values whether or not it is transposed
+          Gemv(tb, j1 - j0, k, alpha, A, B + (tb ? j0 * k : j0), tb ? k : n, 1.0f, Y + j0);
+          continue;
+        }
         cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
                     static_cast<int>(m), static_cast<int>(j1 - j0), static_cast<int>(k), alpha, A,
                     static_cast<int>(ta ? m : k), B + (tb ? j0 * k : j0),

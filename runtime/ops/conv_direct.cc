@@ -182,10 +182,23 @@ constexpr std::array<std::array<std::array<TileFn, kRows + 1>, kVectors + 1>, 2>
     Tiles<false>(std::make_integer_sequence<int, kVectors>()),
     Tiles<true>(std::make_integer_sequence<int, kVectors>())};
 
-// Copies the tile's rows at virtual positions q0 .. q0 + count - 1 that are real outputs
-// (column below out_width) into y's channels m0 .. m0 + rows - 1.
+// dst[i] = epilogue(src[i] + addend[i]) for i < n (addend may be null, and may be dst).
+__attribute__((target("avx512f"))) void StoreRun(const float* src, const float* addend, bool relu, int64_t n,
+                                                 float* dst) {
+  const __m512 zero = _mm512_setzero_ps();
+  for (int64_t i = 0; i < n; i += kLanes) {
+    const __mmask16 m = static_cast<__mmask16>(n - i >= kLanes ? 0xffffu : (1u << (n - i)) - 1u);
+    __m512 v = _mm512_maskz_loadu_ps(m, src + i);
+    if (addend) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(m, addend + i));
+    if (relu) v = _mm512_max_ps(v, zero);
+    _mm512_mask_storeu_ps(dst + i, m, v);
+  }
+}
+
+// Stores the tile's rows at virtual positions q0 .. q0 + count - 1 that are real outputs
+// (column below out_width) into y's channels m0 .. m0 + rows - 1, through the epilogue.
 void Scatter(const DirectConv2d& g, int64_t wq, const float* tile, int rows, int64_t m0, int64_t q0,
-             int64_t count, float* y) {
+             int64_t count, const ConvEpilogue& e, float* y) {
   const int64_t out_plane = g.out_height * g.out_width;
   for (int64_t q = q0; q < q0 + count;) {
     const int64_t oh = q / wq, ow = q % wq;
@@ -195,8 +208,8 @@ void Scatter(const DirectConv2d& g, int64_t wq, const float* tile, int rows, int
     }
     const int64_t len = std::min(g.out_width - ow, q0 + count - q);
     for (int r = 0; r < rows; ++r) {
-      std::memcpy(y + (m0 + r) * out_plane + oh * g.out_width + ow, tile + r * kTileQ + (q - q0),
-                  static_cast<size_t>(len) * sizeof(float));
+      const int64_t at = (m0 + r) * out_plane + oh * g.out_width + ow;
+      StoreRun(tile + r * kTileQ + (q - q0), e.addend ? e.addend + at : nullptr, e.relu, len, y + at);
     }
     q += len;
   }
@@ -235,7 +248,7 @@ bool DirectConvApplies(const DirectConv2d& g) {
 }
 
 void DirectConvF32(const DirectConv2d& g, const float* x, const float* w, const float* bias,
-                   float* y) {
+                   float* y, const ConvEpilogue& epilogue) {
   const Source src = Prepare(g, x);
   const int64_t taps = static_cast<int64_t>(src.taps.size());
   const int64_t k = g.in_channels * taps;
@@ -272,7 +285,7 @@ void DirectConvF32(const DirectConv2d& g, const float* x, const float* w, const 
       for (int64_t t = t0; t < t1; ++t) {
         const int64_t m0 = t * kRows;
         const int rows = static_cast<int>(std::min<int64_t>(kRows, g.out_channels - m0));
-        Scatter(g, src.wq, tile[t - t0], rows, m0, q0, count, y);
+        Scatter(g, src.wq, tile[t - t0], rows, m0, q0, count, epilogue, y);
       }
     }
   });

@@ -39,12 +39,20 @@ bool DirectConvAvailable();
 // more than 256 input channels (a plain matrix product, which OpenBLAS runs faster).
 bool DirectConvApplies(const DirectConv2d& g);
 
-// y[out_channels, out_height, out_width] = conv(x[in_channels, height, width], w) + bias (bias
-// may be null). Requires DirectConvAvailable() and DirectConvApplies(g). Plane strides are dense:
-// x channel c starts at x + c * height * width, y channel m at y + m * out_height * out_width,
-// weight row m at w + m * in_channels * kernel_h * kernel_w.
+// What happens to each output value after the bias, as it is stored: an addend of the output's
+// shape is added (a residual connection), then ReLU. The default does neither.
+struct ConvEpilogue {
+  const float* addend = nullptr;  // [out_channels, out_height, out_width], or null
+  bool relu = false;
+};
+
+// y[out_channels, out_height, out_width] = epilogue(conv(x[in_channels, height, width], w) +
+// bias) (bias may be null). Requires DirectConvAvailable() and DirectConvApplies(g). Plane
+// strides are dense: x channel c starts at x + c * height * width, y channel m (and the addend's)
+// at y + m * out_height * out_width, weight row m at w + m * in_channels * kernel_h * kernel_w.
+// The addend may be y itself.
 void DirectConvF32(const DirectConv2d& g, const float* x, const float* w, const float* bias,
-                   float* y);
+                   float* y, const ConvEpilogue& epilogue = {});
 
 }  // namespace ts::ops
 

@@ -5,6 +5,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
 #include <random>
 #include <utility>
@@ -86,9 +87,27 @@ TEST(DirectConvTest, RandomGeometriesMatchTheDefinition) {
     // Surround y with canaries: the kernel writes exactly the outputs.
     const size_t outputs = static_cast<size_t>(g.out_channels * g.out_height * g.out_width);
     std::vector<float> y(outputs + 32, 12345.0f);
-    DirectConvF32(g, x.data(), w.data(), with_bias ? bias.data() : nullptr, y.data() + 16);
+    // The epilogue, by trial: none; ReLU; an addend and ReLU; the addend being y itself.
+    const int epilogue = trial % 4;
+    std::vector<float> addend(outputs);
+    for (float& v : addend) v = normal(rng);
+    ConvEpilogue e;
+    e.relu = epilogue == 1 || epilogue == 2;
+    if (epilogue == 2) e.addend = addend.data();
+    if (epilogue == 3) {
+      std::copy(addend.begin(), addend.end(), y.begin() + 16);
+      e.addend = y.data() + 16;
+    }
+    DirectConvF32(g, x.data(), w.data(), with_bias ? bias.data() : nullptr, y.data() + 16, e);
     std::vector<double> want, magnitude;
     Reference(g, x, w, with_bias ? bias.data() : nullptr, &want, &magnitude);
+    for (size_t i = 0; i < outputs; ++i) {
+      if (epilogue >= 2) {
+        want[i] += addend[i];
+        magnitude[i] += std::fabs(addend[i]);
+      }
+      if (e.relu) want[i] = std::max(want[i], 0.0);
+    }
     for (size_t i = 0; i < 16; ++i) {
       ASSERT_EQ(y[i], 12345.0f) << "trial " << trial << ": wrote before the output";
       ASSERT_EQ(y[outputs + 16 + i], 12345.0f) << "trial " << trial << ": wrote past the output";

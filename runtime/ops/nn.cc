@@ -344,6 +344,29 @@ StatusOr<std::vector<TensorType>> InferConvTranspose(const InferContext& ctx) {
   return InferConvLike(ctx, true);
 }
 
+// TsFusedConv(X, W, B[, Z]) {Conv's attributes, activation = "" | "Relu"}: the compiler's
+// Conv with its epilogue (passes::FuseConvEpilogues): activation(Conv(X, W, B) + Z), f32 only,
+// Z of the output's shape.
+StatusOr<std::vector<TensorType>> InferFusedConv(const InferContext& ctx) {
+  for (const TensorType& t : ctx.inputs) {
+    if (t.dtype != DType::kF32) {
+      return ctx.Fail("every input must be f32, found " + std::string(DTypeName(t.dtype)));
+    }
+  }
+  const std::string act = ctx.attrs.StrOr("activation", "");
+  if (act != "" && act != "Relu") {
+    return ctx.Fail("activation must be \"\" or \"Relu\", found \"" + act + "\"");
+  }
+  InferContext conv = ctx;
+  conv.inputs.resize(3);
+  ASSIGN_OR_RETURN(std::vector<TensorType> out, InferConvLike(conv, false));
+  if (ctx.inputs.size() > 3 && ctx.inputs[3].shape != out[0].shape) {
+    return ctx.Fail("the addend Z must have the output's type " + TypeString(DType::kF32, out[0].shape) + ", found " +
+                    TypeString(DType::kF32, ctx.inputs[3].shape));
+  }
+  return out;
+}
+
 // ---- Conv and ConvTranspose kernels ----
 
 bool FitsInt(int64_t v) { return v <= INT_MAX; }
@@ -493,21 +516,36 @@ std::optional<DirectConv2d> DirectGeometry(const ConvGeom& g) {
 // runs im2col and a one-thread GEMM on it, so im2col runs on every core too. Channels are split
 // only when positions alone leave a thread idle (late CNN layers with 7x7 outputs), at the cost
 // of each part building the same columns.
+//
+// TsFusedConv's epilogue (f32 only): `addend` (y's shape, or null) is added to each output and
+// ReLU applied after, as the direct kernel stores a tile, or over each item's block of y right
+// after its GEMM while the block is in cache.
 template <typename F>
-void ConvForward(const ConvGeom& g, const F* x, const F* w, const F* b, F* y) {
+void ConvForward(const ConvGeom& g, const F* x, const F* w, const F* b, F* y, const F* addend = nullptr,
+                 bool relu = false) {
   const Window& win = g.win;
   const int64_t image_size = Product(win.image), out_size = Product(win.windows);
   const int64_t cg = g.in_channels / g.group, mg = g.out_channels / g.group;
   const int64_t kdim = cg * Product(win.kernel);
+  // y's row of `len` values at `at` (an offset into y and the addend), after the GEMM.
+  auto finish = [&](int64_t at, int64_t len) {
+    if (!relu) return;
+    for (F* v = y + at; v < y + at + len; ++v) *v = std::max(*v, F(0));
+  };
   if (out_size == 0 || mg == 0 || kdim == 0) {
     FillBias(b, g.batch, g.out_channels, out_size, y);
+    const int64_t total = g.batch * g.out_channels * out_size;
+    for (int64_t i = 0; addend && i < total; ++i) y[i] += addend[i];
+    finish(0, total);
     return;
   }
   if constexpr (std::is_same_v<F, float>) {
     std::optional<DirectConv2d> d = DirectConvAvailable() ? DirectGeometry(g) : std::nullopt;
     if (d) {
       for (int64_t n = 0; n < g.batch; ++n) {
-        DirectConvF32(*d, x + n * g.in_channels * image_size, w, b, y + n * g.out_channels * out_size);
+        const int64_t at = n * g.out_channels * out_size;
+        DirectConvF32(*d, x + n * g.in_channels * image_size, w, b, y + at,
+                      {.addend = addend ? addend + at : nullptr, .relu = relu});
       }
       return;
     }
@@ -533,11 +571,18 @@ void ConvForward(const ConvGeom& g, const F* x, const F* w, const F* b, F* y) {
       const int64_t m0 = mg * part / parts, m1 = mg * (part + 1) / parts;
       const F* xg = x + (n * g.in_channels + gi * cg) * image_size;
       const F* wg = w + (gi * mg + m0) * kdim;
-      F* yg = y + (n * g.out_channels + gi * mg + m0) * out_size;
+      const int64_t yo = (n * g.out_channels + gi * mg + m0) * out_size;  // y's and the addend's
+      F* yg = y + yo;
       const int64_t p0 = c * chunk, len = std::min(chunk, out_size - p0);
       for (int64_t m = 0; m < m1 - m0; ++m) {
         F* row = yg + m * out_size + p0;
-        std::fill(row, row + len, b ? b[gi * mg + m0 + m] : F(0));
+        const F bias = b ? b[gi * mg + m0 + m] : F(0);
+        if (addend) {
+          const F* add = addend + yo + m * out_size + p0;
+          for (int64_t j = 0; j < len; ++j) row[j] = bias + add[j];
+        } else {
+          std::fill(row, row + len, bias);
+        }
       }
       if (pointwise) {
         Gemm(false, m1 - m0, len, cg, wg, cg, xg + p0, out_size, yg + p0, out_size, true);
@@ -545,6 +590,7 @@ void ConvForward(const ConvGeom& g, const F* x, const F* w, const F* b, F* y) {
         Columns<true, F>(win, cg, p0, len, xg, col);
         Gemm(false, m1 - m0, len, kdim, wg, kdim, col, len, yg + p0, out_size, true);
       }
+      for (int64_t m = 0; m < m1 - m0; ++m) finish(yo + m * out_size + p0, len);
     }
   });
 }
@@ -631,6 +677,16 @@ void RunConvLike(const KernelContext& ctx) {
       }
     });
   }
+}
+
+void RunFusedConv(const KernelContext& ctx) {
+  const Tensor& x = ctx.inputs[0];
+  const Tensor& w = ctx.inputs[1];
+  const Tensor& b = ctx.inputs[2];
+  const Tensor* z = ctx.inputs.size() > 3 ? &ctx.inputs[3] : nullptr;
+  const ConvGeom g = *ConvGeometry(ctx.attrs, x.shape, w.shape, &b.shape);
+  ConvForward(g, x.As<const float>(), w.As<const float>(), b.As<const float>(), ctx.outputs[0].As<float>(),
+              z ? z->As<const float>() : nullptr, ctx.attrs.StrOr("activation", "") == "Relu");
 }
 
 // ---- Pools ----
@@ -961,6 +1017,11 @@ void AddNnOps(std::vector<OpDef>* ops) {
                   .max_inputs = 3,
                   .infer = InferConv,
                   .run = RunConvLike<false>});
+  ops->push_back({.name = "TsFusedConv",
+                  .min_inputs = 3,
+                  .max_inputs = 4,
+                  .infer = InferFusedConv,
+                  .run = RunFusedConv});
   ops->push_back({.name = "ConvTranspose",
                   .min_inputs = 2,
                   .max_inputs = 3,

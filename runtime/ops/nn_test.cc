@@ -135,6 +135,59 @@ TEST(ConvTest, ChunkedIm2colMatchesDirectLoop) {
   ExpectNear(y.Values<float>(), want, 1e-4f);
 }
 
+// TsFusedConv against Conv, then Add and Relu, on shapes that take each path: a 3x3 and a
+// strided one (the direct kernel where the CPU has it, im2col in nn_im2col_test), a 1x1 over
+// 320 channels (always im2col + GEMM), and a batch of two.
+TEST(FusedConvTest, MatchesConvThenAddThenRelu) {
+  struct Case {
+    V x, w;
+    ir::AttrMap attrs;
+  };
+  const std::vector<Case> cases = {
+      {{1, 8, 9, 11}, {13, 8, 3, 3}, {{"pads", V{1, 1, 1, 1}}}},
+      {{1, 5, 12, 12}, {7, 5, 3, 3}, {{"pads", V{1, 1, 1, 1}}, {"strides", V{2, 2}}}},
+      {{1, 320, 4, 5}, {9, 320, 1, 1}, {}},
+      {{2, 3, 6, 6}, {4, 3, 1, 1}, {}},
+  };
+  std::mt19937 rng(11);
+  std::uniform_real_distribution<float> u(-1, 1);
+  auto random = [&](const V& shape) {
+    int64_t n = 1;
+    for (int64_t d : shape) n *= d;
+    std::vector<float> v(static_cast<size_t>(n));
+    for (float& f : v) f = u(rng);
+    return F32(shape, v);
+  };
+  for (const Case& c : cases) {
+    const HostTensor x = random(c.x), w = random(c.w), b = random({c.w[0]});
+    const HostTensor conv = Eval1("Conv", c.attrs, {x, w, b});
+    const HostTensor z = random(conv.shape);
+    const HostTensor sum = Eval1("Add", {}, {conv, z});
+    for (bool relu : {false, true}) {
+      ir::AttrMap attrs = c.attrs;
+      if (relu) attrs["activation"] = std::string("Relu");
+      const HostTensor want_added = relu ? Eval1("Relu", {}, {sum}) : sum;
+      const HostTensor want_plain = relu ? Eval1("Relu", {}, {conv}) : conv;
+      HostTensor got = Eval1("TsFusedConv", attrs, {x, w, b, z});
+      EXPECT_EQ(got.shape, conv.shape);
+      ExpectNear(got.Values<float>(), want_added.Values<float>(), 1e-5f);
+      got = Eval1("TsFusedConv", attrs, {x, w, b});
+      ExpectNear(got.Values<float>(), want_plain.Values<float>(), 1e-5f);
+    }
+  }
+}
+
+TEST(FusedConvTest, Refusals) {
+  const HostTensor b = F32({1}, {0});
+  EXPECT_EQ(EvalError("TsFusedConv", {{"activation", std::string("Tanh")}}, {kX5, kOnes3, b}),
+            "TsFusedConv: activation must be \"\" or \"Relu\", found \"Tanh\"");
+  EXPECT_EQ(EvalError("TsFusedConv", {}, {kX5, kOnes3, b, F32({1, 1, 3, 4}, std::vector<float>(12))}),
+            "TsFusedConv: the addend Z must have the output's type f32[1,1,3,3], found f32[1,1,3,4]");
+  EXPECT_EQ(EvalError("TsFusedConv", {}, {F64({1, 1, 1, 1}, {1}), F64({1, 1, 1, 1}, {1}), F64({1}, {0})}),
+            "TsFusedConv: every input must be f32, found f64");
+  EXPECT_NE(EvalError("TsFusedConv", {}, {kX5, kOnes3}), "");  // the bias is required
+}
+
 TEST(ConvTest, EmptyBatch) {
   HostTensor y = Eval1("Conv", {}, {F32({0, 1, 5, 5}, {}), kOnes3});
   EXPECT_EQ(y.shape, (V{0, 1, 3, 3}));

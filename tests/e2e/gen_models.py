@@ -99,6 +99,21 @@ def gen(root):
          model(nodes, [vi("a", [5, 3]), vi("bm", [4, 5])], [vi("y3", [3, 6]), vi("y4", [3, 6])], inits),
          {"a": a, "bm": bm}, {"y3": y1 @ w, "y4": y2 @ w})
 
+    # One-row products (run as matrix-vector products): MatMul on a plain and on a transposed
+    # weight (folded into trans_b), Gemm with transB, alpha, beta and a row C, Gemm with transA.
+    x, xt = r(1, 300), r(300, 1)
+    w1, w2, w3, c3 = r(300, 200), r(150, 200), r(130, 150), r(1, 130)
+    nodes = [helper.make_node("MatMul", ["x", "w1"], ["y1"]),
+             helper.make_node("Transpose", ["w2"], ["w2t"], perm=[1, 0]),
+             helper.make_node("MatMul", ["y1", "w2t"], ["y2"]),
+             helper.make_node("Gemm", ["y2", "w3", "c3"], ["y3"], transB=1, alpha=0.5, beta=2.0),
+             helper.make_node("Gemm", ["xt", "w1"], ["y4"], transA=1)]
+    y2 = (x @ w1) @ w2.T
+    save(root, "gemv",
+         model(nodes, [vi("x", [1, 300]), vi("xt", [300, 1])], [vi("y3", [1, 130]), vi("y4", [1, 200])],
+               [numpy_helper.from_array(v, n) for v, n in [(w1, "w1"), (w2, "w2"), (w3, "w3"), (c3, "c3")]]),
+         {"x": x, "xt": xt}, {"y3": 0.5 * (y2 @ w3.T) + 2.0 * c3, "y4": xt.T @ w1})
+
     # MatMul: batch broadcasting and 1-D promotion.
     p, q, v = r(2, 1, 3, 4), r(3, 4, 5), r(5)
     nodes = [helper.make_node("MatMul", ["p", "q"], ["pq"]),

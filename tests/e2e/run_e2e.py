@@ -65,7 +65,7 @@ class Ctx:
 
 
 POSITIVE = {
-    "mlp": [], "elementwise_chain": [], "gemm_variants": [], "matmul_batched": [],
+    "mlp": [], "elementwise_chain": [], "gemm_variants": [], "gemv": [], "matmul_batched": [],
     "softmax_opset11": [], "softmax_axis1_opset13": [], "transpose_reshape": [],
     "dynamic_batch": ["--shape", "x=3x8"], "external_data": [],
     "long_skip_spill": [], "long_skip_remat": [],
@@ -213,6 +213,16 @@ def bench_summary_and_json(ctx):
     if j["streamed_bytes_per_run"] != 2 * 64 * 64 * 4:
         raise AssertionError("streamed %r bytes per run, expected both weights" % j["streamed_bytes_per_run"])
     ctx.run(ctx.tsr, "bench", plan, "--iterations", "0", expect=2)
+    # --profile: time per step kind and per step, every compute step listed, slowest first.
+    ctx.run(ctx.tsr, "bench", plan, "--iterations", "3", "--profile", "--json", out,
+            contains=("profile", "slowest steps", "builtin"))
+    prof = json.load(open(out))["profile"]
+    steps = prof["steps_slowest_first"]
+    times = [s["median_ms"] for s in steps]
+    if not steps or times != sorted(times, reverse=True) or min(times) < 0:
+        raise AssertionError("profile steps %r" % steps)
+    if not prof["category_median_ms"].get("builtin", 0) > 0 or any(not s["category"] for s in steps):
+        raise AssertionError("profile categories %r" % prof)
 
 
 @case
