@@ -120,8 +120,8 @@ def main():
                  "Measured by `python benchmarks/conv/run_conv.py --tsc bazel-out/k8-opt/bin/cli/tsc --tsr "
                  "bazel-out/k8-opt/bin/cli/tsr --iterations %d --rounds %d --results benchmarks/RESULTS.md` (one run; "
                  "%d threads each; onnxruntime %s; per cell the smallest median / smallest minimum over the rounds, ms). "
-                 "The tsr column is the default (the direct kernel where it applies; 1x1 over more than 256 "
-                 "channels runs im2col + OpenBLAS in both tsr columns)."
+                 "The tsr column is the default (the direct kernel where it applies), the next one "
+                 "im2col + OpenBLAS for every convolution."
                  % (a.iterations, a.rounds, run_zoo.THREADS, ort.__version__),
                  "",
                  "| convolution | tsr | tsr, TSR_CONV=im2col | onnxruntime | tsr / ort (median, min) | tsr GFLOP/s (min) |",

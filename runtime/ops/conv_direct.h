@@ -34,9 +34,8 @@ struct DirectConv2d {
 // every convolution on im2col + GEMM, for comparisons). Read once.
 bool DirectConvAvailable();
 
-// Whether the geometry is one the direct kernel takes and runs faster than im2col + GEMM:
-// strides 1 or 2, every size positive, the phase images under 1 GiB, and not a 1x1 kernel over
-// more than 256 input channels (a plain matrix product, which OpenBLAS runs faster).
+// Whether the geometry is one the direct kernel takes: strides 1 or 2, every size positive, the
+// phase images under 1 GiB.
 bool DirectConvApplies(const DirectConv2d& g);
 
 // What happens to each output value after the bias, as it is stored: an addend of the output's
