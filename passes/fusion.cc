@@ -87,6 +87,16 @@ std::optional<std::vector<float>> F32Data(const ir::Value& v, int64_t count) {
   return out;
 }
 
+// `g` without the nodes marked in `drop`, and without the values left unused.
+ir::Graph WithoutDropped(ir::Graph g, const std::vector<bool>& drop) {
+  std::vector<ir::Node> kept;
+  for (size_t i = 0; i < g.nodes.size(); ++i) {
+    if (!drop[i]) kept.push_back(std::move(g.nodes[i]));
+  }
+  g.nodes = std::move(kept);
+  return RemoveUnused(g);
+}
+
 // Adds a weight holding `values`, named after `base`; returns its id.
 StatusOr<int> AddWeight(ir::Graph& g, const ir::Value& like, const std::string& base,
                         const std::vector<float>& values, std::vector<int64_t> shape) {
@@ -156,12 +166,7 @@ StatusOr<ir::Graph> FoldBatchNormIntoConv(const ir::Graph& g, int* rewritten) {
   }
   if (rewritten) *rewritten = count;
   if (!count) return out;
-  std::vector<ir::Node> kept;
-  for (size_t i = 0; i < out.nodes.size(); ++i) {
-    if (!drop[i]) kept.push_back(std::move(out.nodes[i]));
-  }
-  out.nodes = std::move(kept);
-  return RemoveUnused(out);
+  return WithoutDropped(std::move(out), drop);
 }
 
 StatusOr<ir::Graph> FuseConvEpilogues(const ir::Graph& g, int* fused) {
@@ -235,12 +240,7 @@ StatusOr<ir::Graph> FuseConvEpilogues(const ir::Graph& g, int* fused) {
   }
   if (fused) *fused = count;
   if (!count) return out;
-  std::vector<ir::Node> kept;
-  for (size_t i = 0; i < out.nodes.size(); ++i) {
-    if (!drop[i]) kept.push_back(std::move(out.nodes[i]));
-  }
-  out.nodes = std::move(kept);
-  return RemoveUnused(out);
+  return WithoutDropped(std::move(out), drop);
 }
 
 StatusOr<ir::Graph> PowAsMul(const ir::Graph& g, int* rewritten) {
