@@ -527,7 +527,7 @@ void ConvForward(const ConvGeom& g, const F* x, const F* w, const F* b, F* y, co
   const int64_t image_size = Product(win.image), out_size = Product(win.windows);
   const int64_t cg = g.in_channels / g.group, mg = g.out_channels / g.group;
   const int64_t kdim = cg * Product(win.kernel);
-  // y's row of `len` values at `at` (an offset into y and the addend), after the GEMM.
+  // ReLU over y's `len` values at `at`, after the GEMM wrote them.
   auto finish = [&](int64_t at, int64_t len) {
     if (!relu) return;
     for (F* v = y + at; v < y + at + len; ++v) *v = std::max(*v, F(0));
