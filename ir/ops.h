@@ -31,6 +31,8 @@ inline constexpr std::string_view kElementwiseOp = "Elementwise";
 
 // The op name of a Conv with its epilogue, TsFusedConv(X, W, B[, Z]) {Conv's attributes,
 // activation = "" | "Relu"}: activation(Conv(X, W, B) + Z), f32 (passes::FuseConvEpilogues).
+// With weight_layout = "blocked16", W's bytes are in blocks of 16 output channels
+// (ops::kBlockedConvWeights, passes::BlockConvWeights), its declared shape still [M, C, kh, kw].
 inline constexpr std::string_view kFusedConvOp = "TsFusedConv";
 
 }  // namespace ts::ir

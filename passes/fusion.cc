@@ -11,6 +11,8 @@
 
 #include "ir/ops.h"
 #include "passes/schedule.h"
+#include "runtime/ops/conv_direct.h"
+#include "runtime/ops/op.h"
 
 namespace ts::passes {
 namespace {
@@ -241,6 +243,55 @@ StatusOr<ir::Graph> FuseConvEpilogues(const ir::Graph& g, int* fused) {
   if (fused) *fused = count;
   if (!count) return out;
   return WithoutDropped(std::move(out), drop);
+}
+
+StatusOr<ir::Graph> BlockConvWeights(const ir::Graph& g, int* blocked) {
+  const auto consumers = ir::Consumers(g);
+  std::vector<bool> is_output(g.values.size(), false);
+  for (int v : g.outputs) is_output[v] = true;
+  auto f32 = [&](int v) { return v >= 0 && g.values[v].dtype == DType::kF32; };
+  ir::Graph out = g;
+  int count = 0;
+  for (size_t i = 0; i < g.nodes.size(); ++i) {
+    const ir::Node& n = g.nodes[i];
+    const bool fused = n.op == ir::kFusedConvOp;
+    if ((n.op != "Conv" && !fused) || n.inputs.size() < 2 || n.outputs.size() != 1 || !f32(n.inputs[0]) ||
+        !f32(n.inputs[1]) || !f32(n.outputs[0]) || n.attrs.count("weight_layout")) {
+      continue;
+    }
+    const int bias = n.inputs.size() > 2 ? n.inputs[2] : -1;
+    if (bias >= 0 && !f32(bias)) continue;
+    const ir::Value w = g.values[n.inputs[1]];  // a copy: AddWeight may move the values
+    if (!w.HasData() || is_output[n.inputs[1]] || consumers[n.inputs[1]].size() != 1 ||
+        !ops::ConvPrefersBlockedWeights(ops::AttrView(n.attrs), DType::kF32, g.values[n.inputs[0]].shape, w.shape)) {
+      continue;
+    }
+    const std::optional<int64_t> count_w = ops::SafeCount(w.shape);
+    const int64_t m = w.shape[0];
+    if (!count_w || m <= 0) continue;
+    const int64_t k = *count_w / m;
+    std::optional<std::vector<float>> plain = F32Data(w, *count_w);
+    if (!plain) continue;
+    std::vector<float> packed(plain->size());
+    ops::BlockConvWeights(m, k, plain->data(), packed.data());
+    ASSIGN_OR_RETURN(const int new_w, AddWeight(out, w, w.name + ".blocked16", packed, w.shape));
+    int new_bias = bias;
+    if (new_bias < 0) {
+      ASSIGN_OR_RETURN(new_bias, AddWeight(out, w, n.name + ".zero_bias", std::vector<float>(static_cast<size_t>(m), 0.0f), {m}));
+    }
+    ir::Node& node = out.nodes[i];
+    node.op = std::string(ir::kFusedConvOp);
+    node.inputs[1] = new_w;
+    if (node.inputs.size() > 2) {
+      node.inputs[2] = new_bias;
+    } else {
+      node.inputs.push_back(new_bias);
+    }
+    node.attrs["weight_layout"] = std::string(ops::kBlockedConvWeights);
+    ++count;
+  }
+  if (blocked) *blocked = count;
+  return count ? RemoveUnused(out) : out;
 }
 
 StatusOr<ir::Graph> PowAsMul(const ir::Graph& g, int* rewritten) {

@@ -34,6 +34,14 @@ StatusOr<ir::Graph> FoldBatchNormIntoConv(const ir::Graph& g, int* rewritten = n
 // rewritten through `fused`.
 StatusOr<ir::Graph> FuseConvEpilogues(const ir::Graph& g, int* fused = nullptr);
 
+// For the CPU target, after FuseConvEpilogues: the weights of each 2-D f32 Conv or TsFusedConv
+// that ops::ConvPrefersBlockedWeights picks (a constant read by that node alone) are stored
+// blocked by 16 output channels (ops::BlockConvWeights) and the node becomes a TsFusedConv with
+// weight_layout = "blocked16" (a Conv without a bias gets a zero one). The bytes are the same in
+// number, so plans and peaks do not change. Needs: shapes inferred. Returns the number of
+// convolutions rewritten through `blocked`.
+StatusOr<ir::Graph> BlockConvWeights(const ir::Graph& g, int* blocked = nullptr);
+
 // Pow(x, 2) and Pow(x, 3) with f32 x and a constant exponent become Mul(x, x) and
 // Mul(Mul(x, x), x), which fuse with their neighbours (GPT-2's GELU cubes, RMSNorm squares).
 // Returns the number of Pows rewritten through `rewritten`.

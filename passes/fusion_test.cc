@@ -14,6 +14,7 @@
 #include "ir/verifier.h"
 #include "passes/schedule.h"
 #include "passes/shape_inference.h"
+#include "runtime/ops/conv_direct.h"
 #include "runtime/ops/op.h"
 
 namespace ts::passes {
@@ -660,6 +661,81 @@ TEST(FuseConvEpiloguesTest, InfersTheSameShapes) {
   ir::Graph g = *out;
   ASSERT_TRUE(InferShapes(g).ok());
   EXPECT_EQ(g.values[*g.FindValue("out")].shape, (std::vector<int64_t>{1, 2, 5, 5}));
+}
+
+// x [1,32,8,8] -> convA (w 64x32x3x3, no bias) -> yA: blocked, with a zero bias
+// x -> convB (w 32x32x3x3, 32 output channels) -> yB: left as it is
+// x -> convC (wS) -> yC and x -> convD (wS): a shared weight, left as it is
+// x -> fusedE (TsFusedConv, w 64x32x3x3, bias, Relu) -> yE: blocked, bias and Relu kept
+TEST(BlockConvWeightsTest, BlocksTheConvolutionsItPrefers) {
+  std::mt19937 rng(9);
+  ConvBnGraph c;
+  c.g.opset = 17;
+  const int x = AddF32(c, "x", {1, 32, 8, 8}, ir::ValueKind::kInput, rng, -1, 1);
+  const int wa = AddF32(c, "wA", {64, 32, 3, 3}, ir::ValueKind::kWeight, rng, -1, 1);
+  const int wb = AddF32(c, "wB", {32, 32, 3, 3}, ir::ValueKind::kWeight, rng, -1, 1);
+  const int bb = AddF32(c, "bB", {32}, ir::ValueKind::kWeight, rng, -1, 1);
+  const int ws = AddF32(c, "wS", {64, 32, 3, 3}, ir::ValueKind::kWeight, rng, -1, 1);
+  const int we = AddF32(c, "wE", {64, 32, 3, 3}, ir::ValueKind::kWeight, rng, -1, 1);
+  const int be = AddF32(c, "bE", {64}, ir::ValueKind::kWeight, rng, -1, 1);
+  const std::vector<int64_t> shape64 = {1, 64, 8, 8};
+  const int ya = AddF32(c, "yA", shape64, ir::ValueKind::kOutput, rng, 0, 0);
+  const int yb = AddF32(c, "yB", {1, 32, 8, 8}, ir::ValueKind::kOutput, rng, 0, 0);
+  const int yc = AddF32(c, "yC", shape64, ir::ValueKind::kOutput, rng, 0, 0);
+  const int yd = AddF32(c, "yD", shape64, ir::ValueKind::kOutput, rng, 0, 0);
+  const int ye = AddF32(c, "yE", shape64, ir::ValueKind::kOutput, rng, 0, 0);
+  const ir::AttrMap pads = {{"pads", std::vector<int64_t>{1, 1, 1, 1}}};
+  ir::AttrMap relu = pads;
+  relu["activation"] = std::string("Relu");
+  c.g.nodes = {
+      {"convA", "Conv", {x, wa}, {ya}, pads},
+      {"convB", "Conv", {x, wb, bb}, {yb}, pads},
+      {"convC", "Conv", {x, ws}, {yc}, pads},
+      {"convD", "Conv", {x, ws}, {yd}, pads},
+      {"fusedE", "TsFusedConv", {x, we, be}, {ye}, relu},
+  };
+  c.g.inputs = {x};
+  c.g.outputs = {ya, yb, yc, yd, ye};
+  ASSERT_TRUE(ir::Verify(c.g).ok());
+  int blocked = 0;
+  auto out = BlockConvWeights(c.g, &blocked);
+  ASSERT_TRUE(out.ok()) << out.status().ToString();
+  EXPECT_EQ(blocked, 2);
+  ASSERT_TRUE(ir::Verify(*out).ok()) << ir::PrintGraph(*out);
+  EXPECT_EQ(NodeNamed(*out, "convB")->op, "Conv");
+  EXPECT_EQ(NodeNamed(*out, "convC")->op, "Conv");
+  EXPECT_EQ(NodeNamed(*out, "convD")->op, "Conv");
+  EXPECT_EQ(out->FindValue("wA"), std::nullopt) << "the unblocked weight is no longer used";
+
+  const ops::HostTensor xh = Host(c.g.values[x], c.data["x"]);
+  for (const char* name : {"convA", "fusedE"}) {
+    SCOPED_TRACE(name);
+    const ir::Node* n = NodeNamed(*out, name);
+    ASSERT_NE(n, nullptr);
+    EXPECT_EQ(n->op, "TsFusedConv");
+    EXPECT_EQ(n->StringAttr("weight_layout"), "blocked16");
+    EXPECT_EQ(n->IntsAttr("pads"), (std::vector<int64_t>{1, 1, 1, 1}));
+    ASSERT_EQ(n->inputs.size(), 3u);
+    const ir::Value& w = out->values[n->inputs[1]];
+    const bool a = std::string(name) == "convA";
+    const std::vector<float>& plain = c.data[a ? "wA" : "wE"];
+    EXPECT_EQ(w.shape, (std::vector<int64_t>{64, 32, 3, 3}));
+    std::vector<float> want(plain.size());
+    ops::BlockConvWeights(64, 32 * 9, plain.data(), want.data());
+    EXPECT_EQ(Floats(w), want);
+    const ir::Value& b = out->values[n->inputs[2]];
+    EXPECT_EQ(Floats(b), a ? std::vector<float>(64, 0.0f) : c.data["bE"]);
+    EXPECT_EQ(n->StringAttr("activation").value_or(""), a ? "" : "Relu");
+    // The rewritten node computes what the original did, bit for bit.
+    ir::AttrMap attrs = a ? pads : relu;
+    std::vector<ops::HostTensor> in = {xh, Host(c.g.values[a ? wa : we], plain)};
+    if (!a) in.push_back(Host(c.g.values[be], c.data["bE"]));
+    auto want_y = ops::EvaluateOp(a ? "Conv" : "TsFusedConv", 17, attrs, in, 1);
+    ASSERT_TRUE(want_y.ok()) << want_y.status().ToString();
+    auto got_y = ops::EvaluateOp("TsFusedConv", 17, n->attrs, {xh, Host(w, Floats(w)), Host(b, Floats(b))}, 1);
+    ASSERT_TRUE(got_y.ok()) << got_y.status().ToString();
+    EXPECT_EQ((*got_y)[0].Values<float>(), (*want_y)[0].Values<float>());
+  }
 }
 
 }  // namespace

@@ -124,9 +124,10 @@ StatusOr<CompiledGraph> RunPipeline(ir::Graph g, const PipelineOptions& options)
   RETURN_IF_ERROR(run.Step("fusion", [&](std::string& note) -> Status {
     int folded = 0, transposes = 0, norms = 0, pows = 0;
     ASSIGN_OR_RETURN(out.graph, FoldBatchNormIntoConv(out.graph, &norms));
-    int epilogues = 0;
+    int epilogues = 0, blocked = 0;
     if (options.conv_epilogues) {
       ASSIGN_OR_RETURN(out.graph, FuseConvEpilogues(out.graph, &epilogues));
+      ASSIGN_OR_RETURN(out.graph, BlockConvWeights(out.graph, &blocked));
     }
     ASSIGN_OR_RETURN(out.graph, PowAsMul(out.graph, &pows));
     out.graph = FoldTransposeIntoMatMul(out.graph, &transposes);
@@ -139,6 +140,7 @@ StatusOr<CompiledGraph> RunPipeline(ir::Graph g, const PipelineOptions& options)
            std::to_string(transposes) + " transposes into matrix products, " +
            std::to_string(norms) + " batch normalizations into convolutions" +
            (epilogues ? ", " + std::to_string(epilogues) + " additions/ReLUs into convolutions" : "") +
+           (blocked ? ", " + std::to_string(blocked) + " convolution weights blocked by 16 output channels" : "") +
            (pows ? ", " + std::to_string(pows) + " powers into products" : "") +
            (half ? ", " + std::to_string(half) + " products on half-precision weights kept in their type" : "");
     return OkStatus();

@@ -26,7 +26,7 @@ struct PipelineOptions {
   std::string dump_after;              // a pass name: its output IR lands in CompiledGraph::dump
   const HardwareProfile* profile = nullptr;  // when set, the timeline is predicted on it
   bool half_products = false;  // HalfPrecisionProducts (passes/fusion.h): the CUDA target
-  bool conv_epilogues = true;  // FuseConvEpilogues (passes/fusion.h): the CPU target
+  bool conv_epilogues = true;  // FuseConvEpilogues and BlockConvWeights (passes/fusion.h): the CPU target
 };
 
 struct PassTiming {

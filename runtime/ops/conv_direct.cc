@@ -213,6 +213,102 @@ void Scatter(const DirectConv2d& g, int64_t wq, const float* tile, int rows, int
   }
 }
 
+
+// The blocked kernel: output channels across the vector lanes, positions broadcast.
+constexpr int kPackLanes = static_cast<int>(kConvWeightBlock);
+// Tiles of P positions x V blocks of 16 channels, P * V <= 28 accumulators.
+constexpr int kPackMaxP = 14, kPackMaxV = 4;
+// Weight floats per channel pass (128 KiB, an eighth of the second-level cache) and position
+// tiles per work item: 64 KiB and 16 tiles ran 5-10% slower on 3x3 layers at 56x56 and 28x28.
+constexpr int64_t kPackPassFloats = 32768;
+constexpr int64_t kPackTilesPerItem = 4;
+
+// acc[i][v] += sum over channels [c0, c1) and taps of packed block v's 16 weights times the
+// source at virtual position q0 + i (i < P); `first` starts from the bias (or 0). acc_out holds
+// the tile between passes as [P][V][16].
+template <int P, int V>
+__attribute__((target("avx512f"))) void PackedTile(const Source& src, int64_t c0, int64_t c1, const float* wp,
+                                                   int64_t block_stride, const float* bias, bool first,
+                                                   int64_t q0, float* acc_out) {
+  __m512 acc[P][V];
+#pragma GCC unroll 4
+  for (int v = 0; v < V; ++v) {
+    const __m512 b = bias ? _mm512_loadu_ps(bias + v * kPackLanes) : _mm512_setzero_ps();
+#pragma GCC unroll 16
+    for (int i = 0; i < P; ++i) acc[i][v] = first ? b : _mm512_load_ps(acc_out + (i * V + v) * kPackLanes);
+  }
+  const int taps = static_cast<int>(src.taps.size());
+  const int64_t* tap = src.taps.data();
+  for (int64_t c = c0; c < c1; ++c) {
+    const float* xc = src.data + c * src.channel_stride + q0;
+    const float* wc = wp + c * taps * kPackLanes;
+    for (int t = 0; t < taps; ++t) {
+      const float* xp = xc + tap[t];
+      __m512 wv[V];
+#pragma GCC unroll 4
+      for (int v = 0; v < V; ++v) wv[v] = _mm512_loadu_ps(wc + v * block_stride + t * kPackLanes);
+#pragma GCC unroll 16
+      for (int i = 0; i < P; ++i) {
+        const __m512 xb = _mm512_set1_ps(xp[i]);
+#pragma GCC unroll 4
+        for (int v = 0; v < V; ++v) acc[i][v] = _mm512_fmadd_ps(wv[v], xb, acc[i][v]);
+      }
+    }
+  }
+#pragma GCC unroll 16
+  for (int i = 0; i < P; ++i) {
+#pragma GCC unroll 4
+    for (int v = 0; v < V; ++v) _mm512_store_ps(acc_out + (i * V + v) * kPackLanes, acc[i][v]);
+  }
+}
+
+// Transposes rows[i][0, 16) for i < p (row pitch `pitch` floats; p <= 16) and stores lane j of
+// every row as the run y[j * plane + i], i < p, through the epilogue (addend at the same
+// offsets). Four rounds of in-lane shuffles, as in a 16x16 transpose.
+__attribute__((target("avx512f"))) void StoreTransposed(const float* rows, int64_t pitch, int p, int64_t plane,
+                                                        const float* addend, bool relu, float* y) {
+  __m512 r[16], t[16];
+  for (int i = 0; i < 16; ++i) r[i] = i < p ? _mm512_load_ps(rows + i * pitch) : _mm512_setzero_ps();
+  for (int i = 0; i < 16; i += 2) {
+    t[i] = _mm512_unpacklo_ps(r[i], r[i + 1]);
+    t[i + 1] = _mm512_unpackhi_ps(r[i], r[i + 1]);
+  }
+  // r[4g + m], 128-bit lane k: channel 4k + m at positions 4g .. 4g + 3.
+  for (int g = 0; g < 16; g += 4) {
+    r[g] = _mm512_shuffle_ps(t[g], t[g + 2], 0x44);
+    r[g + 1] = _mm512_shuffle_ps(t[g], t[g + 2], 0xEE);
+    r[g + 2] = _mm512_shuffle_ps(t[g + 1], t[g + 3], 0x44);
+    r[g + 3] = _mm512_shuffle_ps(t[g + 1], t[g + 3], 0xEE);
+  }
+  const __mmask16 mask = static_cast<__mmask16>((1u << p) - 1u);
+  const __m512 zero = _mm512_setzero_ps();
+  for (int m = 0; m < 4; ++m) {
+    const __m512 p0 = _mm512_shuffle_f32x4(r[m], r[4 + m], 0x44), p1 = _mm512_shuffle_f32x4(r[m], r[4 + m], 0xEE);
+    const __m512 p2 = _mm512_shuffle_f32x4(r[8 + m], r[12 + m], 0x44), p3 = _mm512_shuffle_f32x4(r[8 + m], r[12 + m], 0xEE);
+    const __m512 out[4] = {_mm512_shuffle_f32x4(p0, p2, 0x88), _mm512_shuffle_f32x4(p0, p2, 0xDD),
+                           _mm512_shuffle_f32x4(p1, p3, 0x88), _mm512_shuffle_f32x4(p1, p3, 0xDD)};
+    for (int k = 0; k < 4; ++k) {
+      const int64_t at = (4 * k + m) * plane;
+      __m512 v = out[k];
+      if (addend) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(mask, addend + at));
+      if (relu) v = _mm512_max_ps(v, zero);
+      _mm512_mask_storeu_ps(y + at, mask, v);
+    }
+  }
+}
+
+using PackedTileFn = void (*)(const Source&, int64_t, int64_t, const float*, int64_t, const float*, bool, int64_t,
+                              float*);
+template <int V, int... P>
+constexpr std::array<PackedTileFn, kPackMaxP + 1> PackedRows(std::integer_sequence<int, P...>) {
+  return {nullptr, PackedTile<P + 1, V>...};
+}
+template <int... V>
+constexpr std::array<std::array<PackedTileFn, kPackMaxP + 1>, kPackMaxV + 1> PackedTiles(std::integer_sequence<int, V...>) {
+  return {std::array<PackedTileFn, kPackMaxP + 1>{}, PackedRows<V + 1>(std::make_integer_sequence<int, kPackMaxP>())...};
+}
+constexpr auto kPackedTiles = PackedTiles(std::make_integer_sequence<int, kPackMaxV>());
+
 }  // namespace
 
 bool DirectConvAvailable() {
@@ -284,6 +380,99 @@ void DirectConvF32(const DirectConv2d& g, const float* x, const float* w, const 
         const int64_t m0 = t * kRows;
         const int rows = static_cast<int>(std::min<int64_t>(kRows, g.out_channels - m0));
         Scatter(g, src.wq, tile[t - t0], rows, m0, q0, count, epilogue, y);
+      }
+    }
+  });
+}
+
+}  // namespace ts::ops
+
+namespace ts::ops {
+
+bool BlockedConvPreferred(const DirectConv2d& g) {
+  // Measured against DirectConvF32 (benchmarks/conv/RESULTS: "blocked weights"): faster on
+  // every ResNet-50 shape but the 1x1 over 64 channels and the 7x7 stem over 3 channels (one
+  // tile's stores then weigh on too few products), and slower on U-Net's 32-channel layers.
+  const int64_t k = g.in_channels * g.kernel_h * g.kernel_w;
+  return DirectConvApplies(g) && g.out_channels % kConvWeightBlock == 0 && g.out_channels >= 64 &&
+         g.in_channels >= 16 && k >= 128;
+}
+
+void BlockConvWeights(int64_t out_channels, int64_t k, const float* w, float* blocked) {
+  for (int64_t b = 0; b < out_channels / kConvWeightBlock; ++b) {
+    for (int64_t j = 0; j < k; ++j) {
+      for (int64_t l = 0; l < kConvWeightBlock; ++l) {
+        blocked[(b * k + j) * kConvWeightBlock + l] = w[(b * kConvWeightBlock + l) * k + j];
+      }
+    }
+  }
+}
+
+void UnblockConvWeights(int64_t out_channels, int64_t k, const float* blocked, float* w) {
+  for (int64_t b = 0; b < out_channels / kConvWeightBlock; ++b) {
+    for (int64_t j = 0; j < k; ++j) {
+      for (int64_t l = 0; l < kConvWeightBlock; ++l) {
+        w[(b * kConvWeightBlock + l) * k + j] = blocked[(b * k + j) * kConvWeightBlock + l];
+      }
+    }
+  }
+}
+
+void DirectConvBlockedF32(const DirectConv2d& g, const float* x, const float* blocked_w, const float* bias,
+                          float* y, const ConvEpilogue& e) {
+  const Source src = Prepare(g, x);
+  const int64_t taps = static_cast<int64_t>(src.taps.size());
+  const int64_t k = g.in_channels * taps;
+  const int64_t out_plane = g.out_height * g.out_width;
+  // Position tiles: runs of up to P real outputs, contiguous in the source. Without dropped
+  // columns (1x1, stride 1, unpadded) they run across rows; otherwise each stays in its row.
+  const bool flat = src.wq == g.out_width;
+  const int p_max = flat ? kPackMaxP : static_cast<int>(std::min<int64_t>(kPackMaxP, g.out_width));
+  const int v_max = std::min(kPackMaxV, 28 / p_max);
+  struct TileAt {
+    int64_t q0, pos0;  // its first virtual position and first output position
+    int p;
+  };
+  std::vector<TileAt> tiles;
+  if (flat) {
+    for (int64_t q = 0; q < out_plane; q += p_max) tiles.push_back({q, q, static_cast<int>(std::min<int64_t>(p_max, out_plane - q))});
+  } else {
+    for (int64_t oh = 0; oh < g.out_height; ++oh) {
+      for (int64_t ow = 0; ow < g.out_width; ow += p_max) {
+        tiles.push_back({oh * src.wq + ow, oh * g.out_width + ow,
+                         static_cast<int>(std::min<int64_t>(p_max, g.out_width - ow))});
+      }
+    }
+  }
+  const int64_t blocks = g.out_channels / kConvWeightBlock;
+  const int64_t supers = CeilDiv(blocks, v_max);  // V blocks each
+  const int64_t ntiles = static_cast<int64_t>(tiles.size());
+  const int64_t groups = CeilDiv(ntiles, kPackTilesPerItem);
+  const int64_t chunk = std::max<int64_t>(1, kPackPassFloats / (taps * kConvWeightBlock * v_max));
+  const int64_t block_stride = k * kConvWeightBlock;
+  // Items run block group by block group, so one thread's consecutive items reuse its weights.
+  ParallelFor(supers * groups, 1, [&](int64_t begin, int64_t end) {
+    alignas(64) float accs[kPackTilesPerItem][kPackMaxP * kPackMaxV * kPackLanes];
+    for (int64_t item = begin; item < end; ++item) {
+      const int64_t sb = item / groups, t0 = item % groups * kPackTilesPerItem;
+      const int64_t t1 = std::min(ntiles, t0 + kPackTilesPerItem);
+      const int v = static_cast<int>(std::min<int64_t>(v_max, blocks - sb * v_max));
+      const float* ws = blocked_w + sb * v_max * block_stride;
+      const float* bs = bias ? bias + sb * v_max * kConvWeightBlock : nullptr;
+      for (int64_t c0 = 0; c0 < g.in_channels; c0 += chunk) {
+        const int64_t c1 = std::min(g.in_channels, c0 + chunk);
+        for (int64_t t = t0; t < t1; ++t) {
+          const TileAt& a = tiles[static_cast<size_t>(t)];
+          kPackedTiles[v][a.p](src, c0, c1, ws, block_stride, bs, c0 == 0, a.q0, accs[t - t0]);
+        }
+      }
+      for (int64_t t = t0; t < t1; ++t) {
+        const TileAt& a = tiles[static_cast<size_t>(t)];
+        for (int j = 0; j < v; ++j) {
+          const int64_t at = ((sb * v_max + j) * kConvWeightBlock) * out_plane + a.pos0;
+          StoreTransposed(accs[t - t0] + j * kPackLanes, v * kPackLanes, a.p, out_plane,
+                          e.addend ? e.addend + at : nullptr, e.relu, y + at);
+        }
       }
     }
   });

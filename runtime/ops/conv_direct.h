@@ -16,6 +16,7 @@
 #define TENSORSHUNT_RUNTIME_OPS_CONV_DIRECT_H_
 
 #include <cstdint>
+#include <string_view>
 
 namespace ts::ops {
 
@@ -52,6 +53,32 @@ struct ConvEpilogue {
 // The addend may be y itself.
 void DirectConvF32(const DirectConv2d& g, const float* x, const float* w, const float* bias,
                    float* y, const ConvEpilogue& epilogue = {});
+
+// ---- Blocked weights ----
+// The same convolution with the weights in blocks of 16 output channels,
+// blocked[b][j][l] = w[(16 b + l) * k + j] (k = in_channels * kernel_h * kernel_w, j over
+// (channel, kh, kw) row-major): a register tile is then P output positions x V blocks of 16
+// channels (P <= 14, P * V <= 28), the weights one vector load per block and step, the image
+// values broadcast, and the tile transposed as it is stored. No lanes are lost to short rows
+// (7x7 and 14x14 outputs), which cost the position-vectorised kernel up to a quarter.
+// The compiler blocks a convolution's weights once (passes::BlockConvWeights) where
+// BlockedConvPreferred says so; TsFusedConv's attribute weight_layout = "blocked16" marks them.
+inline constexpr int64_t kConvWeightBlock = 16;
+inline constexpr std::string_view kBlockedConvWeights = "blocked16";  // weight_layout's value
+
+// Whether the blocked kernel is the faster one for this geometry (measured; out_channels a
+// multiple of 16 among the conditions). Depends on the geometry only, not on this CPU.
+bool BlockedConvPreferred(const DirectConv2d& g);
+
+// To and from the blocked layout (out_channels a multiple of kConvWeightBlock).
+void BlockConvWeights(int64_t out_channels, int64_t k, const float* w, float* blocked);
+void UnblockConvWeights(int64_t out_channels, int64_t k, const float* blocked, float* w);
+
+// DirectConvF32 on blocked weights. Requires DirectConvAvailable(), DirectConvApplies(g) and
+// out_channels a multiple of kConvWeightBlock. Each output sums its terms in the same order as
+// DirectConvF32 (bias, then channel by channel, tap by tap), so the two agree bit for bit.
+void DirectConvBlockedF32(const DirectConv2d& g, const float* x, const float* blocked_w, const float* bias,
+                          float* y, const ConvEpilogue& epilogue = {});
 
 }  // namespace ts::ops
 

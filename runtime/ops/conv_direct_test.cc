@@ -156,8 +156,129 @@ TEST(DirectConvTest, PointwiseReadsNothingPastTheInput) {
     for (size_t i = 0; i < y.size(); ++i) {
       ASSERT_NEAR(y[i], want[i], 1e-5 * magnitude[i] + 1e-6) << h << "x" << w << " output " << i;
     }
+    // The blocked kernel on 16 output channels, the same way.
+    DirectConv2d g16 = g;
+    g16.out_channels = 16;
+    std::vector<float> w16(static_cast<size_t>(16 * g.in_channels)), b16(w16.size());
+    for (float& v : w16) v = normal(rng);
+    BlockConvWeights(16, g.in_channels, w16.data(), b16.data());
+    std::vector<float> y16(static_cast<size_t>(16 * h * w));
+    DirectConvBlockedF32(g16, x, b16.data(), nullptr, y16.data());
+    Reference(g16, in, w16, nullptr, &want, &magnitude);
+    for (size_t i = 0; i < y16.size(); ++i) {
+      ASSERT_NEAR(y16[i], want[i], 1e-5 * magnitude[i] + 1e-6) << h << "x" << w << " blocked output " << i;
+    }
     munmap(region, mapped);
   }
+}
+
+// The blocked kernel sums each output's terms in DirectConvF32's order, so the two must agree
+// bit for bit: random geometries with 16 to 144 output channels (one to four blocks per tile,
+// and tails), rows shorter and longer than a 14-position tile, channel counts over one weight
+// pass, the four epilogues, and nothing written outside the output.
+TEST(BlockedConvTest, MatchesTheDirectKernelBitForBit) {
+  if (!DirectConvAvailable()) GTEST_SKIP() << "this CPU has no AVX-512F (or TSR_CONV=im2col)";
+  std::mt19937 rng(20261124);
+  auto pick = [&](int64_t lo, int64_t hi) { return std::uniform_int_distribution<int64_t>(lo, hi)(rng); };
+  std::normal_distribution<float> normal;
+  int ran = 0;
+  for (int trial = 0; trial < 200; ++trial) {
+    DirectConv2d g;
+    const bool pointwise = trial % 4 == 0;  // in place, tiles running across rows
+    // Every tenth trial: more channels than one weight pass takes (1024 for 1x1 in place with
+    // two blocks per tile, 113 for 3x3).
+    const bool passes = trial % 10 == 0;
+    g.in_channels = passes ? (pointwise ? pick(1025, 1100) : pick(114, 160)) : pick(1, 40);
+    g.out_channels = 16 * pick(1, 9);
+    g.kernel_h = pointwise ? 1 : pick(1, 5);
+    g.kernel_w = pointwise ? 1 : pick(1, 5);
+    if (!pointwise) {
+      g.stride_h = pick(1, 2);
+      g.stride_w = pick(1, 2);
+      g.dilation_h = pick(1, 2);
+      g.dilation_w = pick(1, 2);
+      g.pad_top = pick(0, g.kernel_h - 1);
+      g.pad_left = pick(0, g.kernel_w - 1);
+    }
+    const int64_t pad_bottom = pointwise ? 0 : pick(0, g.kernel_h - 1);
+    const int64_t pad_right = pointwise ? 0 : pick(0, g.kernel_w - 1);
+    g.height = pick(1, passes ? 6 : 20);
+    g.width = pick(1, passes ? 6 : 40);
+    g.out_height = OutSize(g.height, g.kernel_h, g.stride_h, g.dilation_h, g.pad_top + pad_bottom);
+    g.out_width = OutSize(g.width, g.kernel_w, g.stride_w, g.dilation_w, g.pad_left + pad_right);
+    if (g.out_height <= 0 || g.out_width <= 0) continue;
+    ASSERT_TRUE(DirectConvApplies(g)) << "trial " << trial;
+    const int64_t k = g.in_channels * g.kernel_h * g.kernel_w;
+    std::vector<float> x(static_cast<size_t>(g.in_channels * g.height * g.width));
+    std::vector<float> w(static_cast<size_t>(g.out_channels * k)), blocked(w.size());
+    std::vector<float> bias(static_cast<size_t>(g.out_channels));
+    for (float& v : x) v = normal(rng);
+    for (float& v : w) v = normal(rng);
+    for (float& v : bias) v = normal(rng);
+    BlockConvWeights(g.out_channels, k, w.data(), blocked.data());
+    const float* b = trial % 3 != 0 ? bias.data() : nullptr;
+    const size_t outputs = static_cast<size_t>(g.out_channels * g.out_height * g.out_width);
+    std::vector<float> addend(outputs);
+    for (float& v : addend) v = normal(rng);
+    const int epilogue = trial % 4;  // none; ReLU; an addend and ReLU; the addend being y itself
+    std::vector<float> want(outputs + 32, 12345.0f), got(outputs + 32, 12345.0f);
+    auto run = [&](std::vector<float>& y, bool blocked_kernel) {
+      ConvEpilogue e;
+      e.relu = epilogue == 1 || epilogue == 2;
+      if (epilogue == 2) e.addend = addend.data();
+      if (epilogue == 3) {
+        std::copy(addend.begin(), addend.end(), y.begin() + 16);
+        e.addend = y.data() + 16;
+      }
+      if (blocked_kernel) {
+        DirectConvBlockedF32(g, x.data(), blocked.data(), b, y.data() + 16, e);
+      } else {
+        DirectConvF32(g, x.data(), w.data(), b, y.data() + 16, e);
+      }
+    };
+    run(want, false);
+    run(got, true);
+    for (size_t i = 0; i < got.size(); ++i) {
+      ASSERT_EQ(got[i], want[i]) << "trial " << trial << " at " << static_cast<int64_t>(i) - 16 << " of " << outputs
+                                 << " (" << g.in_channels << "->" << g.out_channels << " channels, kernel "
+                                 << g.kernel_h << "x" << g.kernel_w << ", stride " << g.stride_h << "x" << g.stride_w
+                                 << ", output " << g.out_height << "x" << g.out_width << ", epilogue " << epilogue << ")";
+    }
+    ++ran;
+  }
+  EXPECT_GT(ran, 150);
+}
+
+TEST(BlockedConvTest, LayoutAndRoundTrip) {
+  const int64_t m = 32, k = 5;
+  std::vector<float> w(static_cast<size_t>(m * k)), blocked(w.size()), back(w.size());
+  for (size_t i = 0; i < w.size(); ++i) w[i] = static_cast<float>(i);
+  BlockConvWeights(m, k, w.data(), blocked.data());
+  // Block 1, step 3, lane 2: output channel 18's weight 3.
+  EXPECT_EQ(blocked[(1 * k + 3) * 16 + 2], w[18 * k + 3]);
+  EXPECT_EQ(blocked[0], w[0]);
+  EXPECT_EQ(blocked[1], w[k]);  // lane 1: channel 1's first weight
+  UnblockConvWeights(m, k, blocked.data(), back.data());
+  EXPECT_EQ(back, w);
+}
+
+TEST(BlockedConvTest, WhereItIsPreferred) {
+  auto conv = [](int64_t c, int64_t m, int64_t kernel, int64_t size) {
+    DirectConv2d g;
+    g.in_channels = c;
+    g.out_channels = m;
+    g.kernel_h = g.kernel_w = kernel;
+    g.pad_top = g.pad_left = kernel / 2;
+    g.height = g.width = g.out_height = g.out_width = size;
+    return g;
+  };
+  EXPECT_TRUE(BlockedConvPreferred(conv(512, 512, 3, 7)));
+  EXPECT_TRUE(BlockedConvPreferred(conv(1024, 256, 1, 14)));
+  EXPECT_TRUE(BlockedConvPreferred(conv(64, 64, 3, 56)));
+  EXPECT_FALSE(BlockedConvPreferred(conv(64, 256, 1, 56))) << "64 products per output";
+  EXPECT_FALSE(BlockedConvPreferred(conv(32, 32, 3, 256))) << "32 output channels";
+  EXPECT_FALSE(BlockedConvPreferred(conv(256, 72, 3, 14))) << "not a multiple of 16";
+  EXPECT_FALSE(BlockedConvPreferred(conv(3, 64, 7, 112))) << "3 input channels";
 }
 
 TEST(DirectConvTest, GeometriesItDoesNotTake) {

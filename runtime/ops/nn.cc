@@ -360,6 +360,17 @@ StatusOr<std::vector<TensorType>> InferFusedConv(const InferContext& ctx) {
   InferContext conv = ctx;
   conv.inputs.resize(3);
   ASSIGN_OR_RETURN(std::vector<TensorType> out, InferConvLike(conv, false));
+  const std::string layout = ctx.attrs.StrOr("weight_layout", "");
+  if (layout == kBlockedConvWeights) {
+    const std::vector<int64_t>& w = ctx.inputs[1].shape;
+    if (w.size() != 4 || ctx.attrs.IntOr("group", 1) != 1 || w[0] % kConvWeightBlock != 0) {
+      return ctx.Fail("weight_layout \"blocked16\" needs a 2-D convolution with one group and output channels "
+                      "a multiple of 16, found W " + TypeString(DType::kF32, w) + " and group " +
+                      std::to_string(ctx.attrs.IntOr("group", 1)) + "; recompile the model");
+    }
+  } else if (!layout.empty()) {
+    return ctx.Fail("weight_layout must be \"\" or \"blocked16\", found \"" + layout + "\"");
+  }
   if (ctx.inputs.size() > 3 && ctx.inputs[3].shape != out[0].shape) {
     return ctx.Fail("the addend Z must have the output's type " + TypeString(DType::kF32, out[0].shape) + ", found " +
                     TypeString(DType::kF32, ctx.inputs[3].shape));
@@ -685,8 +696,27 @@ void RunFusedConv(const KernelContext& ctx) {
   const Tensor& b = ctx.inputs[2];
   const Tensor* z = ctx.inputs.size() > 3 ? &ctx.inputs[3] : nullptr;
   const ConvGeom g = *ConvGeometry(ctx.attrs, x.shape, w.shape, &b.shape);
-  ConvForward(g, x.As<const float>(), w.As<const float>(), b.As<const float>(), ctx.outputs[0].As<float>(),
-              z ? z->As<const float>() : nullptr, ctx.attrs.StrOr("activation", "") == "Relu");
+  const float* addend = z ? z->As<const float>() : nullptr;
+  const bool relu = ctx.attrs.StrOr("activation", "") == "Relu";
+  float* y = ctx.outputs[0].As<float>();
+  if (ctx.attrs.StrOr("weight_layout", "") != kBlockedConvWeights) {
+    ConvForward(g, x.As<const float>(), w.As<const float>(), b.As<const float>(), y, addend, relu);
+    return;
+  }
+  const int64_t k = static_cast<int64_t>(w.Count()) / g.out_channels;
+  std::optional<DirectConv2d> d = DirectConvAvailable() ? DirectGeometry(g) : std::nullopt;
+  if (d) {
+    const int64_t image = g.in_channels * d->height * d->width, out = g.out_channels * d->out_height * d->out_width;
+    for (int64_t n = 0; n < g.batch; ++n) {
+      DirectConvBlockedF32(*d, x.As<const float>() + n * image, w.As<const float>(), b.As<const float>(), y + n * out,
+                           {.addend = addend ? addend + n * out : nullptr, .relu = relu});
+    }
+    return;
+  }
+  // No direct kernel here (no AVX-512F, or TSR_CONV=im2col): back to ONNX's layout, per call.
+  std::vector<float> plain(w.Count());
+  UnblockConvWeights(g.out_channels, k, w.As<const float>(), plain.data());
+  ConvForward(g, x.As<const float>(), plain.data(), b.As<const float>(), y, addend, relu);
 }
 
 // ---- Pools ----
@@ -1009,6 +1039,15 @@ bool ConvTakesDirectKernel(const AttrView& attrs, DType dtype, const std::vector
   if (dtype != DType::kF32) return false;
   StatusOr<ConvGeom> g = ConvGeometry(attrs, x, w, nullptr);
   return g.ok() && DirectGeometry(*g).has_value();
+}
+
+bool ConvPrefersBlockedWeights(const AttrView& attrs, DType dtype, const std::vector<int64_t>& x,
+                               const std::vector<int64_t>& w) {
+  if (dtype != DType::kF32) return false;
+  StatusOr<ConvGeom> g = ConvGeometry(attrs, x, w, nullptr);
+  if (!g.ok()) return false;
+  std::optional<DirectConv2d> d = DirectGeometry(*g);
+  return d && BlockedConvPreferred(*d);
 }
 
 void AddNnOps(std::vector<OpDef>* ops) {

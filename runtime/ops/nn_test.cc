@@ -7,6 +7,7 @@
 #include <numeric>
 #include <random>
 
+#include "runtime/ops/conv_direct.h"
 #include "runtime/ops/test_util.h"
 
 namespace ts::ops {
@@ -186,6 +187,59 @@ TEST(FusedConvTest, Refusals) {
   EXPECT_EQ(EvalError("TsFusedConv", {}, {F64({1, 1, 1, 1}, {1}), F64({1, 1, 1, 1}, {1}), F64({1}, {0})}),
             "TsFusedConv: every input must be f32, found f64");
   EXPECT_NE(EvalError("TsFusedConv", {}, {kX5, kOnes3}), "");  // the bias is required
+}
+
+// weight_layout = "blocked16": the same outputs, bit for bit, from weights stored in blocks of
+// 16 output channels, on the blocked kernel (AVX-512F) or, in nn_im2col_test, unblocked again
+// for the im2col path. A batch of 2 checks each image's offsets.
+TEST(FusedConvTest, BlockedWeightsGiveTheSameOutputs) {
+  struct Case {
+    V x, w;
+    ir::AttrMap attrs;
+  };
+  const std::vector<Case> cases = {
+      {{1, 24, 9, 11}, {32, 24, 3, 3}, {{"pads", V{1, 1, 1, 1}}}},
+      {{2, 16, 12, 12}, {48, 16, 3, 3}, {{"pads", V{1, 1, 1, 1}}, {"strides", V{2, 2}}}},
+      {{1, 160, 7, 7}, {64, 160, 1, 1}, {}},
+  };
+  std::mt19937 rng(12);
+  std::uniform_real_distribution<float> u(-1, 1);
+  auto random = [&](const V& shape) {
+    int64_t n = 1;
+    for (int64_t d : shape) n *= d;
+    std::vector<float> v(static_cast<size_t>(n));
+    for (float& f : v) f = u(rng);
+    return F32(shape, v);
+  };
+  for (const Case& c : cases) {
+    const HostTensor x = random(c.x), w = random(c.w), b = random({c.w[0]});
+    std::vector<float> blocked(w.Values<float>().size());
+    BlockConvWeights(c.w[0], c.w[1] * c.w[2] * c.w[3], w.Values<float>().data(), blocked.data());
+    const HostTensor wb = F32(c.w, blocked);
+    ir::AttrMap attrs = c.attrs;
+    attrs["activation"] = std::string("Relu");
+    const HostTensor want = Eval1("TsFusedConv", attrs, {x, w, b});
+    const HostTensor z = random(want.shape);
+    const HostTensor want_added = Eval1("TsFusedConv", attrs, {x, w, b, z});
+    attrs["weight_layout"] = std::string("blocked16");
+    EXPECT_EQ(Eval1("TsFusedConv", attrs, {x, wb, b}).Values<float>(), want.Values<float>());
+    EXPECT_EQ(Eval1("TsFusedConv", attrs, {x, wb, b, z}).Values<float>(), want_added.Values<float>());
+  }
+}
+
+TEST(FusedConvTest, BlockedWeightsRefusals) {
+  const HostTensor x = F32({1, 4, 5, 5}, std::vector<float>(100));
+  const ir::AttrMap blocked = {{"weight_layout", std::string("blocked16")}};
+  EXPECT_EQ(EvalError("TsFusedConv", blocked, {x, F32({8, 4, 3, 3}, std::vector<float>(288)), F32({8}, std::vector<float>(8))}),
+            "TsFusedConv: weight_layout \"blocked16\" needs a 2-D convolution with one group and output channels a "
+            "multiple of 16, found W f32[8,4,3,3] and group 1; recompile the model");
+  ir::AttrMap grouped = blocked;
+  grouped["group"] = int64_t{2};
+  EXPECT_NE(EvalError("TsFusedConv", grouped, {x, F32({16, 2, 3, 3}, std::vector<float>(288)), F32({16}, std::vector<float>(16))}),
+            "");
+  EXPECT_EQ(EvalError("TsFusedConv", {{"weight_layout", std::string("nhwc")}},
+                      {x, F32({16, 4, 3, 3}, std::vector<float>(576)), F32({16}, std::vector<float>(16))}),
+            "TsFusedConv: weight_layout must be \"\" or \"blocked16\", found \"nhwc\"");
 }
 
 TEST(ConvTest, EmptyBatch) {

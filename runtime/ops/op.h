@@ -193,6 +193,11 @@ std::optional<std::pair<int64_t, int64_t>> ReducedAxesRun(const AttrView& attrs,
 // answer and the runtime's choice are one rule.
 bool ConvTakesDirectKernel(const AttrView& attrs, DType dtype, const std::vector<int64_t>& x,
                            const std::vector<int64_t>& w);
+// Whether such a Conv runs faster with its weights blocked (conv_direct.h,
+// BlockedConvPreferred): 2-D, one group, f32, a geometry the direct kernel takes. Does not ask
+// whether this CPU has the kernel, so the compiler's choice is the same on every machine.
+bool ConvPrefersBlockedWeights(const AttrView& attrs, DType dtype, const std::vector<int64_t>& x,
+                               const std::vector<int64_t>& w);
 
 // Normalises an axis in [-rank, rank) to [0, rank), or nullopt.
 std::optional<int64_t> NormalizeAxis(int64_t axis, int64_t rank);
