@@ -6,6 +6,7 @@
 // adjoint: a GEMM into columns, then col2im adds the columns into the output. f16/bf16 are
 // computed in f32, f64 in f64. Pools walk each window, clipped to the image, directly.
 #include <cblas.h>
+#include <immintrin.h>
 
 #include <algorithm>
 #include <climits>
@@ -897,6 +898,51 @@ inline float MaxIgnoringNan(float best, float v) {
   return best != best ? v : m;
 }
 
+bool HasAvx512() {
+  static const bool has = [] {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx512f") != 0;
+  }();
+  return has;
+}
+
+// out[i] = the max (MaxIgnoringNan, in order over kh then kw) of rows[kh][2 i + kw] over
+// kh < rows.size(), kw < kernel_w, for i < n: a pooling row at column stride 2 and dilation 1,
+// 16 outputs per vector. Each tap's values are the even or odd lanes of two loads; loads are
+// masked to the elements a window reads.
+__attribute__((target("avx512f"))) void MaxPoolRowStride2(const std::vector<const float*>& rows, int64_t kernel_w,
+                                                          int64_t n, float* out) {
+  const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+  const __m512i odd = _mm512_add_epi32(even, _mm512_set1_epi32(1));
+  for (int64_t i0 = 0; i0 < n; i0 += 16) {
+    const int64_t count = std::min<int64_t>(16, n - i0);
+    __m512 best = _mm512_setzero_ps();
+    bool first = true;
+    for (const float* row : rows) {
+      for (int64_t kw = 0; kw < kernel_w; ++kw) {
+        // Tap kw reads base[2 i + (kw & 1)] with base = row + kw - (kw & 1): base elements
+        // [2 i0, 2 (i0 + count - 1) + (kw & 1)] of this vector.
+        const float* base = row + kw - (kw & 1) + 2 * i0;
+        const int64_t need = 2 * (count - 1) + (kw & 1) + 1;
+        const __mmask16 lo_mask = static_cast<__mmask16>(need >= 16 ? 0xffffu : (1u << need) - 1u);
+        const __mmask16 hi_mask = static_cast<__mmask16>(need <= 16 ? 0u : need >= 32 ? 0xffffu : (1u << (need - 16)) - 1u);
+        const __m512 lo = _mm512_maskz_loadu_ps(lo_mask, base);
+        const __m512 hi = _mm512_maskz_loadu_ps(hi_mask, base + 16);
+        const __m512 v = _mm512_permutex2var_ps(lo, (kw & 1) ? odd : even, hi);
+        if (first) {
+          best = v;
+          first = false;
+          continue;
+        }
+        // MaxIgnoringNan: v where v > best or best is NaN.
+        const __mmask16 take = _mm512_cmp_ps_mask(v, best, _CMP_GT_OQ) | _mm512_cmp_ps_mask(best, best, _CMP_UNORD_Q);
+        best = _mm512_mask_blend_ps(take, best, v);
+      }
+    }
+    _mm512_mask_storeu_ps(out + i0, static_cast<__mmask16>((1u << count) - 1u), best);
+  }
+}
+
 // The common case (2-D f32, no Indices output): the window's rows and columns inside the image
 // are found once per output row and column instead of per element. Same results as
 // MaxPoolKernel, NaN handling included.
@@ -917,6 +963,7 @@ void MaxPool2dF32(const PoolGeom& g, const float* x, float* y) {
     }
   }
   auto plane = [&](int64_t p) {
+    thread_local std::vector<const float*> rows_scratch;
     const float* xp = x + p * in_h * in_w;
     float* yp = y + p * out_h * out_w;
     for (int64_t oh = 0; oh < out_h; ++oh) {
@@ -946,6 +993,13 @@ void MaxPool2dF32(const PoolGeom& g, const float* x, float* y) {
       // strided load and a select per output.
       float* out = yrow + full_begin;
       const int64_t n = full_end - full_begin;
+      if (sw == 2 && dw == 1 && HasAvx512()) {
+        std::vector<const float*>& rows = rows_scratch;
+        rows.clear();
+        for (int64_t kh = r_lo; kh < r_hi; ++kh) rows.push_back(xp + (r_start + kh * dh) * in_w + col_start[full_begin]);
+        MaxPoolRowStride2(rows, w.kernel[1], n, out);
+        continue;
+      }
       for (int64_t kh = r_lo; kh < r_hi; ++kh) {
         const float* row = xp + (r_start + kh * dh) * in_w + col_start[full_begin];
         for (int64_t kw = 0; kw < w.kernel[1]; ++kw) {
