@@ -40,6 +40,8 @@ SHAPES = {
     "1x1 64->256 @56": (64, 256, 1, 1, 0, 56),
     "1x1 256->64 @56": (256, 64, 1, 1, 0, 56),
     "1x1 1024->256 @14": (1024, 256, 1, 1, 0, 14),
+    "1x1 512->2048 @7": (512, 2048, 1, 1, 0, 7),
+    "1x1 2048->512 @7": (2048, 512, 1, 1, 0, 7),
     "unet 3x3 32 @256": (32, 32, 3, 1, 1, 256),
     "unet 3x3 64->32 @256": (64, 32, 3, 1, 1, 256),
 }
@@ -120,8 +122,9 @@ def main():
                  "Measured by `python benchmarks/conv/run_conv.py --tsc bazel-out/k8-opt/bin/cli/tsc --tsr "
                  "bazel-out/k8-opt/bin/cli/tsr --iterations %d --rounds %d --results benchmarks/RESULTS.md` (one run; "
                  "%d threads each; onnxruntime %s; per cell the smallest median / smallest minimum over the rounds, ms). "
-                 "The tsr column is the default (the direct kernel where it applies), the next one "
-                 "im2col + OpenBLAS for every convolution."
+                 "The tsr column is the default (the direct kernel where it applies, on weights tsc blocked by "
+                 "16 output channels where it prefers the blocked kernel), the next one im2col + OpenBLAS for every "
+                 "convolution."
                  % (a.iterations, a.rounds, run_zoo.THREADS, ort.__version__),
                  "",
                  "| convolution | tsr | tsr, TSR_CONV=im2col | onnxruntime | tsr / ort (median, min) | tsr GFLOP/s (min) |",
