@@ -275,6 +275,7 @@ Status Compile(CompileArgs args) {
   popts.profile = &predict_on;
   popts.half_products = args.target == "cuda";
   popts.conv_epilogues = args.target != "cuda";  // the GPU backend runs plain Conv only
+  popts.blocked_matmul_weights = args.target != "cuda";  // a CPU kernel's layout
   popts.dump_after = args.dump_after;
   if (args.weight_quant == "none") args.weight_quant = "f32";
   if (args.weight_quant != "auto" && args.weight_quant != "f32" && args.weight_quant != "f16" &&

@@ -120,6 +120,7 @@ Status Lowerer::LowerNode(const ir::Node& n, size_t step_index) {
   } else if (n.op == "MatMul") {
     s.builtin = planfmt::Builtin::kMatMul;
     if (n.IntAttrOr("trans_b", 0) != 0) s.iparams = {1};
+    if (n.StringAttr("weight_layout").value_or("") == "blocked64") s.iparams = {2};  // passes::BlockMatMulWeights
   } else if (n.op == "Gemm") {
     s.builtin = planfmt::Builtin::kGemm;
     s.iparams = {n.IntAttrOr("transA", 0) != 0, n.IntAttrOr("transB", 0) != 0};

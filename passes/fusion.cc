@@ -12,6 +12,7 @@
 #include "ir/ops.h"
 #include "passes/schedule.h"
 #include "runtime/ops/conv_direct.h"
+#include "runtime/ops/gemm_blocked.h"
 #include "runtime/ops/op.h"
 
 namespace ts::passes {
@@ -292,6 +293,43 @@ StatusOr<ir::Graph> BlockConvWeights(const ir::Graph& g, int* blocked) {
   }
   if (blocked) *blocked = count;
   return count ? RemoveUnused(out) : out;
+}
+
+StatusOr<ir::Graph> BlockMatMulWeights(const ir::Graph& g, int* blocked) {
+  const auto consumers = ir::Consumers(g);
+  std::vector<bool> is_output(g.values.size(), false);
+  for (int v : g.outputs) is_output[v] = true;
+  auto f32 = [&](int v) { return v >= 0 && g.values[v].dtype == DType::kF32; };
+  ir::Graph out = g;
+  int count = 0;
+  for (size_t i = 0; i < g.nodes.size(); ++i) {
+    const ir::Node& n = g.nodes[i];
+    if (n.op != "MatMul" || n.inputs.size() != 2 || n.outputs.size() != 1 || !f32(n.inputs[0]) ||
+        !f32(n.inputs[1]) || !f32(n.outputs[0]) || !n.attrs.empty()) {
+      continue;  // attributes: transposed (trans_b), half-precision (out_dtype) or already blocked
+    }
+    const int bv = n.inputs[1];
+    const ir::Value& b = g.values[bv];
+    if (!b.HasData() || b.shape.size() != 2 || is_output[bv] || consumers[bv].size() != 1 ||
+        g.values[n.inputs[0]].shape.empty()) {
+      continue;
+    }
+    const int64_t k = b.shape[0], cols = b.shape[1];
+    const std::optional<int64_t> count_b = ops::SafeCount(b.shape);
+    if (!count_b || *count_b == 0) continue;
+    std::optional<std::vector<float>> plain = F32Data(b, *count_b);
+    if (!plain) continue;
+    std::vector<float> laid(plain->size());
+    ops::BlockMatMulWeights(k, cols, plain->data(), laid.data());
+    // In place: B keeps its id and name (read by this node alone), so nothing else moves.
+    std::vector<uint8_t> bytes(laid.size() * 4);
+    std::memcpy(bytes.data(), laid.data(), bytes.size());
+    out.values[bv].data = ir::MakeBytes(std::move(bytes));
+    out.nodes[i].attrs["weight_layout"] = std::string("blocked64");
+    ++count;
+  }
+  if (blocked) *blocked = count;
+  return out;
 }
 
 StatusOr<ir::Graph> PowAsMul(const ir::Graph& g, int* rewritten) {

@@ -15,6 +15,7 @@
 #include "passes/schedule.h"
 #include "passes/shape_inference.h"
 #include "runtime/ops/conv_direct.h"
+#include "runtime/ops/gemm_blocked.h"
 #include "runtime/ops/op.h"
 
 namespace ts::passes {
@@ -735,6 +736,54 @@ TEST(BlockConvWeightsTest, BlocksTheConvolutionsItPrefers) {
     auto got_y = ops::EvaluateOp("TsFusedConv", 17, n->attrs, {xh, Host(w, Floats(w)), Host(b, Floats(b))}, 1);
     ASSERT_TRUE(got_y.ok()) << got_y.status().ToString();
     EXPECT_EQ((*got_y)[0].Values<float>(), (*want_y)[0].Values<float>());
+  }
+}
+
+// a [2,3,5] -> mm1 (b1 [5,70], f32 constant) -> y1: blocked
+// a -> mm2 (bs [5,8]) -> y2 and a -> mm3 (bs): a shared B, left as it is
+// a -> mm4 (b4 [5,8], trans_b = 1): transposed, left as it is
+// a -> mm5 (a2, an input): no constant B, left as it is
+TEST(BlockMatMulWeightsTest, BlocksConstantWeightsReadOnce) {
+  std::mt19937 rng(3);
+  ConvBnGraph c;
+  c.g.opset = 17;
+  const int a = AddF32(c, "a", {2, 3, 5}, ir::ValueKind::kInput, rng, -1, 1);
+  const int a2 = AddF32(c, "a2", {5, 8}, ir::ValueKind::kInput, rng, -1, 1);
+  const int b1 = AddF32(c, "b1", {5, 70}, ir::ValueKind::kWeight, rng, -1, 1);
+  const int bs = AddF32(c, "bs", {5, 8}, ir::ValueKind::kWeight, rng, -1, 1);
+  const int b4 = AddF32(c, "b4", {8, 5}, ir::ValueKind::kWeight, rng, -1, 1);
+  const int y1 = AddF32(c, "y1", {2, 3, 70}, ir::ValueKind::kOutput, rng, 0, 0);
+  const int y2 = AddF32(c, "y2", {2, 3, 8}, ir::ValueKind::kOutput, rng, 0, 0);
+  const int y3 = AddF32(c, "y3", {2, 3, 8}, ir::ValueKind::kOutput, rng, 0, 0);
+  const int y4 = AddF32(c, "y4", {2, 3, 8}, ir::ValueKind::kOutput, rng, 0, 0);
+  const int y5 = AddF32(c, "y5", {2, 3, 8}, ir::ValueKind::kOutput, rng, 0, 0);
+  c.g.nodes = {
+      {"mm1", "MatMul", {a, b1}, {y1}, {}},
+      {"mm2", "MatMul", {a, bs}, {y2}, {}},
+      {"mm3", "MatMul", {a, bs}, {y3}, {}},
+      {"mm4", "MatMul", {a, b4}, {y4}, {{"trans_b", int64_t{1}}}},
+      {"mm5", "MatMul", {a, a2}, {y5}, {}},
+  };
+  c.g.inputs = {a, a2};
+  c.g.outputs = {y1, y2, y3, y4, y5};
+  ASSERT_TRUE(ir::Verify(c.g).ok());
+  int blocked = 0;
+  auto out = BlockMatMulWeights(c.g, &blocked);
+  ASSERT_TRUE(out.ok()) << out.status().ToString();
+  EXPECT_EQ(blocked, 1);
+  ASSERT_TRUE(ir::Verify(*out).ok()) << ir::PrintGraph(*out);
+  const ir::Node* mm1 = NodeNamed(*out, "mm1");
+  ASSERT_NE(mm1, nullptr);
+  EXPECT_EQ(mm1->StringAttr("weight_layout"), "blocked64");
+  const ir::Value& b = out->values[mm1->inputs[1]];
+  EXPECT_EQ(b.shape, (std::vector<int64_t>{5, 70}));
+  std::vector<float> want(c.data["b1"].size());
+  ops::BlockMatMulWeights(5, 70, c.data["b1"].data(), want.data());
+  EXPECT_EQ(Floats(b), want);
+  EXPECT_EQ(mm1->inputs[1], b1) << "B keeps its id";
+  EXPECT_EQ(Floats(c.g.values[b1]), c.data["b1"]) << "the input graph is unchanged";
+  for (const char* name : {"mm2", "mm3", "mm4", "mm5"}) {
+    EXPECT_EQ(NodeNamed(*out, name)->attrs.count("weight_layout"), 0u) << name;
   }
 }
 

@@ -136,11 +136,16 @@ StatusOr<CompiledGraph> RunPipeline(ir::Graph g, const PipelineOptions& options)
       ASSIGN_OR_RETURN(out.graph, HalfPrecisionProducts(out.graph, &half));
     }
     ASSIGN_OR_RETURN(out.graph, FuseElementwise(out.graph, &folded));
+    int matmuls = 0;
+    if (options.blocked_matmul_weights) {
+      ASSIGN_OR_RETURN(out.graph, BlockMatMulWeights(out.graph, &matmuls));
+    }
     note = std::to_string(folded) + " elementwise ops folded into their consumers, " +
            std::to_string(transposes) + " transposes into matrix products, " +
            std::to_string(norms) + " batch normalizations into convolutions" +
            (epilogues ? ", " + std::to_string(epilogues) + " additions/ReLUs into convolutions" : "") +
            (blocked ? ", " + std::to_string(blocked) + " convolution weights blocked by 16 output channels" : "") +
+           (matmuls ? ", " + std::to_string(matmuls) + " matrix product weights blocked by 64 columns" : "") +
            (pows ? ", " + std::to_string(pows) + " powers into products" : "") +
            (half ? ", " + std::to_string(half) + " products on half-precision weights kept in their type" : "");
     return OkStatus();

@@ -27,6 +27,7 @@ struct PipelineOptions {
   const HardwareProfile* profile = nullptr;  // when set, the timeline is predicted on it
   bool half_products = false;  // HalfPrecisionProducts (passes/fusion.h): the CUDA target
   bool conv_epilogues = true;  // FuseConvEpilogues and BlockConvWeights (passes/fusion.h): the CPU target
+  bool blocked_matmul_weights = true;  // BlockMatMulWeights (passes/fusion.h): the CPU target
 };
 
 struct PassTiming {

@@ -121,7 +121,7 @@ TEST(RunPipelineTest, TimingsListThePassesInOrder) {
   EXPECT_EQ(PassNames().back(), "predict");
   ASSERT_EQ(cg->timings.size(), 5u);
   EXPECT_EQ(cg->timings[1].note, "1 elementwise ops folded into their consumers, 0 transposes into matrix products, "
-            "0 batch normalizations into convolutions");
+            "0 batch normalizations into convolutions, 2 matrix product weights blocked by 64 columns");
   EXPECT_EQ(cg->timings[2].note, "4 nodes");
   EXPECT_EQ(cg->timings[3].note, "9 buffers over 4 steps");
 }
@@ -194,10 +194,10 @@ TEST(RunPipelineTest, DumpAfterFusionShowsTheFusedGraph) {
             "act \"r1\" f32[8,32]\n"
             "act \"h2\" f32[8,4]\n"
             "output \"y\" f32[8,4]\n"
-            "node \"mm1\" MatMul(\"x\", \"w1\") -> (\"h1\")\n"
+            "node \"mm1\" MatMul(\"x\", \"w1\") -> (\"h1\") {weight_layout=s:\"blocked64\"}\n"
             "node \"relu1\" Elementwise(\"h1\", \"b1\") -> (\"r1\") "
             "{ops=i:2, program=s:\"$0 $1 Add Relu\"}\n"
-            "node \"mm2\" MatMul(\"r1\", \"w2\") -> (\"h2\")\n"
+            "node \"mm2\" MatMul(\"r1\", \"w2\") -> (\"h2\") {weight_layout=s:\"blocked64\"}\n"
             "node \"add2\" Elementwise(\"h2\", \"b2\") -> (\"y\") "
             "{ops=i:1, program=s:\"$0 $1 Add\"}\n"
             "inputs \"x\"\n"

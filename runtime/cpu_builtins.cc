@@ -1,5 +1,6 @@
 #include "runtime/cpu_builtins.h"
 
+#include "runtime/ops/gemm_blocked.h"
 #include "runtime/ops/parallel.h"
 
 #include <cblas.h>
@@ -58,20 +59,30 @@ Status Fail(const Step& s, const std::string& what) {
   return BadInputError("step '" + s.node + "': " + what + "; the bundle is inconsistent, recompile it");
 }
 
-// The logical shape of MatMul's B: with trans_b (iparams {1}) the stored B is a 2-D [n, k].
+// MatMul's one optional parameter: how B is stored.
+enum MatMulB : int64_t {
+  kPlainB = 0,
+  kTransposedB = 1,  // a 2-D [n, k] (passes::FoldTransposeIntoMatMul)
+  kBlockedB = 2,     // a 2-D [k, n] in column blocks of 64 (ops/gemm_blocked.h; passes::BlockMatMulWeights)
+};
+
+int64_t MatMulLayout(const Step& s) { return s.iparams.empty() ? kPlainB : s.iparams[0]; }
+
+// The logical shape of MatMul's B: transposed, the stored B is a 2-D [n, k].
 std::vector<int64_t> MatMulB(const Step& s) {
   std::vector<int64_t> b = s.args[1].shape;
-  if (!s.iparams.empty() && s.iparams[0] != 0) std::swap(b[0], b[1]);
+  if (MatMulLayout(s) == kTransposedB) std::swap(b[0], b[1]);
   return b;
 }
 
 Status CheckMatMul(const Step& s) {
   if (s.num_inputs != 2 || s.args.size() != 3) return Fail(s, "MatMul needs 2 inputs and 1 output");
-  if (s.iparams.size() > 1 || (s.iparams.size() == 1 && s.iparams[0] != 0 && s.iparams[0] != 1)) {
-    return Fail(s, "MatMul takes at most one parameter, trans_b (0 or 1)");
+  if (s.iparams.size() > 1 || (s.iparams.size() == 1 && (s.iparams[0] < kPlainB || s.iparams[0] > kBlockedB))) {
+    return Fail(s, "MatMul takes at most one parameter, B's layout (0 plain, 1 transposed, 2 blocked)");
   }
-  const bool trans_b = !s.iparams.empty() && s.iparams[0] != 0;
-  if (trans_b && s.args[1].shape.size() != 2) return Fail(s, "MatMul with trans_b needs a 2-D B");
+  if (MatMulLayout(s) != kPlainB && s.args[1].shape.size() != 2) {
+    return Fail(s, "MatMul with a transposed or blocked B needs a 2-D B");
+  }
   std::vector<int64_t> a = s.args[0].shape, b = MatMulB(s);
   if (a.empty() || b.empty()) return Fail(s, "MatMul operands must have rank >= 1");
   if (a.size() == 1) a.insert(a.begin(), 1);
@@ -111,11 +122,17 @@ void Gemv(bool trans_b, int64_t cols, int64_t k, float alpha, const float* a, co
 }
 
 void RunMatMul(const Step& s, uint8_t* arena) {
-  const bool trans_b = !s.iparams.empty() && s.iparams[0] != 0;
+  const bool trans_b = MatMulLayout(s) == kTransposedB;
   std::vector<int64_t> a = s.args[0].shape, b = MatMulB(s);
   if (a.size() == 1) a.insert(a.begin(), 1);
   if (b.size() == 1) b.push_back(1);
   const int64_t m = a[a.size() - 2], k = a.back(), n = b.back();
+  if (MatMulLayout(s) == kBlockedB) {
+    // B is 2-D, so A's batch of matrices is one tall matrix of contiguous rows.
+    const int64_t rows = Count(std::vector<int64_t>(a.begin(), a.end() - 1));
+    ops::BlockedMatMulF32(rows, k, n, F32(arena, s.args[0]), F32(arena, s.args[1]), F32(arena, s.args[2]));
+    return;
+  }
   const size_t rank = std::max(a.size(), b.size());
   // Batch dims, aligned right, and each operand's matrix stride per batch dim (0: broadcast).
   std::vector<int64_t> dims, sa, sb;

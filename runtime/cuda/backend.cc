@@ -346,6 +346,9 @@ StatusOr<std::unique_ptr<Backend>> Backend::Load(const planfmt::PlanContents& pl
       uint64_t c0 = 0;
       double alpha = 1, beta = 0;
       if (s.builtin == planfmt::Builtin::kMatMul) {
+        if (!s.iparams.empty() && s.iparams[0] == 2) {
+          return BadInputError(l.what + ": a product on weights blocked for the CPU kernel; recompile with --target cuda");
+        }
         const bool tb = !s.iparams.empty() && s.iparams[0] != 0;
         // 1-D operands were given their unit dims by the compiler's shapes: use the output's.
         const auto& y = s.args.back().shape;

@@ -3,7 +3,7 @@
 // weights blocked beforehand), each with a residual addend and ReLU, on the pool's threads
 // (TSR_NUM_THREADS). Prints per shape the smaller of two medians of 60 calls each, the ratio and
 // the largest difference between the outputs (0: the kernels agree bit for bit).
-//   bazel run -c opt //runtime/ops:conv_direct_bench
+//   bazel run -c opt //benchmarks/conv:conv_direct_bench
 #include <algorithm>
 #include <chrono>
 #include <cmath>
