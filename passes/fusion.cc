@@ -90,6 +90,23 @@ std::optional<std::vector<float>> F32Data(const ir::Value& v, int64_t count) {
   return out;
 }
 
+// The one node that reads each value once, where that value is no graph output: what a pass
+// may fold a value into, or rewrite in place.
+class SoleUsers {
+ public:
+  explicit SoleUsers(const ir::Graph& g) : consumers_(ir::Consumers(g)), is_output_(g.values.size(), false) {
+    for (int v : g.outputs) is_output_[v] = true;
+  }
+  // The node reading v, or -1 when v is a graph output or read by other nodes (or twice) too.
+  int Of(int v) const { return !is_output_[v] && consumers_[v].size() == 1 ? consumers_[v][0] : -1; }
+
+ private:
+  std::vector<std::vector<int>> consumers_;
+  std::vector<bool> is_output_;
+};
+
+bool IsF32(const ir::Graph& g, int v) { return v >= 0 && g.values[v].dtype == DType::kF32; }
+
 // `g` without the nodes marked in `drop`, and without the values left unused.
 ir::Graph WithoutDropped(ir::Graph g, const std::vector<bool>& drop) {
   std::vector<ir::Node> kept;
@@ -121,9 +138,7 @@ StatusOr<int> AddWeight(ir::Graph& g, const ir::Value& like, const std::string& 
 
 StatusOr<ir::Graph> FoldBatchNormIntoConv(const ir::Graph& g, int* rewritten) {
   const std::vector<int> producer = ir::Producers(g);
-  const auto consumers = ir::Consumers(g);
-  std::vector<bool> is_output(g.values.size(), false);
-  for (int v : g.outputs) is_output[v] = true;
+  const SoleUsers sole_user(g);
   ir::Graph out = g;
   std::vector<bool> drop(g.nodes.size(), false);
   int count = 0;
@@ -137,8 +152,7 @@ StatusOr<ir::Graph> FoldBatchNormIntoConv(const ir::Graph& g, int* rewritten) {
     const int p = x >= 0 ? producer[x] : -1;
     if (p < 0 || drop[p]) continue;
     const ir::Node& conv = g.nodes[p];
-    if (conv.op != "Conv" || conv.outputs.size() != 1 || consumers[x].size() != 1 ||
-        is_output[x] || g.values[x].dtype != DType::kF32) {
+    if (conv.op != "Conv" || conv.outputs.size() != 1 || sole_user.Of(x) < 0 || g.values[x].dtype != DType::kF32) {
       continue;
     }
     const ir::Value& w = g.values[conv.inputs[1]];
@@ -173,14 +187,8 @@ StatusOr<ir::Graph> FoldBatchNormIntoConv(const ir::Graph& g, int* rewritten) {
 }
 
 StatusOr<ir::Graph> FuseConvEpilogues(const ir::Graph& g, int* fused) {
-  const auto consumers = ir::Consumers(g);
-  std::vector<bool> is_output(g.values.size(), false);
-  for (int v : g.outputs) is_output[v] = true;
-  auto f32 = [&](int v) { return v >= 0 && g.values[v].dtype == DType::kF32; };
-  // The one node that reads v (once), or -1: v may then be folded into it.
-  auto sole_user = [&](int v) {
-    return !is_output[v] && consumers[v].size() == 1 ? consumers[v][0] : -1;
-  };
+  const SoleUsers sole_user(g);
+  auto f32 = [&](int v) { return IsF32(g, v); };
   ir::Graph out = g;
   std::vector<bool> taken(g.nodes.size(), false), drop(g.nodes.size(), false);
   int count = 0;
@@ -195,7 +203,7 @@ StatusOr<ir::Graph> FuseConvEpilogues(const ir::Graph& g, int* fused) {
     const std::vector<int64_t> shape = g.values[y].shape;
     std::vector<size_t> absorbed;  // the Add and the Relu folded in, in order
     int result = y, addend = -1;
-    int user = sole_user(y);
+    int user = sole_user.Of(y);
     if (user >= 0 && !taken[user]) {
       const ir::Node& add = g.nodes[user];
       if (add.op == "Add" && add.inputs.size() == 2 && add.outputs.size() == 1 && add.inputs[0] != add.inputs[1]) {
@@ -205,7 +213,7 @@ StatusOr<ir::Graph> FuseConvEpilogues(const ir::Graph& g, int* fused) {
           addend = other;
           result = add.outputs[0];
           absorbed.push_back(static_cast<size_t>(user));
-          user = sole_user(result);
+          user = sole_user.Of(result);
         }
       }
     }
@@ -247,10 +255,8 @@ StatusOr<ir::Graph> FuseConvEpilogues(const ir::Graph& g, int* fused) {
 }
 
 StatusOr<ir::Graph> BlockConvWeights(const ir::Graph& g, int* blocked) {
-  const auto consumers = ir::Consumers(g);
-  std::vector<bool> is_output(g.values.size(), false);
-  for (int v : g.outputs) is_output[v] = true;
-  auto f32 = [&](int v) { return v >= 0 && g.values[v].dtype == DType::kF32; };
+  const SoleUsers sole_user(g);
+  auto f32 = [&](int v) { return IsF32(g, v); };
   ir::Graph out = g;
   int count = 0;
   for (size_t i = 0; i < g.nodes.size(); ++i) {
@@ -263,7 +269,7 @@ StatusOr<ir::Graph> BlockConvWeights(const ir::Graph& g, int* blocked) {
     const int bias = n.inputs.size() > 2 ? n.inputs[2] : -1;
     if (bias >= 0 && !f32(bias)) continue;
     const ir::Value w = g.values[n.inputs[1]];  // a copy: AddWeight may move the values
-    if (!w.HasData() || is_output[n.inputs[1]] || consumers[n.inputs[1]].size() != 1 ||
+    if (!w.HasData() || sole_user.Of(n.inputs[1]) < 0 ||
         !ops::ConvPrefersBlockedWeights(ops::AttrView(n.attrs), DType::kF32, g.values[n.inputs[0]].shape, w.shape)) {
       continue;
     }
@@ -296,10 +302,8 @@ StatusOr<ir::Graph> BlockConvWeights(const ir::Graph& g, int* blocked) {
 }
 
 StatusOr<ir::Graph> BlockMatMulWeights(const ir::Graph& g, int* blocked) {
-  const auto consumers = ir::Consumers(g);
-  std::vector<bool> is_output(g.values.size(), false);
-  for (int v : g.outputs) is_output[v] = true;
-  auto f32 = [&](int v) { return v >= 0 && g.values[v].dtype == DType::kF32; };
+  const SoleUsers sole_user(g);
+  auto f32 = [&](int v) { return IsF32(g, v); };
   ir::Graph out = g;
   int count = 0;
   for (size_t i = 0; i < g.nodes.size(); ++i) {
@@ -310,7 +314,7 @@ StatusOr<ir::Graph> BlockMatMulWeights(const ir::Graph& g, int* blocked) {
     }
     const int bv = n.inputs[1];
     const ir::Value& b = g.values[bv];
-    if (!b.HasData() || b.shape.size() != 2 || is_output[bv] || consumers[bv].size() != 1 ||
+    if (!b.HasData() || b.shape.size() != 2 || sole_user.Of(bv) < 0 ||
         g.values[n.inputs[0]].shape.empty()) {
       continue;
     }
@@ -413,9 +417,7 @@ StatusOr<ir::Graph> HalfPrecisionProducts(const ir::Graph& g, int* rewritten) {
 StatusOr<ir::Graph> FuseElementwise(const ir::Graph& g, int* fused) {
   ASSIGN_OR_RETURN(std::vector<int> order, TopologicalOrder(g));
   const std::vector<int> producer = ir::Producers(g);
-  const auto consumers = ir::Consumers(g);
-  std::vector<bool> is_output(g.values.size(), false);
-  for (int v : g.outputs) is_output[v] = true;
+  const SoleUsers sole_user(g);
 
   std::vector<Group> groups(g.nodes.size());
   std::vector<bool> absorbed(g.nodes.size(), false);
@@ -428,8 +430,7 @@ StatusOr<ir::Graph> FuseElementwise(const ir::Graph& g, int* fused) {
     for (int v : node.inputs) {
       if (v < 0) return InternalError("node '" + node.name + "' has an omitted input after shape inference");
       const int p = producer[v];
-      const bool foldable = p >= 0 && Fusible(g, g.nodes[p]) && !is_output[v] &&
-                            consumers[v].size() == 1 && g.values[v].shape == out.shape &&
+      const bool foldable = p >= 0 && Fusible(g, g.nodes[p]) && sole_user.Of(v) >= 0 && g.values[v].shape == out.shape &&
                             g.values[v].dtype == out.dtype;
       if (!foldable) {
         auto it = std::find(grp.leaves.begin(), grp.leaves.end(), v);

@@ -315,8 +315,7 @@ bool DirectConvAvailable() {
   static const bool available = [] {
     const char* mode = std::getenv("TSR_CONV");
     if (mode && std::strcmp(mode, "im2col") == 0) return false;
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx512f") != 0;
+    return CpuHasAvx512F();
   }();
   return available;
 }

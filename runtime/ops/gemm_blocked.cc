@@ -86,14 +86,6 @@ void UnblockMatMulWeights(int64_t k, int64_t n, const float* blocked, float* b) 
   }
 }
 
-bool BlockedMatMulFast() {
-  static const bool fast = [] {
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx512f") != 0;
-  }();
-  return fast;
-}
-
 void BlockedMatMulF32(int64_t m, int64_t k, int64_t n, const float* a, const float* blocked_b, float* c,
                       bool vector) {
   if (m == 0 || n == 0) return;
@@ -102,7 +94,7 @@ void BlockedMatMulF32(int64_t m, int64_t k, int64_t n, const float* a, const flo
     std::fill(c, c + m * n, 0.0f);
     return;
   }
-  const bool fast = vector && BlockedMatMulFast();
+  const bool fast = vector && CpuHasAvx512F();
   // Items run column block by column block, so a thread's consecutive items reuse its B.
   ParallelFor(blocks * row_groups, 1, [&](int64_t begin, int64_t end) {
     for (int64_t item = begin; item < end; ++item) {

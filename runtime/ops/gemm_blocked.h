@@ -21,11 +21,9 @@ inline constexpr int64_t kMatMulWeightBlock = 64;
 void BlockMatMulWeights(int64_t k, int64_t n, const float* b, float* blocked);
 void UnblockMatMulWeights(int64_t k, int64_t n, const float* blocked, float* b);
 
-// Whether this CPU runs BlockedMatMulF32's AVX-512F kernel.
-bool BlockedMatMulFast();
-
-// c[m, n] = a[m, k] * B, B blocked as above; a and c row-major with pitches k and n. With
-// `vector` false (or no AVX-512F), a plain loop does the same.
+// c[m, n] = a[m, k] * B, B blocked as above; a and c row-major with pitches k and n. On an
+// AVX-512F CPU (CpuHasAvx512F) a 6 x 64 register tile; with `vector` false or without it, a
+// plain loop does the same.
 void BlockedMatMulF32(int64_t m, int64_t k, int64_t n, const float* a, const float* blocked_b, float* c,
                       bool vector = true);
 

@@ -898,27 +898,20 @@ inline float MaxIgnoringNan(float best, float v) {
   return best != best ? v : m;
 }
 
-bool HasAvx512() {
-  static const bool has = [] {
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx512f") != 0;
-  }();
-  return has;
-}
-
-// out[i] = the max (MaxIgnoringNan, in order over kh then kw) of rows[kh][2 i + kw] over
-// kh < rows.size(), kw < kernel_w, for i < n: a pooling row at column stride 2 and dilation 1,
-// 16 outputs per vector. Each tap's values are the even or odd lanes of two loads; loads are
+// out[i] = the max (MaxIgnoringNan, in order over kh then kw) of row[kh * pitch + 2 i + kw] over
+// kh < rows, kw < kernel_w, for i < n: a pooling row at column stride 2 and dilation 1, 16
+// outputs per vector. Each tap's values are the even or odd lanes of two loads; loads are
 // masked to the elements a window reads.
-__attribute__((target("avx512f"))) void MaxPoolRowStride2(const std::vector<const float*>& rows, int64_t kernel_w,
-                                                          int64_t n, float* out) {
+__attribute__((target("avx512f"))) void MaxPoolRowStride2(const float* first_row, int64_t rows, int64_t pitch,
+                                                          int64_t kernel_w, int64_t n, float* out) {
   const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
   const __m512i odd = _mm512_add_epi32(even, _mm512_set1_epi32(1));
   for (int64_t i0 = 0; i0 < n; i0 += 16) {
     const int64_t count = std::min<int64_t>(16, n - i0);
     __m512 best = _mm512_setzero_ps();
     bool first = true;
-    for (const float* row : rows) {
+    for (int64_t kh = 0; kh < rows; ++kh) {
+      const float* row = first_row + kh * pitch;
       for (int64_t kw = 0; kw < kernel_w; ++kw) {
         // Tap kw reads base[2 i + (kw & 1)] with base = row + kw - (kw & 1): base elements
         // [2 i0, 2 (i0 + count - 1) + (kw & 1)] of this vector.
@@ -963,7 +956,6 @@ void MaxPool2dF32(const PoolGeom& g, const float* x, float* y) {
     }
   }
   auto plane = [&](int64_t p) {
-    thread_local std::vector<const float*> rows_scratch;
     const float* xp = x + p * in_h * in_w;
     float* yp = y + p * out_h * out_w;
     for (int64_t oh = 0; oh < out_h; ++oh) {
@@ -993,11 +985,9 @@ void MaxPool2dF32(const PoolGeom& g, const float* x, float* y) {
       // strided load and a select per output.
       float* out = yrow + full_begin;
       const int64_t n = full_end - full_begin;
-      if (sw == 2 && dw == 1 && HasAvx512()) {
-        std::vector<const float*>& rows = rows_scratch;
-        rows.clear();
-        for (int64_t kh = r_lo; kh < r_hi; ++kh) rows.push_back(xp + (r_start + kh * dh) * in_w + col_start[full_begin]);
-        MaxPoolRowStride2(rows, w.kernel[1], n, out);
+      if (sw == 2 && dw == 1 && CpuHasAvx512F()) {
+        MaxPoolRowStride2(xp + (r_start + r_lo * dh) * in_w + col_start[full_begin], r_hi - r_lo, dh * in_w,
+                          w.kernel[1], n, out);
         continue;
       }
       for (int64_t kh = r_lo; kh < r_hi; ++kh) {

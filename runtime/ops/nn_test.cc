@@ -136,30 +136,35 @@ TEST(ConvTest, ChunkedIm2colMatchesDirectLoop) {
   ExpectNear(y.Values<float>(), want, 1e-4f);
 }
 
+// An f32 tensor of `shape`, values uniform in [-1, 1).
+HostTensor RandomF32(std::mt19937& rng, const V& shape) {
+  std::uniform_real_distribution<float> u(-1, 1);
+  int64_t n = 1;
+  for (int64_t d : shape) n *= d;
+  std::vector<float> v(static_cast<size_t>(n));
+  for (float& f : v) f = u(rng);
+  return F32(shape, v);
+}
+
+// A convolution for the TsFusedConv tests: X's and W's shapes, Conv's attributes.
+struct FusedConvCase {
+  V x, w;
+  ir::AttrMap attrs;
+};
+
 // TsFusedConv against Conv, then Add and Relu, on shapes that take each path: a 3x3 and a
 // strided one (the direct kernel where the CPU has it, im2col in nn_im2col_test), a 1x1 over
 // 320 channels (always im2col + GEMM), and a batch of two.
 TEST(FusedConvTest, MatchesConvThenAddThenRelu) {
-  struct Case {
-    V x, w;
-    ir::AttrMap attrs;
-  };
-  const std::vector<Case> cases = {
+  const std::vector<FusedConvCase> cases = {
       {{1, 8, 9, 11}, {13, 8, 3, 3}, {{"pads", V{1, 1, 1, 1}}}},
       {{1, 5, 12, 12}, {7, 5, 3, 3}, {{"pads", V{1, 1, 1, 1}}, {"strides", V{2, 2}}}},
       {{1, 320, 4, 5}, {9, 320, 1, 1}, {}},
       {{2, 3, 6, 6}, {4, 3, 1, 1}, {}},
   };
   std::mt19937 rng(11);
-  std::uniform_real_distribution<float> u(-1, 1);
-  auto random = [&](const V& shape) {
-    int64_t n = 1;
-    for (int64_t d : shape) n *= d;
-    std::vector<float> v(static_cast<size_t>(n));
-    for (float& f : v) f = u(rng);
-    return F32(shape, v);
-  };
-  for (const Case& c : cases) {
+  auto random = [&](const V& shape) { return RandomF32(rng, shape); };
+  for (const FusedConvCase& c : cases) {
     const HostTensor x = random(c.x), w = random(c.w), b = random({c.w[0]});
     const HostTensor conv = Eval1("Conv", c.attrs, {x, w, b});
     const HostTensor z = random(conv.shape);
@@ -193,25 +198,14 @@ TEST(FusedConvTest, Refusals) {
 // 16 output channels, on the blocked kernel (AVX-512F) or, in nn_im2col_test, unblocked again
 // for the im2col path. A batch of 2 checks each image's offsets.
 TEST(FusedConvTest, BlockedWeightsGiveTheSameOutputs) {
-  struct Case {
-    V x, w;
-    ir::AttrMap attrs;
-  };
-  const std::vector<Case> cases = {
+  const std::vector<FusedConvCase> cases = {
       {{1, 24, 9, 11}, {32, 24, 3, 3}, {{"pads", V{1, 1, 1, 1}}}},
       {{2, 16, 12, 12}, {48, 16, 3, 3}, {{"pads", V{1, 1, 1, 1}}, {"strides", V{2, 2}}}},
       {{1, 160, 7, 7}, {64, 160, 1, 1}, {}},
   };
   std::mt19937 rng(12);
-  std::uniform_real_distribution<float> u(-1, 1);
-  auto random = [&](const V& shape) {
-    int64_t n = 1;
-    for (int64_t d : shape) n *= d;
-    std::vector<float> v(static_cast<size_t>(n));
-    for (float& f : v) f = u(rng);
-    return F32(shape, v);
-  };
-  for (const Case& c : cases) {
+  auto random = [&](const V& shape) { return RandomF32(rng, shape); };
+  for (const FusedConvCase& c : cases) {
     const HostTensor x = random(c.x), w = random(c.w), b = random({c.w[0]});
     std::vector<float> blocked(w.Values<float>().size());
     BlockConvWeights(c.w[0], c.w[1] * c.w[2] * c.w[3], w.Values<float>().data(), blocked.data());

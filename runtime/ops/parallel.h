@@ -19,6 +19,10 @@ namespace ts::ops {
 // run on (sched_getaffinity). Read once.
 int NumThreads();
 
+// Whether this CPU has AVX-512F, which the hand-written kernels (direct and blocked convolution,
+// the blocked matrix product, MaxPool's stride-2 rows) need. Read once.
+bool CpuHasAvx512F();
+
 // Calls fn(begin, end) on contiguous ranges that cover [0, n) exactly once, none smaller than
 // `grain` items (so small loops stay on one thread) and at most 4 per thread. The ranges are
 // handed out in order to the threads (the caller is one) as each asks for more, so a thread
