@@ -213,40 +213,39 @@ void Scatter(const DirectConv2d& g, int64_t wq, const float* tile, int rows, int
   }
 }
 
-
 // The blocked kernel: output channels across the vector lanes, positions broadcast.
-constexpr int kPackLanes = static_cast<int>(kConvWeightBlock);
+constexpr int kBlockLanes = static_cast<int>(kConvWeightBlock);
 // Tiles of P positions x V blocks of 16 channels, P * V <= 28 accumulators.
-constexpr int kPackMaxP = 14, kPackMaxV = 4;
+constexpr int kBlockMaxP = 14, kBlockMaxV = 4;
 // Weight floats per channel pass (128 KiB, an eighth of the second-level cache) and position
 // tiles per work item: 64 KiB and 16 tiles ran 5-10% slower on 3x3 layers at 56x56 and 28x28.
-constexpr int64_t kPackPassFloats = 32768;
-constexpr int64_t kPackTilesPerItem = 4;
+constexpr int64_t kBlockPassFloats = 32768;
+constexpr int64_t kBlockTilesPerItem = 4;
 
-// acc[i][v] += sum over channels [c0, c1) and taps of packed block v's 16 weights times the
+// acc[i][v] += sum over channels [c0, c1) and taps of weight block v's 16 weights times the
 // source at virtual position q0 + i (i < P); `first` starts from the bias (or 0). acc_out holds
 // the tile between passes as [P][V][16].
 template <int P, int V>
-__attribute__((target("avx512f"))) void PackedTile(const Source& src, int64_t c0, int64_t c1, const float* wp,
+__attribute__((target("avx512f"))) void BlockedTile(const Source& src, int64_t c0, int64_t c1, const float* wp,
                                                    int64_t block_stride, const float* bias, bool first,
                                                    int64_t q0, float* acc_out) {
   __m512 acc[P][V];
 #pragma GCC unroll 4
   for (int v = 0; v < V; ++v) {
-    const __m512 b = bias ? _mm512_loadu_ps(bias + v * kPackLanes) : _mm512_setzero_ps();
+    const __m512 b = bias ? _mm512_loadu_ps(bias + v * kBlockLanes) : _mm512_setzero_ps();
 #pragma GCC unroll 16
-    for (int i = 0; i < P; ++i) acc[i][v] = first ? b : _mm512_load_ps(acc_out + (i * V + v) * kPackLanes);
+    for (int i = 0; i < P; ++i) acc[i][v] = first ? b : _mm512_load_ps(acc_out + (i * V + v) * kBlockLanes);
   }
   const int taps = static_cast<int>(src.taps.size());
   const int64_t* tap = src.taps.data();
   for (int64_t c = c0; c < c1; ++c) {
     const float* xc = src.data + c * src.channel_stride + q0;
-    const float* wc = wp + c * taps * kPackLanes;
+    const float* wc = wp + c * taps * kBlockLanes;
     for (int t = 0; t < taps; ++t) {
       const float* xp = xc + tap[t];
       __m512 wv[V];
 #pragma GCC unroll 4
-      for (int v = 0; v < V; ++v) wv[v] = _mm512_loadu_ps(wc + v * block_stride + t * kPackLanes);
+      for (int v = 0; v < V; ++v) wv[v] = _mm512_loadu_ps(wc + v * block_stride + t * kBlockLanes);
 #pragma GCC unroll 16
       for (int i = 0; i < P; ++i) {
         const __m512 xb = _mm512_set1_ps(xp[i]);
@@ -258,7 +257,7 @@ __attribute__((target("avx512f"))) void PackedTile(const Source& src, int64_t c0
 #pragma GCC unroll 16
   for (int i = 0; i < P; ++i) {
 #pragma GCC unroll 4
-    for (int v = 0; v < V; ++v) _mm512_store_ps(acc_out + (i * V + v) * kPackLanes, acc[i][v]);
+    for (int v = 0; v < V; ++v) _mm512_store_ps(acc_out + (i * V + v) * kBlockLanes, acc[i][v]);
   }
 }
 
@@ -297,17 +296,17 @@ __attribute__((target("avx512f"))) void StoreTransposed(const float* rows, int64
   }
 }
 
-using PackedTileFn = void (*)(const Source&, int64_t, int64_t, const float*, int64_t, const float*, bool, int64_t,
+using BlockedTileFn = void (*)(const Source&, int64_t, int64_t, const float*, int64_t, const float*, bool, int64_t,
                               float*);
 template <int V, int... P>
-constexpr std::array<PackedTileFn, kPackMaxP + 1> PackedRows(std::integer_sequence<int, P...>) {
-  return {nullptr, PackedTile<P + 1, V>...};
+constexpr std::array<BlockedTileFn, kBlockMaxP + 1> BlockedRows(std::integer_sequence<int, P...>) {
+  return {nullptr, BlockedTile<P + 1, V>...};
 }
 template <int... V>
-constexpr std::array<std::array<PackedTileFn, kPackMaxP + 1>, kPackMaxV + 1> PackedTiles(std::integer_sequence<int, V...>) {
-  return {std::array<PackedTileFn, kPackMaxP + 1>{}, PackedRows<V + 1>(std::make_integer_sequence<int, kPackMaxP>())...};
+constexpr std::array<std::array<BlockedTileFn, kBlockMaxP + 1>, kBlockMaxV + 1> BlockedTiles(std::integer_sequence<int, V...>) {
+  return {std::array<BlockedTileFn, kBlockMaxP + 1>{}, BlockedRows<V + 1>(std::make_integer_sequence<int, kBlockMaxP>())...};
 }
-constexpr auto kPackedTiles = PackedTiles(std::make_integer_sequence<int, kPackMaxV>());
+constexpr auto kBlockedTiles = BlockedTiles(std::make_integer_sequence<int, kBlockMaxV>());
 
 }  // namespace
 
@@ -426,8 +425,8 @@ void DirectConvBlockedF32(const DirectConv2d& g, const float* x, const float* bl
   // Position tiles: runs of up to P real outputs, contiguous in the source. Without dropped
   // columns (1x1, stride 1, unpadded) they run across rows; otherwise each stays in its row.
   const bool flat = src.wq == g.out_width;
-  const int p_max = flat ? kPackMaxP : static_cast<int>(std::min<int64_t>(kPackMaxP, g.out_width));
-  const int v_max = std::min(kPackMaxV, 28 / p_max);
+  const int p_max = flat ? kBlockMaxP : static_cast<int>(std::min<int64_t>(kBlockMaxP, g.out_width));
+  const int v_max = std::min(kBlockMaxV, 28 / p_max);
   struct TileAt {
     int64_t q0, pos0;  // its first virtual position and first output position
     int p;
@@ -446,15 +445,15 @@ void DirectConvBlockedF32(const DirectConv2d& g, const float* x, const float* bl
   const int64_t blocks = g.out_channels / kConvWeightBlock;
   const int64_t supers = CeilDiv(blocks, v_max);  // V blocks each
   const int64_t ntiles = static_cast<int64_t>(tiles.size());
-  const int64_t groups = CeilDiv(ntiles, kPackTilesPerItem);
-  const int64_t chunk = std::max<int64_t>(1, kPackPassFloats / (taps * kConvWeightBlock * v_max));
+  const int64_t groups = CeilDiv(ntiles, kBlockTilesPerItem);
+  const int64_t chunk = std::max<int64_t>(1, kBlockPassFloats / (taps * kConvWeightBlock * v_max));
   const int64_t block_stride = k * kConvWeightBlock;
   // Items run block group by block group, so one thread's consecutive items reuse its weights.
   ParallelFor(supers * groups, 1, [&](int64_t begin, int64_t end) {
-    alignas(64) float accs[kPackTilesPerItem][kPackMaxP * kPackMaxV * kPackLanes];
+    alignas(64) float accs[kBlockTilesPerItem][kBlockMaxP * kBlockMaxV * kBlockLanes];
     for (int64_t item = begin; item < end; ++item) {
-      const int64_t sb = item / groups, t0 = item % groups * kPackTilesPerItem;
-      const int64_t t1 = std::min(ntiles, t0 + kPackTilesPerItem);
+      const int64_t sb = item / groups, t0 = item % groups * kBlockTilesPerItem;
+      const int64_t t1 = std::min(ntiles, t0 + kBlockTilesPerItem);
       const int v = static_cast<int>(std::min<int64_t>(v_max, blocks - sb * v_max));
       const float* ws = blocked_w + sb * v_max * block_stride;
       const float* bs = bias ? bias + sb * v_max * kConvWeightBlock : nullptr;
@@ -462,14 +461,14 @@ void DirectConvBlockedF32(const DirectConv2d& g, const float* x, const float* bl
         const int64_t c1 = std::min(g.in_channels, c0 + chunk);
         for (int64_t t = t0; t < t1; ++t) {
           const TileAt& a = tiles[static_cast<size_t>(t)];
-          kPackedTiles[v][a.p](src, c0, c1, ws, block_stride, bs, c0 == 0, a.q0, accs[t - t0]);
+          kBlockedTiles[v][a.p](src, c0, c1, ws, block_stride, bs, c0 == 0, a.q0, accs[t - t0]);
         }
       }
       for (int64_t t = t0; t < t1; ++t) {
         const TileAt& a = tiles[static_cast<size_t>(t)];
         for (int j = 0; j < v; ++j) {
           const int64_t at = ((sb * v_max + j) * kConvWeightBlock) * out_plane + a.pos0;
-          StoreTransposed(accs[t - t0] + j * kPackLanes, v * kPackLanes, a.p, out_plane,
+          StoreTransposed(accs[t - t0] + j * kBlockLanes, v * kBlockLanes, a.p, out_plane,
                           e.addend ? e.addend + at : nullptr, e.relu, y + at);
         }
       }
